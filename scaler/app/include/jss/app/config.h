@@ -1,0 +1,60 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jss/core/connection_selector.h"
+#include "jss/core/status.h"
+
+namespace jss::app {
+
+enum class Action { kRun, kHelp, kVersion, kPrintMetadataKeys };
+
+// Everything main needs, after flags and environment are merged and checked.
+// Secret members (nats_token, nats_password) are never printed.
+struct Config {
+  Action action = Action::kRun;
+  std::string grpc_address = "0.0.0.0:6000";
+  std::string metrics_address = "0.0.0.0:8080";
+  std::vector<core::ConnectionConfig> connections;
+  std::string nats_creds_file;
+  std::string nats_token;
+  std::string nats_user;
+  std::string nats_password;
+  std::string nats_tls_ca_file;
+  std::string nats_tls_cert_file;
+  std::string nats_tls_key_file;
+  std::string grpc_tls_cert_file;
+  std::string grpc_tls_key_file;
+  std::string grpc_tls_client_ca_file;
+  std::chrono::milliseconds request_timeout{2000};
+  std::chrono::milliseconds lag_cache_ttl{1000};
+  size_t max_in_flight = 4096;
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+struct Environment {
+  // Returns the variable's value, or nullopt when unset.
+  std::function<std::optional<std::string>(const std::string&)> get_env;
+  // Returns a file's content, or an error naming the file.
+  std::function<core::StatusOr<std::string>(const std::string&)> read_file;
+
+  static Environment Process();
+};
+
+// Parses argv (without argv[0]) with JETSTREAM_SCALER_* variables as
+// defaults. Errors are INVALID_ARGUMENT naming the flag and the fix.
+core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const Environment& env);
+
+std::string HelpText();
+std::string VersionText();
+const char* BuildVersion();
+const char* BuildRevision();
+// Environment variable that sets a flag: --nats-url -> JETSTREAM_SCALER_NATS_URL.
+std::string EnvVarFor(const std::string& flag);
+
+}  // namespace jss::app

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "jss/core/clock.h"
+#include "jss/core/lag_source.h"
+#include "jss/core/observer.h"
+
+namespace jss::core {
+
+// Puts many readers of one consumer behind a single upstream read.
+//  - Concurrent readers of the same key share the one request in flight.
+//  - A completed result (value or error) is served for `ttl`; an error stays an
+//    error, so an outage cannot be turned into a number, but a burst of
+//    callers during it costs NATS one request per window.
+//  - ttl == 0 disables reuse; concurrent readers are still coalesced.
+//  - Entries that are stale and idle are dropped, so memory follows the set
+//    of consumers that are actually being asked about.
+class CoalescingLagSource final : public LagSource {
+ public:
+  CoalescingLagSource(LagSource& upstream, const Clock& clock,
+                      std::chrono::milliseconds ttl, LagObserver& observer);
+
+  void ReadLag(const ConsumerKey& key, SteadyTime deadline, LagCallback done) override;
+
+  size_t EntryCountForTest() const;
+
+ private:
+  struct Entry {
+    std::optional<LagResult> result;
+    SteadyTime fetched_at{};
+    bool in_flight = false;
+    std::vector<LagCallback> waiters;
+  };
+
+  void Complete(const ConsumerKey& key, const LagResult& result);
+  // Caller holds mu_.
+  void SweepLocked(SteadyTime now);
+
+  LagSource& upstream_;
+  const Clock& clock_;
+  const std::chrono::milliseconds ttl_;
+  LagObserver& observer_;
+
+  mutable std::mutex mu_;
+  std::unordered_map<ConsumerKey, Entry, ConsumerKeyHash> entries_;
+  SteadyTime last_sweep_{};
+};
+
+}  // namespace jss::core

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "jss/core/metadata.h"
+#include "jss/core/status.h"
+
+namespace jss::core {
+
+// One NATS connection the operator configured. `servers` is the seed list of
+// one cluster (several URLs mean several servers of the same system).
+struct ConnectionConfig {
+  std::string name;  // "default" for the unnamed connection
+  std::vector<std::string> servers;
+  bool named = false;  // given as NAME=URL
+};
+
+// Decides which configured connection a trigger reads through. Metadata can
+// only pick among operator-configured connections; it can never introduce an
+// address (natsUrl must match one we were started with).
+class ConnectionSelector {
+ public:
+  explicit ConnectionSelector(std::vector<ConnectionConfig> connections);
+
+  // Name of the selected connection, or INVALID_ARGUMENT naming the key.
+  core::StatusOr<std::string> Select(const TriggerMetadata& metadata) const;
+
+  const std::vector<ConnectionConfig>& connections() const { return connections_; }
+
+ private:
+  const ConnectionConfig* FindByUrl(const std::string& url) const;
+  std::string KnownNames() const;
+
+  std::vector<ConnectionConfig> connections_;
+  bool has_named_ = false;
+};
+
+// Trailing '/' is not significant in a NATS URL; everything else is compared
+// exactly.
+std::string NormalizeNatsUrl(std::string url);
+
+}  // namespace jss::core

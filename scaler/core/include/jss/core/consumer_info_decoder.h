@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string_view>
+
+#include "jss/core/lag.h"
+#include "jss/core/status.h"
+
+namespace jss::core {
+
+// JetStream API error codes we translate into typed statuses.
+inline constexpr int kJsErrConsumerNotFound = 10014;
+inline constexpr int kJsErrStreamNotFound = 10059;
+inline constexpr int kJsErrNotEnabledForAccount = 10039;
+inline constexpr int kJsErrNotEnabled = 10076;
+
+// Decodes the body of a $JS.API.CONSUMER.INFO reply.
+//  - consumer missing (10014) / stream missing (10059): NOT_FOUND naming it;
+//  - any other API error, or a body that is not a consumer-info response with
+//    both counters: UNAVAILABLE. A missing counter is never read as zero.
+core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
+                                                       std::string_view stream,
+                                                       std::string_view consumer);
+
+}  // namespace jss::core

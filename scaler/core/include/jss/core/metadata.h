@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+#include "jss/core/status.h"
+
+
+namespace jss::core {
+
+// The trigger metadata of one ScaledObject, after parsing and validation.
+// Keys and meaning follow KEDA's built-in `nats-jetstream` scaler so that a
+// migration only changes the trigger type.
+struct TriggerMetadata {
+  std::string stream;
+  std::string consumer;
+  int64_t lag_threshold = 10;
+  int64_t activation_lag_threshold = 0;
+  std::optional<std::string> account;
+  std::optional<std::string> nats_url;
+  std::optional<std::chrono::milliseconds> push_interval;
+  // Keys of the built-in scaler that only make sense for its HTTP monitoring
+  // endpoint; accepted so migration is painless, and otherwise ignored.
+  std::vector<std::string> ignored_builtin_keys;
+};
+
+enum class MetadataKind {
+  kName,      // a JetStream stream/consumer name (no subject tokens)
+  kInt64,     // decimal integer within [min, max]
+  kText,      // free text, must not be empty
+  kDuration,  // Go-style duration within [min, max] milliseconds
+  kIgnored,   // accepted for compatibility, never read
+};
+
+// One row of the declarative metadata table.
+struct MetadataField {
+  std::string_view key;
+  MetadataKind kind;
+  bool required;
+  std::string_view default_value;  // empty: no default
+  int64_t min;
+  int64_t max;
+  std::string_view meaning;  // one line for --help / docs / error messages
+};
+
+// Every key the scaler reads, in documentation order. Keys not listed here
+// (KEDA forwards scalerAddress, enableTLS, ... too) are ignored.
+const std::vector<MetadataField>& MetadataFields();
+
+// Returns the value stored under `key`, or nullopt when the key is absent.
+using MetadataLookup =
+    std::function<std::optional<std::string_view>(std::string_view key)>;
+
+// Parses and validates. Errors are INVALID_ARGUMENT and name the key, the bad
+// value and what is expected.
+core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& lookup);
+
+}  // namespace jss::core

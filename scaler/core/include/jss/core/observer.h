@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "jss/core/lag_source.h"
+
+namespace jss::core {
+
+// Hooks the adapters call so that metrics (another adapter) stay out of their
+// code. All methods may be called concurrently from any thread.
+class NatsObserver {
+ public:
+  virtual ~NatsObserver() = default;
+  virtual void OnConnectionState(std::string_view connection, bool connected) = 0;
+  virtual void OnReconnect(std::string_view connection) = 0;
+  virtual void OnRequestSent(std::string_view connection) = 0;
+  // `reason` is a short stable token: ok, timeout, not_found, no_responders,
+  // disconnected, overloaded, other.
+  virtual void OnRequestDone(std::string_view connection, std::string_view reason,
+                             double seconds) = 0;
+};
+
+class LagObserver {
+ public:
+  virtual ~LagObserver() = default;
+  virtual void OnLagRead(const ConsumerKey& key, const LagResult& result) = 0;
+  virtual void OnCacheHit() = 0;
+  virtual void OnCacheSize(size_t entries) = 0;
+};
+
+class RpcObserver {
+ public:
+  virtual ~RpcObserver() = default;
+  virtual void OnRpcDone(std::string_view method, core::StatusCode code, double seconds) = 0;
+};
+
+// For wiring that does not care (tests, benchmarks).
+class NullObserver final : public NatsObserver, public LagObserver, public RpcObserver {
+ public:
+  void OnConnectionState(std::string_view, bool) override {}
+  void OnReconnect(std::string_view) override {}
+  void OnRequestSent(std::string_view) override {}
+  void OnRequestDone(std::string_view, std::string_view, double) override {}
+  void OnLagRead(const ConsumerKey&, const LagResult&) override {}
+  void OnCacheHit() override {}
+  void OnCacheSize(size_t) override {}
+  void OnRpcDone(std::string_view, core::StatusCode, double) override {}
+};
+
+}  // namespace jss::core

@@ -1,0 +1,89 @@
+#include "jss/core/consumer_info_decoder.h"
+
+#include <string>
+
+#include "nlohmann/json.hpp"
+#include "jss/core/status.h"
+#include "jss/core/strings.h"
+
+namespace jss::core {
+namespace {
+
+core::Status Unexpected(std::string_view stream, std::string_view consumer,
+                        std::string_view why) {
+  return core::UnavailableError(core::StrCat("unexpected JetStream API reply for consumer \"",
+                                             consumer, "\" on stream \"", stream,
+                                             "\": ", why));
+}
+
+// Reads a non-negative integer counter; anything else is an error, never 0.
+bool ReadCounter(const nlohmann::json& obj, const char* name, uint64_t* out) {
+  auto it = obj.find(name);
+  if (it == obj.end() || !it->is_number_integer()) return false;
+  if (it->is_number_unsigned()) {
+    *out = it->get<uint64_t>();
+    return true;
+  }
+  const auto value = it->get<int64_t>();
+  if (value < 0) return false;
+  *out = static_cast<uint64_t>(value);
+  return true;
+}
+
+}  // namespace
+
+core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
+                                                       std::string_view stream,
+                                                       std::string_view consumer) {
+  nlohmann::json doc = nlohmann::json::parse(body.begin(), body.end(), nullptr,
+                                             /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Unexpected(stream, consumer, "body is not JSON");
+  if (!doc.is_object()) return Unexpected(stream, consumer, "body is not a JSON object");
+
+  if (auto err = doc.find("error"); err != doc.end() && !err->is_null()) {
+    int err_code = 0;
+    int http_code = 0;
+    std::string description;
+    if (err->is_object()) {
+      if (auto it = err->find("err_code"); it != err->end() && it->is_number_integer()) {
+        err_code = it->get<int>();
+      }
+      if (auto it = err->find("code"); it != err->end() && it->is_number_integer()) {
+        http_code = it->get<int>();
+      }
+      if (auto it = err->find("description"); it != err->end() && it->is_string()) {
+        description = it->get<std::string>();
+      }
+    }
+    switch (err_code) {
+      case kJsErrConsumerNotFound:
+        return core::NotFoundError(core::StrCat("consumer \"", consumer,
+                                                "\" not found on stream \"", stream,
+                                                "\" (JetStream error 10014)"));
+      case kJsErrStreamNotFound:
+        return core::NotFoundError(
+            core::StrCat("stream \"", stream, "\" not found (JetStream error 10059)"));
+      case kJsErrNotEnabledForAccount:
+      case kJsErrNotEnabled:
+        return core::UnavailableError(core::StrCat(
+            "JetStream is not enabled for this connection's account (JetStream error ",
+            err_code, ")"));
+      default:
+        return core::UnavailableError(core::StrCat(
+            "JetStream API error reading consumer \"", consumer, "\" on stream \"", stream,
+            "\": ", description.empty() ? "no description" : description,
+            " (code ", http_code, ", err_code ", err_code, ")"));
+    }
+  }
+
+  ConsumerLag lag;
+  if (!ReadCounter(doc, "num_pending", &lag.num_pending)) {
+    return Unexpected(stream, consumer, "missing or invalid num_pending");
+  }
+  if (!ReadCounter(doc, "num_ack_pending", &lag.num_ack_pending)) {
+    return Unexpected(stream, consumer, "missing or invalid num_ack_pending");
+  }
+  return lag;
+}
+
+}  // namespace jss::core

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "externalscaler.grpc.pb.h"
+#include "jss/core/connection_selector.h"
+#include "jss/core/lag_source.h"
+#include "jss/core/metadata.h"
+#include "jss/core/observer.h"
+#include "jss/logging/logger.h"
+#include "jss/core/status.h"
+
+namespace jss::grpc_service {
+
+struct ServiceOptions {
+  // Upper bound for one NATS read; KEDA's own deadline shortens it further.
+  std::chrono::milliseconds request_timeout{2000};
+};
+
+// KEDA's ExternalScaler. Each unary handler validates metadata inline, starts
+// an asynchronous lag read and returns; the read's callback finishes the RPC.
+class ExternalScalerService final : public externalscaler::ExternalScaler::CallbackService {
+ public:
+  ExternalScalerService(core::LagSource& lag_source, const core::ConnectionSelector& selector,
+                        ServiceOptions options, core::RpcObserver& observer,
+                        std::shared_ptr<logging::Logger> logger);
+
+  grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
+                                     const externalscaler::ScaledObjectRef* request,
+                                     externalscaler::IsActiveResponse* response) override;
+  grpc::ServerUnaryReactor* GetMetricSpec(grpc::CallbackServerContext* ctx,
+                                          const externalscaler::ScaledObjectRef* request,
+                                          externalscaler::GetMetricSpecResponse* response) override;
+  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* ctx,
+                                       const externalscaler::GetMetricsRequest* request,
+                                       externalscaler::GetMetricsResponse* response) override;
+
+ private:
+  struct Call;
+  struct Parsed {
+    core::TriggerMetadata metadata;
+    core::ConsumerKey key;
+  };
+
+  core::StatusOr<Parsed> Parse(const externalscaler::ScaledObjectRef& ref);
+  core::SteadyTime DeadlineFor(const grpc::CallbackServerContext& ctx) const;
+  void Done(const Call& call, const core::Status& status, std::string_view extra_key = {},
+            std::string_view extra_value = {});
+  void NoteIgnoredKeys(const core::TriggerMetadata& metadata);
+
+  core::LagSource& lag_source_;
+  const core::ConnectionSelector& selector_;
+  const ServiceOptions options_;
+  core::RpcObserver& observer_;
+  std::shared_ptr<logging::Logger> logger_;
+  std::atomic<uint64_t> next_request_id_{1};
+  std::atomic<bool> ignored_keys_logged_{false};
+};
+
+}  // namespace jss::grpc_service

@@ -1,0 +1,200 @@
+#include "jss/grpc/external_scaler_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "jss/core/metric_name.h"
+#include "jss/core/status.h"
+#include "jss/core/strings.h"
+
+namespace jss::grpc_service {
+namespace {
+
+grpc::Status ToGrpc(const core::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+// Leave KEDA a little time to receive our typed error before its own deadline
+// turns it into an anonymous DEADLINE_EXCEEDED.
+constexpr std::chrono::milliseconds kDeadlineMargin{50};
+
+}  // namespace
+
+// What a finished RPC reports: for metrics and the request log line.
+struct ExternalScalerService::Call {
+  std::string_view method;
+  uint64_t id;
+  std::string ns;
+  std::string name;
+  std::string stream;
+  std::string consumer;
+  core::SteadyTime started;
+};
+
+ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
+                                             const core::ConnectionSelector& selector,
+                                             ServiceOptions options,
+                                             core::RpcObserver& observer,
+                                             std::shared_ptr<logging::Logger> logger)
+    : lag_source_(lag_source),
+      selector_(selector),
+      options_(options),
+      observer_(observer),
+      logger_(std::move(logger)) {}
+
+core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
+    const externalscaler::ScaledObjectRef& ref) {
+  const auto& map = ref.scalermetadata();
+  auto metadata = core::ParseTriggerMetadata(
+      [&map](std::string_view key) -> std::optional<std::string_view> {
+        auto it = map.find(std::string(key));
+        if (it == map.end()) return std::nullopt;
+        return std::string_view(it->second);
+      });
+  if (!metadata.ok()) return metadata.status();
+  NoteIgnoredKeys(*metadata);
+  auto connection = selector_.Select(*metadata);
+  if (!connection.ok()) return connection.status();
+  Parsed parsed{std::move(*metadata), {}};
+  parsed.key = core::ConsumerKey{std::move(*connection), parsed.metadata.stream,
+                                 parsed.metadata.consumer};
+  return parsed;
+}
+
+void ExternalScalerService::NoteIgnoredKeys(const core::TriggerMetadata& metadata) {
+  if (metadata.ignored_builtin_keys.empty() || ignored_keys_logged_.exchange(true)) return;
+  const std::string keys = core::StrJoin(metadata.ignored_builtin_keys, ",");
+  logger_->Debug(
+      "trigger metadata keys of the built-in nats-jetstream scaler are accepted and ignored "
+      "(this scaler reads the JetStream API, not the monitoring endpoint); logged once",
+      {{"keys", keys}});
+}
+
+core::SteadyTime ExternalScalerService::DeadlineFor(
+    const grpc::CallbackServerContext& ctx) const {
+  const auto steady_now = std::chrono::steady_clock::now();
+  auto budget = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      options_.request_timeout);
+  const auto client_deadline = ctx.deadline();
+  if (client_deadline != std::chrono::system_clock::time_point::max()) {
+    auto remaining = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        client_deadline - std::chrono::system_clock::now());
+    const auto margin = std::min<std::chrono::steady_clock::duration>(kDeadlineMargin,
+                                                                       remaining / 10);
+    budget = std::min(budget, remaining - margin);
+  }
+  return steady_now + budget;
+}
+
+void ExternalScalerService::Done(const Call& call, const core::Status& status,
+                                 std::string_view extra_key, std::string_view extra_value) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - call.started).count();
+  observer_.OnRpcDone(call.method, status.code(), seconds);
+  const auto level = status.ok() ? spdlog::level::debug : spdlog::level::info;
+  if (!logger_->Enabled(level)) return;
+  const std::string id = core::StrCat(call.id);
+  const std::string_view code = core::StatusCodeName(status.code());
+  logger_->Log(level, status.ok() ? "rpc ok" : "rpc failed",
+               {{"method", call.method},
+                {"request_id", id},
+                {"namespace", call.ns},
+                {"scaledobject", call.name},
+                {"stream", call.stream},
+                {"consumer", call.consumer},
+                {"code", code},
+                {status.ok() ? extra_key : "error", status.ok() ? extra_value : std::string_view(status.message())}});
+}
+
+grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
+    grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
+    externalscaler::GetMetricSpecResponse* response) {
+  Call call{"GetMetricSpec", next_request_id_++, request->namespace_(), request->name(),
+            {}, {}, std::chrono::steady_clock::now()};
+  auto* reactor = ctx->DefaultReactor();
+  auto parsed = Parse(*request);
+  if (!parsed.ok()) {
+    Done(call, parsed.status());
+    reactor->Finish(ToGrpc(parsed.status()));
+    return reactor;
+  }
+  call.stream = parsed->metadata.stream;
+  call.consumer = parsed->metadata.consumer;
+  auto* spec = response->add_metricspecs();
+  spec->set_metricname(core::MetricNameForStream(parsed->metadata.stream));
+  spec->set_targetsize(parsed->metadata.lag_threshold);
+  spec->set_targetsizefloat(static_cast<double>(parsed->metadata.lag_threshold));
+  Done(call, core::OkStatus(), "target", core::StrCat(parsed->metadata.lag_threshold));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
+    grpc::CallbackServerContext* ctx, const externalscaler::GetMetricsRequest* request,
+    externalscaler::GetMetricsResponse* response) {
+  const auto& ref = request->scaledobjectref();
+  Call call{"GetMetrics", next_request_id_++, ref.namespace_(), ref.name(),
+            {}, {}, std::chrono::steady_clock::now()};
+  auto* reactor = ctx->DefaultReactor();
+  auto parsed = Parse(ref);
+  if (!parsed.ok()) {
+    Done(call, parsed.status());
+    reactor->Finish(ToGrpc(parsed.status()));
+    return reactor;
+  }
+  call.stream = parsed->metadata.stream;
+  call.consumer = parsed->metadata.consumer;
+  std::string metric_name = core::MetricNameForStream(parsed->metadata.stream);
+  lag_source_.ReadLag(
+      parsed->key, DeadlineFor(*ctx),
+      [this, reactor, response, call = std::move(call),
+       metric_name = std::move(metric_name)](const core::LagResult& lag) {
+        if (!lag.ok()) {
+          Done(call, lag.status());
+          reactor->Finish(ToGrpc(lag.status()));
+          return;
+        }
+        auto* value = response->add_metricvalues();
+        value->set_metricname(metric_name);
+        value->set_metricvalue(lag->TotalAsInt64());
+        value->set_metricvaluefloat(static_cast<double>(lag->Total()));
+        Done(call, core::OkStatus(), "lag", core::StrCat(lag->Total()));
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
+    grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
+    externalscaler::IsActiveResponse* response) {
+  Call call{"IsActive", next_request_id_++, request->namespace_(), request->name(),
+            {}, {}, std::chrono::steady_clock::now()};
+  auto* reactor = ctx->DefaultReactor();
+  auto parsed = Parse(*request);
+  if (!parsed.ok()) {
+    Done(call, parsed.status());
+    reactor->Finish(ToGrpc(parsed.status()));
+    return reactor;
+  }
+  call.stream = parsed->metadata.stream;
+  call.consumer = parsed->metadata.consumer;
+  const int64_t activation = parsed->metadata.activation_lag_threshold;
+  lag_source_.ReadLag(parsed->key, DeadlineFor(*ctx),
+                      [this, reactor, response, activation,
+                       call = std::move(call)](const core::LagResult& lag) {
+                        if (!lag.ok()) {
+                          Done(call, lag.status());
+                          reactor->Finish(ToGrpc(lag.status()));
+                          return;
+                        }
+                        const bool active = core::IsActive(*lag, activation);
+                        response->set_result(active);
+                        Done(call, core::OkStatus(), "active", active ? "true" : "false");
+                        reactor->Finish(grpc::Status::OK);
+                      });
+  return reactor;
+}
+
+}  // namespace jss::grpc_service

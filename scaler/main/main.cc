@@ -1,0 +1,77 @@
+// jetstream-scaler: parse configuration, start the server, wait for a signal.
+#include <nats/nats.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "jss/app/config.h"
+#include "jss/core/metadata.h"
+#include "server.h"
+
+namespace {
+
+spdlog::level::level_enum LevelFromName(const std::string& name) {
+  if (name == "trace") return spdlog::level::trace;
+  if (name == "debug") return spdlog::level::debug;
+  if (name == "warn") return spdlog::level::warn;
+  if (name == "error") return spdlog::level::err;
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals before any thread exists so that every thread
+  // inherits the mask and only sigwait below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto config = jss::app::ParseConfig(args, jss::app::Environment::Process());
+  if (!config.ok()) {
+    std::cerr << "jetstream-scaler: " << config.status().message() << "\n";
+    return 2;
+  }
+  switch (config->action) {
+    case jss::app::Action::kHelp:
+      std::cout << jss::app::HelpText();
+      return 0;
+    case jss::app::Action::kVersion:
+      std::cout << jss::app::VersionText() << "\n";
+      return 0;
+    case jss::app::Action::kPrintMetadataKeys:
+      for (const auto& field : jss::core::MetadataFields()) std::cout << field.key << "\n";
+      return 0;
+    case jss::app::Action::kRun:
+      break;
+  }
+
+  auto logger = jss::logging::Logger::ToStderr(
+      LevelFromName(config->log_level),
+      config->log_format == "json" ? jss::logging::Format::kJson : jss::logging::Format::kText);
+  if (natsStatus s = nats_Open(-1); s != NATS_OK) {
+    logger->Error("cannot initialise the NATS library", {{"error", natsStatus_GetText(s)}});
+    return 1;
+  }
+  int exit_code = 0;
+  {
+    auto server = jss::Server::Start(*config, logger);
+    if (!server.ok()) {
+      logger->Error("cannot start", {{"error", server.status().message()}});
+      std::cerr << "jetstream-scaler: " << server.status().message() << "\n";
+      exit_code = 1;
+    } else {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      logger->Info("signal received; draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      (*server)->Stop();
+    }
+  }
+  nats_Close();
+  return exit_code;
+}

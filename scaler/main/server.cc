@@ -1,0 +1,161 @@
+#include "server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "jss/core/coalescing_lag_source.h"
+#include "jss/grpc/external_scaler_service.h"
+#include "jss/metrics/http_server.h"
+#include "jss/metrics/scaler_metrics.h"
+#include "jss/nats/jetstream_lag_source.h"
+#include "jss/nats/nats_connection.h"
+#include "jss/core/status.h"
+#include "jss/core/strings.h"
+
+namespace jss {
+namespace {
+
+constexpr std::chrono::seconds kDrainTimeout{5};
+
+core::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return core::InvalidArgumentError(core::StrCat("--", flag, ": cannot read \"", path, "\""));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+core::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const app::Config& c) {
+  if (c.grpc_tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile("grpc-tls-cert", c.grpc_tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile("grpc-tls-key", c.grpc_tls_key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!c.grpc_tls_client_ca_file.empty()) {
+    auto ca = ReadFile("grpc-tls-client-ca", c.grpc_tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const app::Config& config, std::shared_ptr<logging::Logger> logger)
+      : config_(config), logger_(std::move(logger)) {}
+  ~ServerImpl() override { Stop(); }
+
+  core::Status Init() {
+    metrics_ = std::make_unique<metrics::ScalerMetrics>(
+        std::make_shared<prometheus::Registry>(), app::BuildVersion(), app::BuildRevision());
+
+    std::map<std::string, nats::NatsConnection*> by_name;
+    for (const auto& c : config_.connections) {
+      nats::NatsConnectionOptions opts;
+      opts.name = c.name;
+      opts.servers = c.servers;
+      opts.creds_file = config_.nats_creds_file;
+      opts.token = config_.nats_token;
+      opts.user = config_.nats_user;
+      opts.password = config_.nats_password;
+      opts.tls_ca_file = config_.nats_tls_ca_file;
+      opts.tls_cert_file = config_.nats_tls_cert_file;
+      opts.tls_key_file = config_.nats_tls_key_file;
+      opts.max_in_flight = config_.max_in_flight;
+      auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_);
+      if (!conn.ok()) return conn.status();
+      by_name[c.name] = conn->get();
+      connections_.push_back(std::move(*conn));
+    }
+    jetstream_ = std::make_unique<nats::JetStreamLagSource>(by_name);
+    coalescing_ = std::make_unique<core::CoalescingLagSource>(*jetstream_, clock_,
+                                                              config_.lag_cache_ttl, *metrics_);
+    selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
+    service_ = std::make_unique<grpc_service::ExternalScalerService>(
+        *coalescing_, *selector_, grpc_service::ServiceOptions{config_.request_timeout},
+        *metrics_, logger_);
+
+    auto creds = GrpcCredentials(config_);
+    if (!creds.ok()) return creds.status();
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(config_.grpc_address, *creds, &grpc_port_);
+    builder.RegisterService(service_.get());
+    grpc_server_ = builder.BuildAndStart();
+    if (grpc_server_ == nullptr || grpc_port_ == 0) {
+      return core::InvalidArgumentError(core::StrCat(
+          "--grpc-address \"", config_.grpc_address,
+          "\": cannot listen there (bad host:port, or the port is in use)"));
+    }
+    auto http = metrics::HttpServer::Start(config_.metrics_address, metrics_->registry(),
+                                           [this] { return AllConnected(); });
+    if (!http.ok()) return http.status();
+    http_ = std::move(*http);
+    // gRPC health: SERVING for liveness; readiness is /readyz (NATS connected).
+    grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+    logger_->Info("jetstream-scaler started",
+                  {{"version", app::VersionText()},
+                   {"grpc_port", core::StrCat(grpc_port_)},
+                   {"metrics_port", core::StrCat(http_->port())},
+                   {"grpc_tls", config_.grpc_tls_cert_file.empty() ? "off" : "on"},
+                   {"connections", core::StrCat(connections_.size())}});
+    return core::OkStatus();
+  }
+
+  int grpc_port() const override { return grpc_port_; }
+  int metrics_port() const override { return http_ ? http_->port() : 0; }
+
+  void Stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    if (grpc_server_) {
+      grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+      // In-flight RPCs finish by their NATS deadline at the latest.
+      grpc_server_->Shutdown(std::chrono::system_clock::now() + kDrainTimeout);
+      grpc_server_->Wait();
+    }
+    http_.reset();
+    for (auto& c : connections_) c->Shutdown();
+    logger_->Info("jetstream-scaler stopped");
+  }
+
+ private:
+  bool AllConnected() const {
+    for (const auto& c : connections_) {
+      if (!c->IsConnected()) return false;
+    }
+    return !connections_.empty();
+  }
+
+  const app::Config config_;
+  std::shared_ptr<logging::Logger> logger_;
+  core::SteadyClock clock_;
+  std::unique_ptr<metrics::ScalerMetrics> metrics_;
+  std::vector<std::unique_ptr<nats::NatsConnection>> connections_;
+  std::unique_ptr<nats::JetStreamLagSource> jetstream_;
+  std::unique_ptr<core::CoalescingLagSource> coalescing_;
+  std::unique_ptr<core::ConnectionSelector> selector_;
+  std::unique_ptr<grpc_service::ExternalScalerService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<metrics::HttpServer> http_;
+  int grpc_port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+core::StatusOr<std::unique_ptr<Server>> Server::Start(const app::Config& config,
+                                                      std::shared_ptr<logging::Logger> logger) {
+  auto server = std::make_unique<ServerImpl>(config, std::move(logger));
+  if (core::Status s = server->Init(); !s.ok()) return s;
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace jss

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "prometheus/registry.h"
+#include "jss/core/status.h"
+
+struct mg_context;
+struct mg_connection;
+
+namespace jss::metrics {
+
+// Serves /metrics (Prometheus text format), /healthz (process alive) and
+// /readyz (200 only while `ready()` is true, else 503) on one address.
+class HttpServer {
+ public:
+  // `address` is host:port; port 0 picks a free port (see port()).
+  static core::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const std::string& address, std::shared_ptr<prometheus::Registry> registry,
+      std::function<bool()> ready);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  HttpServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready);
+  static int HandleMetrics(::mg_connection* conn, void* self);
+  static int HandleHealthz(::mg_connection* conn, void* self);
+  static int HandleReadyz(::mg_connection* conn, void* self);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::function<bool()> ready_;
+  mg_context* ctx_ = nullptr;
+  int port_ = 0;
+};
+
+}  // namespace jss::metrics

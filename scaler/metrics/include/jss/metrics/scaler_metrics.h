@@ -1,0 +1,64 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "jss/core/observer.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace jss::metrics {
+
+// Every metric the scaler exports, declared once (names in docs/metrics.md).
+// Implements the core observer hooks so adapters never see Prometheus types.
+class ScalerMetrics final : public core::NatsObserver,
+                            public core::LagObserver,
+                            public core::RpcObserver {
+ public:
+  ScalerMetrics(std::shared_ptr<prometheus::Registry> registry, const std::string& version,
+                const std::string& revision);
+
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+  // core::NatsObserver
+  void OnConnectionState(std::string_view connection, bool connected) override;
+  void OnReconnect(std::string_view connection) override;
+  void OnRequestSent(std::string_view connection) override;
+  void OnRequestDone(std::string_view connection, std::string_view reason,
+                     double seconds) override;
+  // core::LagObserver
+  void OnLagRead(const core::ConsumerKey& key, const core::LagResult& result) override;
+  void OnCacheHit() override;
+  void OnCacheSize(size_t entries) override;
+  // core::RpcObserver
+  void OnRpcDone(std::string_view method, core::StatusCode code, double seconds) override;
+
+ private:
+  static constexpr size_t kMethods = 6;  // 5 RPCs + "other"
+  static constexpr size_t kCodes = 17;
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>& build_info_;
+  prometheus::Family<prometheus::Counter>& rpc_requests_;
+  prometheus::Family<prometheus::Histogram>& rpc_duration_;
+  prometheus::Family<prometheus::Counter>& nats_requests_;
+  prometheus::Family<prometheus::Counter>& nats_errors_;
+  prometheus::Family<prometheus::Histogram>& nats_duration_;
+  prometheus::Family<prometheus::Gauge>& connection_up_;
+  prometheus::Family<prometheus::Counter>& reconnects_;
+  prometheus::Family<prometheus::Gauge>& consumer_lag_;
+  prometheus::Family<prometheus::Counter>& lag_read_failures_;
+  prometheus::Counter& cache_hits_;
+  prometheus::Gauge& cache_entries_;
+
+  // The RPC path is hot: resolve (method, code) series once, then lock-free.
+  std::array<std::array<std::atomic<prometheus::Counter*>, kCodes>, kMethods> rpc_counter_cache_{};
+  std::array<std::atomic<prometheus::Histogram*>, kMethods> rpc_histogram_cache_{};
+};
+
+}  // namespace jss::metrics

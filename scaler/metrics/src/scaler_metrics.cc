@@ -1,0 +1,145 @@
+#include "jss/metrics/scaler_metrics.h"
+
+#include <string>
+
+namespace jss::metrics {
+namespace {
+
+constexpr std::string_view kMethodNames[] = {"IsActive",      "GetMetricSpec",
+                                             "GetMetrics",    "StreamIsActive",
+                                             "StreamMetricSpec", "other"};
+
+size_t MethodIndex(std::string_view method) {
+  for (size_t i = 0; i + 1 < std::size(kMethodNames); ++i) {
+    if (kMethodNames[i] == method) return i;
+  }
+  return std::size(kMethodNames) - 1;
+}
+
+// Latency buckets from 50us (cache hit) to 10s (beyond any sane deadline).
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+      0.025,   0.05,   0.1,     0.25,   0.5,   1,     2.5,   5,    10};
+  return kBuckets;
+}
+
+}  // namespace
+
+ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
+                             const std::string& version, const std::string& revision)
+    : registry_(std::move(registry)),
+      build_info_(prometheus::BuildGauge()
+                      .Name("jetstream_scaler_build_info")
+                      .Help("Build information; always 1.")
+                      .Register(*registry_)),
+      rpc_requests_(prometheus::BuildCounter()
+                        .Name("jetstream_scaler_grpc_requests_total")
+                        .Help("ExternalScaler RPCs answered, by method and gRPC status code.")
+                        .Register(*registry_)),
+      rpc_duration_(prometheus::BuildHistogram()
+                        .Name("jetstream_scaler_grpc_request_duration_seconds")
+                        .Help("Time to answer an ExternalScaler RPC, by method.")
+                        .Register(*registry_)),
+      nats_requests_(prometheus::BuildCounter()
+                         .Name("jetstream_scaler_nats_requests_total")
+                         .Help("JetStream API requests sent to NATS, by connection.")
+                         .Register(*registry_)),
+      nats_errors_(prometheus::BuildCounter()
+                       .Name("jetstream_scaler_nats_request_errors_total")
+                       .Help("JetStream API requests that failed, by connection and reason.")
+                       .Register(*registry_)),
+      nats_duration_(prometheus::BuildHistogram()
+                         .Name("jetstream_scaler_nats_request_duration_seconds")
+                         .Help("JetStream API request round-trip time, by connection.")
+                         .Register(*registry_)),
+      connection_up_(prometheus::BuildGauge()
+                         .Name("jetstream_scaler_nats_connection_up")
+                         .Help("1 while the NATS connection is connected, else 0.")
+                         .Register(*registry_)),
+      reconnects_(prometheus::BuildCounter()
+                      .Name("jetstream_scaler_nats_reconnects_total")
+                      .Help("Times the NATS connection was re-established.")
+                      .Register(*registry_)),
+      consumer_lag_(prometheus::BuildGauge()
+                        .Name("jetstream_scaler_consumer_lag")
+                        .Help("Last lag (num_pending + num_ack_pending) read for a consumer.")
+                        .Register(*registry_)),
+      lag_read_failures_(prometheus::BuildCounter()
+                             .Name("jetstream_scaler_consumer_lag_read_failures_total")
+                             .Help("Consumer lag reads that failed, by consumer.")
+                             .Register(*registry_)),
+      cache_hits_(prometheus::BuildCounter()
+                      .Name("jetstream_scaler_lag_cache_hits_total")
+                      .Help("Lag reads answered from the freshness window without NATS.")
+                      .Register(*registry_)
+                      .Add({})),
+      cache_entries_(prometheus::BuildGauge()
+                         .Name("jetstream_scaler_lag_cache_entries")
+                         .Help("Consumers currently tracked by the lag cache.")
+                         .Register(*registry_)
+                         .Add({})) {
+  build_info_.Add({{"version", version}, {"revision", revision}}).Set(1);
+}
+
+void ScalerMetrics::OnConnectionState(std::string_view connection, bool connected) {
+  connection_up_.Add({{"connection", std::string(connection)}}).Set(connected ? 1 : 0);
+}
+
+void ScalerMetrics::OnReconnect(std::string_view connection) {
+  reconnects_.Add({{"connection", std::string(connection)}}).Increment();
+}
+
+void ScalerMetrics::OnRequestSent(std::string_view connection) {
+  nats_requests_.Add({{"connection", std::string(connection)}}).Increment();
+}
+
+void ScalerMetrics::OnRequestDone(std::string_view connection, std::string_view reason,
+                                  double seconds) {
+  if (reason == "ok") {
+    nats_duration_.Add({{"connection", std::string(connection)}}, LatencyBuckets())
+        .Observe(seconds);
+    return;
+  }
+  nats_errors_.Add({{"connection", std::string(connection)}, {"reason", std::string(reason)}})
+      .Increment();
+}
+
+void ScalerMetrics::OnLagRead(const core::ConsumerKey& key, const core::LagResult& result) {
+  prometheus::Labels labels = {
+      {"connection", key.connection}, {"stream", key.stream}, {"consumer", key.consumer}};
+  if (result.ok()) {
+    consumer_lag_.Add(labels).Set(static_cast<double>(result->Total()));
+  } else {
+    lag_read_failures_.Add(labels).Increment();
+  }
+}
+
+void ScalerMetrics::OnCacheHit() { cache_hits_.Increment(); }
+
+void ScalerMetrics::OnCacheSize(size_t entries) {
+  cache_entries_.Set(static_cast<double>(entries));
+}
+
+void ScalerMetrics::OnRpcDone(std::string_view method, core::StatusCode code, double seconds) {
+  const size_t m = MethodIndex(method);
+  size_t c = static_cast<size_t>(code);
+  if (c >= kCodes) c = static_cast<size_t>(core::StatusCode::kUnknown);
+  prometheus::Counter* counter = rpc_counter_cache_[m][c].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Family::Add is idempotent and thread-safe; racing threads get one series.
+    counter = &rpc_requests_.Add({{"method", std::string(kMethodNames[m])},
+                                  {"code", std::string(core::StatusCodeName(code))}});
+    rpc_counter_cache_[m][c].store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+  prometheus::Histogram* histogram = rpc_histogram_cache_[m].load(std::memory_order_acquire);
+  if (histogram == nullptr) {
+    histogram =
+        &rpc_duration_.Add({{"method", std::string(kMethodNames[m])}}, LatencyBuckets());
+    rpc_histogram_cache_[m].store(histogram, std::memory_order_release);
+  }
+  histogram->Observe(seconds);
+}
+
+}  // namespace jss::metrics

@@ -1,0 +1,115 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "jss/core/clock.h"
+#include "jss/core/observer.h"
+#include "jss/logging/logger.h"
+#include "jss/core/status.h"
+
+struct __natsConnection;
+struct __natsSubscription;
+struct __natsMsg;
+
+namespace jss::nats {
+
+// Everything needed to open one NATS connection. Secret members are never
+// logged or exported.
+struct NatsConnectionOptions {
+  std::string name = "default";
+  std::vector<std::string> servers;
+  std::string creds_file;  // JWT + nkey seed (.creds)
+  std::string token;       // secret
+  std::string user;
+  std::string password;  // secret
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds reconnect_wait{500};
+  size_t max_in_flight = 4096;
+};
+
+using ReplyCallback = std::function<void(const core::StatusOr<std::string>&)>;
+
+// One long-lived, auto-reconnecting connection plus an asynchronous
+// request/reply channel: every request shares one wildcard inbox
+// subscription, and a timer thread fails requests at their deadline. Nothing
+// here ever blocks a caller on the network.
+class NatsConnection {
+ public:
+  // Starts connecting; returns even if the server is not reachable yet (the
+  // connection keeps retrying in the background). Fails only on bad options.
+  static core::StatusOr<std::unique_ptr<NatsConnection>> Open(
+      NatsConnectionOptions options, core::NatsObserver& observer,
+      std::shared_ptr<logging::Logger> logger);
+
+  ~NatsConnection();
+  NatsConnection(const NatsConnection&) = delete;
+  NatsConnection& operator=(const NatsConnection&) = delete;
+
+  // Sends `subject` with an empty body; `done` runs exactly once with the
+  // reply body or a status (UNAVAILABLE when disconnected, unanswered by the
+  // deadline or without responders; RESOURCE_EXHAUSTED when too many
+  // requests are in flight).
+  void Request(const std::string& subject, core::SteadyTime deadline, ReplyCallback done);
+
+  bool IsConnected() const;
+  const std::string& name() const { return options_.name; }
+
+  // Fails every pending request, closes the connection and joins the timer.
+  void Shutdown();
+
+ private:
+  struct Pending {
+    ReplyCallback done;
+    core::SteadyTime sent_at;
+  };
+
+  NatsConnection(NatsConnectionOptions options, core::NatsObserver& observer,
+                 std::shared_ptr<logging::Logger> logger);
+  core::Status Start();
+  void OnReply(__natsMsg* msg);
+  void TimerLoop();
+  void FailAll(const core::Status& status, std::string_view reason);
+  void Finish(Pending pending, const core::StatusOr<std::string>& result,
+              std::string_view reason);
+
+  static void OnMessage(__natsConnection*, __natsSubscription*, __natsMsg* msg, void* self);
+  static void OnConnected(__natsConnection*, void* self);
+  static void OnDisconnected(__natsConnection*, void* self);
+  static void OnReconnected(__natsConnection*, void* self);
+  static void OnClosed(__natsConnection*, void* self);
+
+  const NatsConnectionOptions options_;
+  core::NatsObserver& observer_;
+  std::shared_ptr<logging::Logger> logger_;
+
+  __natsConnection* conn_ = nullptr;
+  __natsSubscription* inbox_sub_ = nullptr;
+  std::string inbox_prefix_;  // "_INBOX.<nuid>." ; reply subjects append an id
+  std::atomic<uint64_t> next_id_{1};
+  std::atomic<bool> connected_{false};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<uint64_t, Pending> pending_;
+  using DeadlineItem = std::pair<core::SteadyTime, uint64_t>;
+  std::priority_queue<DeadlineItem, std::vector<DeadlineItem>, std::greater<>> deadlines_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  std::thread timer_;
+};
+
+}  // namespace jss::nats

@@ -1,0 +1,346 @@
+#include "jss/nats/nats_connection.h"
+
+#include <nats/nats.h>
+
+#include <utility>
+
+#include "jss/core/strings.h"
+#include "jss/core/status.h"
+
+
+namespace jss::nats {
+namespace {
+
+struct OptionsDeleter {
+  void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
+};
+using OptionsPtr = std::unique_ptr<natsOptions, OptionsDeleter>;
+
+core::Status NatsError(natsStatus s, std::string_view what) {
+  const char* detail = nats_GetLastError(nullptr);
+  return core::InvalidArgumentError(core::StrCat(what, ": ", natsStatus_GetText(s),
+                                                 detail && *detail ? " (" : "",
+                                                 detail ? detail : "",
+                                                 detail && *detail ? ")" : ""));
+}
+
+double SecondsSince(core::SteadyTime start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+NatsConnection::NatsConnection(NatsConnectionOptions options, core::NatsObserver& observer,
+                               std::shared_ptr<logging::Logger> logger)
+    : options_(std::move(options)), observer_(observer), logger_(std::move(logger)) {}
+
+core::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Open(
+    NatsConnectionOptions options, core::NatsObserver& observer,
+    std::shared_ptr<logging::Logger> logger) {
+  if (options.servers.empty()) {
+    return core::InvalidArgumentError(
+        core::StrCat("NATS connection \"", options.name, "\" has no server URL"));
+  }
+  std::unique_ptr<NatsConnection> conn(
+      new NatsConnection(std::move(options), observer, std::move(logger)));
+  if (core::Status s = conn->Start(); !s.ok()) return s;
+  return conn;
+}
+
+core::Status NatsConnection::Start() {
+  natsOptions* raw = nullptr;
+  if (natsStatus s = natsOptions_Create(&raw); s != NATS_OK) {
+    return NatsError(s, "creating NATS options");
+  }
+  OptionsPtr opts(raw);
+  std::vector<const char*> servers;
+  for (const auto& url : options_.servers) servers.push_back(url.c_str());
+  const std::string conn_label = core::StrCat("connection \"", options_.name, "\"");
+
+  natsStatus s = natsOptions_SetServers(opts.get(), servers.data(),
+                                        static_cast<int>(servers.size()));
+  if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": bad --nats-url"));
+  natsOptions_SetName(opts.get(), "jetstream-scaler");
+  natsOptions_SetTimeout(opts.get(), options_.connect_timeout.count());
+  natsOptions_SetMaxReconnect(opts.get(), -1);  // never give up: KEDA keeps asking
+  natsOptions_SetReconnectWait(opts.get(), options_.reconnect_wait.count());
+  natsOptions_SetReconnectJitter(opts.get(), 100, 1000);
+  natsOptions_SetPingInterval(opts.get(), 10000);
+  natsOptions_SetMaxPingsOut(opts.get(), 2);
+  natsOptions_SetNoEcho(opts.get(), true);
+  natsOptions_SetDisconnectedCB(opts.get(), &NatsConnection::OnDisconnected, this);
+  natsOptions_SetReconnectedCB(opts.get(), &NatsConnection::OnReconnected, this);
+  natsOptions_SetClosedCB(opts.get(), &NatsConnection::OnClosed, this);
+  // Start even if NATS is down: the scaler reports UNAVAILABLE (never 0)
+  // until it connects, and /readyz tells Kubernetes.
+  natsOptions_SetRetryOnFailedConnect(opts.get(), true, &NatsConnection::OnConnected, this);
+
+  if (!options_.creds_file.empty()) {
+    s = natsOptions_SetUserCredentialsFromFiles(opts.get(), options_.creds_file.c_str(),
+                                                nullptr);
+    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": --nats-creds"));
+  }
+  if (!options_.token.empty()) {
+    s = natsOptions_SetToken(opts.get(), options_.token.c_str());
+    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": NATS token"));
+  }
+  if (!options_.user.empty()) {
+    s = natsOptions_SetUserInfo(opts.get(), options_.user.c_str(), options_.password.c_str());
+    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": NATS user/password"));
+  }
+  if (!options_.tls_ca_file.empty() || !options_.tls_cert_file.empty()) {
+    natsOptions_SetSecure(opts.get(), true);
+  }
+  if (!options_.tls_ca_file.empty()) {
+    s = natsOptions_LoadCATrustedCertificates(opts.get(), options_.tls_ca_file.c_str());
+    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": --nats-tls-ca"));
+  }
+  if (!options_.tls_cert_file.empty()) {
+    s = natsOptions_LoadCertificatesChain(opts.get(), options_.tls_cert_file.c_str(),
+                                          options_.tls_key_file.c_str());
+    if (s != NATS_OK) {
+      return NatsError(s, core::StrCat(conn_label, ": --nats-tls-cert/--nats-tls-key"));
+    }
+  }
+
+  char* inbox = nullptr;
+  if (s = natsInbox_Create(&inbox); s != NATS_OK) return NatsError(s, "creating inbox");
+  inbox_prefix_ = core::StrCat(inbox, ".");
+  natsInbox_Destroy(inbox);
+
+  timer_ = std::thread([this] { TimerLoop(); });
+
+  s = natsConnection_Connect(&conn_, opts.get());
+  if (s == NATS_OK) {
+    connected_ = true;
+    observer_.OnConnectionState(options_.name, true);
+    logger_->Info("connected to NATS", {{"connection", options_.name}});
+  } else if (s == NATS_NOT_YET_CONNECTED) {
+    observer_.OnConnectionState(options_.name, false);
+    logger_->Warn("NATS not reachable yet; retrying in the background",
+                  {{"connection", options_.name},
+                   {"servers", core::StrJoin(options_.servers, ",")}});
+  } else {
+    Shutdown();
+    return NatsError(s, core::StrCat(conn_label, ": connecting"));
+  }
+
+  const std::string wildcard = core::StrCat(inbox_prefix_, "*");
+  s = natsConnection_Subscribe(&inbox_sub_, conn_, wildcard.c_str(), &NatsConnection::OnMessage,
+                               this);
+  if (s != NATS_OK) {
+    Shutdown();
+    return NatsError(s, core::StrCat(conn_label, ": subscribing to reply inbox"));
+  }
+  // Replies are small; a generous pending limit avoids dropping replies in a
+  // burst (a dropped reply would only cost a timeout, never a wrong value).
+  natsSubscription_SetPendingLimits(inbox_sub_, 1 << 20, 256 << 20);
+  return core::OkStatus();
+}
+
+NatsConnection::~NatsConnection() { Shutdown(); }
+
+void NatsConnection::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (timer_.joinable()) timer_.join();
+  FailAll(core::UnavailableError("the scaler is shutting down"), "disconnected");
+  if (inbox_sub_ != nullptr) {
+    natsSubscription_Unsubscribe(inbox_sub_);
+    natsSubscription_Destroy(inbox_sub_);
+    inbox_sub_ = nullptr;
+  }
+  if (conn_ != nullptr) {
+    natsConnection_Close(conn_);
+    {
+      // The closed callback is the last one cnats makes with `this`; wait for
+      // it (bounded) before the object can go away.
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(2), [this] { return closed_; });
+    }
+    natsConnection_Destroy(conn_);
+    conn_ = nullptr;
+  }
+}
+
+bool NatsConnection::IsConnected() const { return connected_.load(); }
+
+void NatsConnection::Request(const std::string& subject, core::SteadyTime deadline,
+                             ReplyCallback done) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!connected_.load() || conn_ == nullptr) {
+    observer_.OnRequestDone(options_.name, "disconnected", 0);
+    done(core::UnavailableError(core::StrCat(
+        "NATS connection \"", options_.name, "\" is not connected (",
+        core::StrJoin(options_.servers, ","), "); retrying in the background")));
+    return;
+  }
+  if (deadline <= now) {
+    observer_.OnRequestDone(options_.name, "timeout", 0);
+    done(core::UnavailableError("request deadline passed before NATS was asked"));
+    return;
+  }
+  const uint64_t id = next_id_.fetch_add(1);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      done(core::UnavailableError("the scaler is shutting down"));
+      return;
+    }
+    if (pending_.size() >= options_.max_in_flight) {
+      observer_.OnRequestDone(options_.name, "overloaded", 0);
+      done(core::ResourceExhaustedError(core::StrCat(
+          "too many JetStream API requests in flight on connection \"", options_.name,
+          "\" (limit ", options_.max_in_flight, "); retry later")));
+      return;
+    }
+    const bool earliest = deadlines_.empty() || deadline < deadlines_.top().first;
+    pending_.emplace(id, Pending{std::move(done), now});
+    deadlines_.emplace(deadline, id);
+    if (earliest) cv_.notify_all();
+  }
+  observer_.OnRequestSent(options_.name);
+  const std::string reply = core::StrCat(inbox_prefix_, id);
+  natsStatus s = natsConnection_PublishRequest(conn_, subject.c_str(), reply.c_str(), nullptr, 0);
+  if (s != NATS_OK) {
+    Pending pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = pending_.find(id);
+      if (it == pending_.end()) return;  // already failed by timer/disconnect
+      pending = std::move(it->second);
+      pending_.erase(it);
+    }
+    Finish(std::move(pending),
+           core::UnavailableError(core::StrCat("publishing to NATS failed: ",
+                                               natsStatus_GetText(s))),
+           "disconnected");
+  }
+}
+
+void NatsConnection::Finish(Pending pending, const core::StatusOr<std::string>& result,
+                            std::string_view reason) {
+  observer_.OnRequestDone(options_.name, reason, SecondsSince(pending.sent_at));
+  pending.done(result);
+}
+
+void NatsConnection::OnReply(natsMsg* msg) {
+  const char* subject = natsMsg_GetSubject(msg);
+  std::string_view sv(subject ? subject : "");
+  uint64_t id = 0;
+  if (sv.size() <= inbox_prefix_.size() ||
+      !core::ParseUint64(sv.substr(inbox_prefix_.size()), &id)) {
+    return;
+  }
+  Pending pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;  // late reply after its deadline
+    pending = std::move(it->second);
+    pending_.erase(it);
+  }
+  if (natsMsg_IsNoResponders(msg)) {
+    Finish(std::move(pending),
+           core::UnavailableError(
+               "no JetStream responder: JetStream is not enabled for this account, or "
+               "the stream has no leader right now"),
+           "no_responders");
+    return;
+  }
+  const char* data = natsMsg_GetData(msg);
+  const int len = natsMsg_GetDataLength(msg);
+  Finish(std::move(pending), std::string(data ? data : "", data ? static_cast<size_t>(len) : 0),
+         "ok");
+}
+
+void NatsConnection::TimerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (deadlines_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    const auto next = deadlines_.top().first;
+    if (std::chrono::steady_clock::now() < next) {
+      cv_.wait_until(lock, next);
+      continue;
+    }
+    std::vector<Pending> expired;
+    const auto now = std::chrono::steady_clock::now();
+    while (!deadlines_.empty() && deadlines_.top().first <= now) {
+      auto it = pending_.find(deadlines_.top().second);
+      deadlines_.pop();
+      if (it != pending_.end()) {
+        expired.push_back(std::move(it->second));
+        pending_.erase(it);
+      }
+    }
+    lock.unlock();
+    for (auto& p : expired) {
+      Finish(std::move(p),
+             core::UnavailableError(core::StrCat("NATS did not answer within the request "
+                                                 "deadline (connection \"",
+                                                 options_.name, "\")")),
+             "timeout");
+    }
+    lock.lock();
+  }
+}
+
+void NatsConnection::FailAll(const core::Status& status, std::string_view reason) {
+  std::unordered_map<uint64_t, Pending> failed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed.swap(pending_);
+    deadlines_ = {};
+  }
+  for (auto& [id, p] : failed) Finish(std::move(p), status, reason);
+}
+
+void NatsConnection::OnMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* self) {
+  static_cast<NatsConnection*>(self)->OnReply(msg);
+  natsMsg_Destroy(msg);
+}
+
+void NatsConnection::OnConnected(natsConnection*, void* self) {
+  auto* c = static_cast<NatsConnection*>(self);
+  c->connected_ = true;
+  c->observer_.OnConnectionState(c->options_.name, true);
+  c->logger_->Info("connected to NATS", {{"connection", c->options_.name}});
+}
+
+void NatsConnection::OnDisconnected(natsConnection*, void* self) {
+  auto* c = static_cast<NatsConnection*>(self);
+  c->connected_ = false;
+  c->observer_.OnConnectionState(c->options_.name, false);
+  // Replies to requests already sent cannot arrive on a dead socket: fail them
+  // now instead of at their deadline.
+  c->FailAll(core::UnavailableError(core::StrCat("NATS connection \"", c->options_.name,
+                                                 "\" was lost; reconnecting")),
+             "disconnected");
+  c->logger_->Warn("disconnected from NATS; reconnecting", {{"connection", c->options_.name}});
+}
+
+void NatsConnection::OnReconnected(natsConnection*, void* self) {
+  auto* c = static_cast<NatsConnection*>(self);
+  c->connected_ = true;
+  c->observer_.OnConnectionState(c->options_.name, true);
+  c->observer_.OnReconnect(c->options_.name);
+  c->logger_->Info("reconnected to NATS", {{"connection", c->options_.name}});
+}
+
+void NatsConnection::OnClosed(natsConnection*, void* self) {
+  auto* c = static_cast<NatsConnection*>(self);
+  c->connected_ = false;
+  c->observer_.OnConnectionState(c->options_.name, false);
+  std::lock_guard<std::mutex> lock(c->mu_);
+  c->closed_ = true;
+  c->cv_.notify_all();
+}
+
+}  // namespace jss::nats
