@@ -7,7 +7,7 @@
 
 #include "jss/app/config.h"
 #include "jss/core/metadata.h"
-#include "server.h"
+#include "jss/server/server.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "server.h"
+#include "jss/server/server.h"
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>

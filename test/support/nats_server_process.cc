@@ -1,0 +1,135 @@
+#include "support/nats_server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "support/test_util.h"
+
+namespace jss::testing {
+namespace {
+
+std::string NatsServerBinary() {
+  const char* bin = std::getenv("NATS_SERVER_BIN");
+  return bin != nullptr && *bin ? bin : "nats-server";
+}
+
+}  // namespace
+
+std::unique_ptr<NatsServerProcess> NatsServerProcess::Start(const Options& options,
+                                                            std::string* error) {
+  std::unique_ptr<NatsServerProcess> p(new NatsServerProcess());
+  p->options_ = options;
+  char tmpl[] = "/tmp/jss-nats-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) {
+    *error = "mkdtemp failed";
+    return nullptr;
+  }
+  p->dir_ = tmpl;
+  p->log_path_ = p->dir_ + "/nats-server.log";
+  if (!p->Launch(-1, error)) return nullptr;
+  return p;
+}
+
+bool NatsServerProcess::Launch(int port, std::string* error) {
+  const std::string ports_dir = dir_ + "/ports";
+  std::filesystem::remove_all(ports_dir);
+  std::filesystem::create_directories(ports_dir);
+  std::vector<std::string> args = {NatsServerBinary(), "-a", "127.0.0.1", "-p",
+                                   std::to_string(port), "--ports_file_dir", ports_dir};
+  if (options_.jetstream) {
+    args.insert(args.end(), {"-js", "-sd", dir_ + "/store"});
+  }
+  if (options_.monitoring) args.insert(args.end(), {"-m", "-1"});
+  if (!options_.token.empty()) args.insert(args.end(), {"--auth", options_.token});
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  if (pid_ < 0) {
+    *error = "fork failed";
+    return false;
+  }
+  // The ports file appears once the server listens; its name carries the pid.
+  const std::string ports_file = ports_dir + "/" +
+                                 std::filesystem::path(args[0]).filename().string() + "_" +
+                                 std::to_string(pid_) + ".ports";
+  std::string content;
+  const bool up = WaitFor([&] {
+    std::ifstream in(ports_file);
+    if (!in) return false;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    content = ss.str();
+    return content.find("nats://") != std::string::npos &&
+           (!options_.monitoring || content.find("http://") != std::string::npos);
+  });
+  if (!up) {
+    *error = "nats-server did not start (see " + log_path_ + ")";
+    Kill();
+    return false;
+  }
+  std::smatch m;
+  if (std::regex_search(content, m, std::regex("nats://127\\.0\\.0\\.1:(\\d+)"))) {
+    port_ = std::stoi(m[1]);
+  }
+  if (std::regex_search(content, m, std::regex("http://127\\.0\\.0\\.1:(\\d+)"))) {
+    monitoring_port_ = std::stoi(m[1]);
+  }
+  if (port_ <= 0) {
+    *error = "could not read the port from " + ports_file;
+    return false;
+  }
+  return true;
+}
+
+NatsServerProcess::~NatsServerProcess() {
+  Kill();
+  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+}
+
+std::string NatsServerProcess::url() const {
+  return "nats://127.0.0.1:" + std::to_string(port_);
+}
+
+void NatsServerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGCONT);
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+bool NatsServerProcess::Restart() {
+  Kill();
+  std::string error;
+  return Launch(port_, &error);
+}
+
+void NatsServerProcess::Pause() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void NatsServerProcess::Resume() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
+}  // namespace jss::testing

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace jss::testing {
+
+// A real nats-server child process with JetStream, on loopback, on a free
+// port chosen by the server itself (-p -1; the port is read from its ports
+// file). The binary is $NATS_SERVER_BIN or `nats-server` on PATH.
+class NatsServerProcess {
+ public:
+  struct Options {
+    bool jetstream = true;
+    bool monitoring = false;  // -m -1: HTTP monitoring on a free port
+    std::string token;        // --auth
+    std::vector<std::string> extra_args;
+  };
+
+  // Returns nullptr and sets *error when the server did not come up.
+  static std::unique_ptr<NatsServerProcess> Start(const Options& options, std::string* error);
+  ~NatsServerProcess();
+
+  std::string url() const;
+  int port() const { return port_; }
+  int monitoring_port() const { return monitoring_port_; }
+  const std::string& log_path() const { return log_path_; }
+
+  void Kill();             // SIGKILL, reaped
+  bool Restart();          // same port and store directory
+  void Pause();             // SIGSTOP: TCP stays up, nothing is answered
+  void Resume();            // SIGCONT
+
+ private:
+  NatsServerProcess() = default;
+  bool Launch(int port, std::string* error);
+
+  Options options_;
+  std::string dir_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = -1;
+  int monitoring_port_ = -1;
+};
+
+}  // namespace jss::testing

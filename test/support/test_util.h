@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace jss::testing {
+
+// Polls `condition` every few milliseconds until it holds or `timeout` passes.
+// For awaiting state that has no event to wait on (a process's ports file, a
+// reconnect); never a fixed sleep.
+bool WaitFor(const std::function<bool()>& condition,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+// Plain HTTP/1.1 GET on loopback; status 0 when the connection failed.
+HttpResponse HttpGet(int port, const std::string& path);
+
+// Value of the first sample whose line starts with `series` (name + labels as
+// exposed), or -1 when absent.
+double ScrapeValue(const std::string& exposition, const std::string& series);
+
+// A port that was free a moment ago (bind to 0, read, close).
+int PickFreePort();
+
+// Accepts TCP connections and never sends a byte: a NATS server that hangs.
+class SilentTcpServer {
+ public:
+  SilentTcpServer();
+  ~SilentTcpServer();
+  int port() const { return port_; }
+
+ private:
+  int listen_fd_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace jss::testing

@@ -1,0 +1,158 @@
+#include "jss/core/coalescing_lag_source.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace jss::core {
+namespace {
+
+using std::chrono::milliseconds;
+
+class FakeClock final : public Clock {
+ public:
+  SteadyTime Now() const override { return now_; }
+  void Advance(milliseconds d) { now_ += d; }
+
+ private:
+  SteadyTime now_ = SteadyTime() + std::chrono::hours(1);
+};
+
+// Records reads and completes them only when the test says so.
+class ManualLagSource final : public LagSource {
+ public:
+  void ReadLag(const ConsumerKey& key, SteadyTime, LagCallback done) override {
+    keys.push_back(key);
+    pending.push_back(std::move(done));
+  }
+  void CompleteAll(const LagResult& result) {
+    auto callbacks = std::move(pending);
+    pending.clear();
+    for (auto& cb : callbacks) cb(result);
+  }
+  std::vector<ConsumerKey> keys;
+  std::vector<LagCallback> pending;
+};
+
+class CountingObserver final : public LagObserver {
+ public:
+  void OnLagRead(const ConsumerKey&, const LagResult&) override { ++reads; }
+  void OnCacheHit() override { ++hits; }
+  void OnCacheSize(size_t n) override { size = n; }
+  int reads = 0;
+  int hits = 0;
+  size_t size = 0;
+};
+
+const ConsumerKey kKey{"default", "ORDERS", "workers"};
+
+class CoalescingTest : public ::testing::Test {
+ protected:
+  CoalescingLagSource Make(milliseconds ttl) {
+    return CoalescingLagSource(upstream_, clock_, ttl, observer_);
+  }
+  SteadyTime Deadline() { return clock_.Now() + milliseconds(2000); }
+
+  FakeClock clock_;
+  ManualLagSource upstream_;
+  CountingObserver observer_;
+};
+
+TEST_F(CoalescingTest, ConcurrentCallersShareOneUpstreamRead) {
+  auto source = Make(milliseconds(1000));
+  std::vector<LagResult> results;
+  for (int i = 0; i < 100; ++i) {
+    source.ReadLag(kKey, Deadline(), [&](const LagResult& r) { results.push_back(r); });
+  }
+  EXPECT_EQ(upstream_.keys.size(), 1u);
+  EXPECT_TRUE(results.empty());
+  upstream_.CompleteAll(ConsumerLag{7, 3});
+  ASSERT_EQ(results.size(), 100u);
+  for (const auto& r : results) EXPECT_EQ(r->Total(), 10u);
+}
+
+TEST_F(CoalescingTest, ReusesResultWithinTtlThenReadsAgain) {
+  auto source = Make(milliseconds(1000));
+  source.ReadLag(kKey, Deadline(), [](const LagResult&) {});
+  upstream_.CompleteAll(ConsumerLag{1, 0});
+  LagResult seen = UnavailableError("not called");
+  source.ReadLag(kKey, Deadline(), [&](const LagResult& r) { seen = r; });
+  EXPECT_EQ(upstream_.keys.size(), 1u);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->Total(), 1u);
+  EXPECT_EQ(observer_.hits, 1);
+
+  clock_.Advance(milliseconds(1000));
+  source.ReadLag(kKey, Deadline(), [&](const LagResult& r) { seen = r; });
+  EXPECT_EQ(upstream_.keys.size(), 2u);
+  upstream_.CompleteAll(ConsumerLag{5, 0});
+  EXPECT_EQ(seen->Total(), 5u);
+}
+
+TEST_F(CoalescingTest, ErrorsStayErrorsAndAreSharedWithinTheWindow) {
+  auto source = Make(milliseconds(1000));
+  std::vector<LagResult> results;
+  for (int i = 0; i < 10; ++i) {
+    source.ReadLag(kKey, Deadline(), [&](const LagResult& r) { results.push_back(r); });
+  }
+  upstream_.CompleteAll(UnavailableError("NATS down"));
+  for (int i = 0; i < 10; ++i) {
+    source.ReadLag(kKey, Deadline(), [&](const LagResult& r) { results.push_back(r); });
+  }
+  EXPECT_EQ(upstream_.keys.size(), 1u);  // a burst during an outage: one request
+  ASSERT_EQ(results.size(), 20u);
+  for (const auto& r : results) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  }
+}
+
+TEST_F(CoalescingTest, ZeroTtlCoalescesButNeverReuses) {
+  auto source = Make(milliseconds(0));
+  int calls = 0;
+  source.ReadLag(kKey, Deadline(), [&](const LagResult&) { ++calls; });
+  source.ReadLag(kKey, Deadline(), [&](const LagResult&) { ++calls; });
+  EXPECT_EQ(upstream_.keys.size(), 1u);
+  upstream_.CompleteAll(ConsumerLag{1, 1});
+  EXPECT_EQ(calls, 2);
+  source.ReadLag(kKey, Deadline(), [&](const LagResult&) { ++calls; });
+  EXPECT_EQ(upstream_.keys.size(), 2u);
+}
+
+TEST_F(CoalescingTest, DistinctConsumersAreReadSeparately) {
+  auto source = Make(milliseconds(1000));
+  source.ReadLag(kKey, Deadline(), [](const LagResult&) {});
+  source.ReadLag({"default", "ORDERS", "other"}, Deadline(), [](const LagResult&) {});
+  source.ReadLag({"tenant-b", "ORDERS", "workers"}, Deadline(), [](const LagResult&) {});
+  EXPECT_EQ(upstream_.keys.size(), 3u);
+}
+
+TEST_F(CoalescingTest, IdleEntriesExpire) {
+  auto source = Make(milliseconds(1000));
+  for (int i = 0; i < 50; ++i) {
+    source.ReadLag({"default", "S", "c" + std::to_string(i)}, Deadline(),
+                   [](const LagResult&) {});
+  }
+  upstream_.CompleteAll(ConsumerLag{0, 0});
+  EXPECT_EQ(source.EntryCountForTest(), 50u);
+  clock_.Advance(milliseconds(1500));
+  source.ReadLag(kKey, Deadline(), [](const LagResult&) {});  // triggers a sweep
+  EXPECT_EQ(source.EntryCountForTest(), 1u);
+  EXPECT_EQ(observer_.size, 0u);  // swept before the new entry was added
+}
+
+TEST_F(CoalescingTest, InlineUpstreamCompletionDoesNotDeadlock) {
+  class InlineSource final : public LagSource {
+   public:
+    void ReadLag(const ConsumerKey&, SteadyTime, LagCallback done) override {
+      done(ConsumerLag{2, 2});
+    }
+  } inline_source;
+  CoalescingLagSource source(inline_source, clock_, milliseconds(0), observer_);
+  uint64_t total = 0;
+  source.ReadLag(kKey, Deadline(), [&](const LagResult& r) { total = r->Total(); });
+  EXPECT_EQ(total, 4u);
+}
+
+}  // namespace
+}  // namespace jss::core

@@ -1,0 +1,137 @@
+#include "jss/app/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace jss::app {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct FakeEnv {
+  std::map<std::string, std::string> vars;
+  std::map<std::string, std::string> files;
+
+  Environment Get() const {
+    Environment env;
+    env.get_env = [this](const std::string& n) -> std::optional<std::string> {
+      auto it = vars.find(n);
+      if (it == vars.end()) return std::nullopt;
+      return it->second;
+    };
+    env.read_file = [this](const std::string& p) -> core::StatusOr<std::string> {
+      auto it = files.find(p);
+      if (it == files.end()) return core::InvalidArgumentError("cannot read file \"" + p + "\"");
+      return it->second;
+    };
+    return env;
+  }
+};
+
+core::StatusOr<Config> Parse(std::vector<std::string> args, const FakeEnv& env = {}) {
+  return ParseConfig(args, env.Get());
+}
+
+TEST(ConfigTest, Defaults) {
+  auto c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->grpc_address, "0.0.0.0:6000");
+  EXPECT_EQ(c->metrics_address, "0.0.0.0:8080");
+  ASSERT_EQ(c->connections.size(), 1u);
+  EXPECT_EQ(c->connections[0].name, "default");
+  EXPECT_THAT(c->connections[0].servers, ::testing::ElementsAre("nats://127.0.0.1:4222"));
+  EXPECT_EQ(c->request_timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c->lag_cache_ttl, std::chrono::milliseconds(1000));
+  EXPECT_EQ(c->log_format, "text");
+}
+
+TEST(ConfigTest, NamedAndUnnamedConnections) {
+  auto c = Parse({"--nats-url", "nats://a:4222", "--nats-url=nats://b:4222",
+                  "--nats-url", "tenant-b=nats://c:4222,nats://d:4222"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->connections.size(), 2u);
+  EXPECT_EQ(c->connections[0].name, "default");
+  EXPECT_THAT(c->connections[0].servers, ::testing::ElementsAre("nats://a:4222", "nats://b:4222"));
+  EXPECT_EQ(c->connections[1].name, "tenant-b");
+  EXPECT_TRUE(c->connections[1].named);
+  EXPECT_THAT(c->connections[1].servers, ::testing::ElementsAre("nats://c:4222", "nats://d:4222"));
+}
+
+TEST(ConfigTest, EnvironmentProvidesDefaultsAndFlagsWin) {
+  FakeEnv env;
+  env.vars["JETSTREAM_SCALER_NATS_URL"] = "nats://env-a:4222 b=nats://env-b:4222";
+  env.vars["JETSTREAM_SCALER_REQUEST_TIMEOUT"] = "500ms";
+  env.vars["JETSTREAM_SCALER_LOG_FORMAT"] = "json";
+  auto c = Parse({"--log-format", "text"}, env);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->connections.size(), 2u);
+  EXPECT_EQ(c->request_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->log_format, "text");
+}
+
+TEST(ConfigTest, SecretsComeFromFilesOrEnvironment) {
+  FakeEnv env;
+  env.files["/run/secrets/token"] = "s3cr3t\n";
+  env.vars["JETSTREAM_SCALER_NATS_PASSWORD"] = "pw";
+  auto c = Parse({"--nats-token-file", "/run/secrets/token", "--nats-user", "u"}, env);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->nats_token, "s3cr3t");
+  EXPECT_EQ(c->nats_password, "pw");
+}
+
+struct BadFlags {
+  const char* name;
+  std::vector<std::string> args;
+  const char* message_part;
+};
+
+class ConfigRejectsTest : public ::testing::TestWithParam<BadFlags> {};
+
+TEST_P(ConfigRejectsTest, WithAMessageNamingTheFlag) {
+  auto c = Parse(GetParam().args);
+  ASSERT_FALSE(c.ok()) << GetParam().name;
+  EXPECT_EQ(c.status().code(), core::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), HasSubstr(GetParam().message_part)) << GetParam().name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConfigRejectsTest,
+    ::testing::Values(
+        BadFlags{"unknown_flag", {"--frobnicate"}, "unknown flag --frobnicate"},
+        BadFlags{"positional", {"serve"}, "unexpected argument"},
+        BadFlags{"missing_value", {"--grpc-address"}, "--grpc-address: needs a value"},
+        BadFlags{"bad_address", {"--grpc-address", "6000"}, "not HOST:PORT"},
+        BadFlags{"bad_port", {"--metrics-address", "x:99999"}, "not HOST:PORT"},
+        BadFlags{"bad_url", {"--nats-url", "http://x:4222"}, "not a NATS URL"},
+        BadFlags{"bad_name", {"--nats-url", "bad name=nats://x:1"}, "connection name"},
+        BadFlags{"dup_name", {"--nats-url", "a=nats://x:1", "--nats-url", "a=nats://y:1"},
+                 "given twice"},
+        BadFlags{"bad_timeout", {"--request-timeout", "2"}, "--request-timeout"},
+        BadFlags{"timeout_too_small", {"--request-timeout", "1ms"}, "between"},
+        BadFlags{"bad_ttl", {"--lag-cache-ttl", "-1s"}, "--lag-cache-ttl"},
+        BadFlags{"bad_level", {"--log-level", "loud"}, "--log-level"},
+        BadFlags{"bad_format", {"--log-format", "xml"}, "--log-format"},
+        BadFlags{"token_on_cli", {"--nats-token", "abc"}, "not accepted on the command line"},
+        BadFlags{"password_on_cli", {"--nats-password=abc"}, "not accepted on the command line"},
+        BadFlags{"missing_token_file", {"--nats-token-file", "/nope"}, "cannot read file"},
+        BadFlags{"half_tls", {"--grpc-tls-cert", "/c"}, "go together"},
+        BadFlags{"client_ca_without_tls", {"--grpc-tls-client-ca", "/ca"}, "need TLS"},
+        BadFlags{"switch_with_value", {"--help=yes"}, "takes no value"},
+        BadFlags{"repeated_single", {"--log-level", "info", "--log-level", "debug"},
+                 "more than once"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {
+  const std::string help = HelpText();
+  for (const char* flag : {"--grpc-address", "--metrics-address", "--nats-url", "--nats-creds",
+                           "--request-timeout", "--lag-cache-ttl", "--log-level", "--log-format"}) {
+    EXPECT_THAT(help, HasSubstr(flag));
+  }
+  EXPECT_THAT(help, HasSubstr("JETSTREAM_SCALER_NATS_URL"));
+  EXPECT_EQ(EnvVarFor("request-timeout"), "JETSTREAM_SCALER_REQUEST_TIMEOUT");
+}
+
+}  // namespace
+}  // namespace jss::app

@@ -1,0 +1,76 @@
+#include "jss/core/consumer_info_decoder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace jss::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ConsumerInfoDecoderTest, ReadsBothCounters) {
+  const char* body =
+      R"({"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"S",)"
+      R"("name":"C","num_ack_pending":5,"num_redelivered":0,"num_waiting":0,"num_pending":20})";
+  auto lag = DecodeConsumerInfoResponse(body, "S", "C");
+  ASSERT_TRUE(lag.ok()) << lag.status().ToString();
+  EXPECT_EQ(lag->num_pending, 20u);
+  EXPECT_EQ(lag->num_ack_pending, 5u);
+}
+
+TEST(ConsumerInfoDecoderTest, ReadsLargeUnsignedCounters) {
+  auto lag = DecodeConsumerInfoResponse(
+      R"({"num_pending":18446744073709551615,"num_ack_pending":0})", "S", "C");
+  ASSERT_TRUE(lag.ok());
+  EXPECT_EQ(lag->num_pending, 18446744073709551615u);
+}
+
+struct ErrorCase {
+  const char* name;
+  const char* body;
+  StatusCode code;
+  const char* message_part;
+};
+
+class ConsumerInfoErrorTest : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ConsumerInfoErrorTest, NeverBecomesAZero) {
+  const auto& c = GetParam();
+  auto lag = DecodeConsumerInfoResponse(c.body, "ORDERS", "workers");
+  ASSERT_FALSE(lag.ok()) << c.name;
+  EXPECT_EQ(lag.status().code(), c.code) << c.name << ": " << lag.status().ToString();
+  EXPECT_THAT(lag.status().message(), HasSubstr(c.message_part)) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConsumerInfoErrorTest,
+    ::testing::Values(
+        ErrorCase{"consumer_missing",
+                  R"({"error":{"code":404,"err_code":10014,"description":"consumer not found"}})",
+                  StatusCode::kNotFound, "consumer \"workers\" not found on stream \"ORDERS\""},
+        ErrorCase{"stream_missing",
+                  R"({"error":{"code":404,"err_code":10059,"description":"stream not found"}})",
+                  StatusCode::kNotFound, "stream \"ORDERS\" not found"},
+        ErrorCase{"js_disabled",
+                  R"({"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}})",
+                  StatusCode::kUnavailable, "not enabled"},
+        ErrorCase{"other_api_error",
+                  R"({"error":{"code":500,"err_code":10999,"description":"boom"}})",
+                  StatusCode::kUnavailable, "boom"},
+        ErrorCase{"not_json", "<html>", StatusCode::kUnavailable, "not JSON"},
+        ErrorCase{"empty", "", StatusCode::kUnavailable, "not JSON"},
+        ErrorCase{"array", "[1,2]", StatusCode::kUnavailable, "not a JSON object"},
+        ErrorCase{"missing_pending", R"({"num_ack_pending":1})", StatusCode::kUnavailable,
+                  "num_pending"},
+        ErrorCase{"missing_ack_pending", R"({"num_pending":1})", StatusCode::kUnavailable,
+                  "num_ack_pending"},
+        ErrorCase{"negative", R"({"num_pending":-1,"num_ack_pending":0})",
+                  StatusCode::kUnavailable, "num_pending"},
+        ErrorCase{"string_counter", R"({"num_pending":"5","num_ack_pending":0})",
+                  StatusCode::kUnavailable, "num_pending"},
+        ErrorCase{"float_counter", R"({"num_pending":1.5,"num_ack_pending":0})",
+                  StatusCode::kUnavailable, "num_pending"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+}  // namespace
+}  // namespace jss::core

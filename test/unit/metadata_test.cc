@@ -1,0 +1,154 @@
+#include "jss/core/metadata.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "jss/core/metric_name.h"
+
+namespace jss::core {
+namespace {
+
+using Map = std::map<std::string, std::string>;
+
+StatusOr<TriggerMetadata> Parse(const Map& m) {
+  return ParseTriggerMetadata([&m](std::string_view key) -> std::optional<std::string_view> {
+    auto it = m.find(std::string(key));
+    if (it == m.end()) return std::nullopt;
+    return std::string_view(it->second);
+  });
+}
+
+Map Base(Map extra = {}) {
+  Map m = {{"stream", "ORDERS"}, {"consumer", "workers"}};
+  for (auto& [k, v] : extra) m[k] = v;
+  return m;
+}
+
+TEST(MetadataTest, DefaultsMatchTheBuiltInScaler) {
+  auto md = Parse(Base());
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_EQ(md->stream, "ORDERS");
+  EXPECT_EQ(md->consumer, "workers");
+  EXPECT_EQ(md->lag_threshold, 10);
+  EXPECT_EQ(md->activation_lag_threshold, 0);
+  EXPECT_FALSE(md->account.has_value());
+  EXPECT_FALSE(md->nats_url.has_value());
+  EXPECT_FALSE(md->push_interval.has_value());
+  EXPECT_TRUE(md->ignored_builtin_keys.empty());
+}
+
+TEST(MetadataTest, ReadsEveryKey) {
+  auto md = Parse(Base({{"lagThreshold", "25"},
+                        {"activationLagThreshold", "3"},
+                        {"account", "tenant-a"},
+                        {"natsUrl", "nats://nats.nats.svc:4222"},
+                        {"pushInterval", "250ms"},
+                        {"natsServerMonitoringEndpoint", "nats.nats.svc:8222"},
+                        {"useHttps", "false"},
+                        {"accountID", "$G"},
+                        {"scalerAddress", "jetstream-scaler.keda.svc:6000"},
+                        {"enableTLS", "false"}}));
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_EQ(md->lag_threshold, 25);
+  EXPECT_EQ(md->activation_lag_threshold, 3);
+  EXPECT_EQ(md->account, "tenant-a");
+  EXPECT_EQ(md->nats_url, "nats://nats.nats.svc:4222");
+  EXPECT_EQ(md->push_interval, std::chrono::milliseconds(250));
+  EXPECT_THAT(md->ignored_builtin_keys,
+              ::testing::ElementsAre("natsServerMonitoringEndpoint", "useHttps", "accountID"));
+}
+
+struct BadCase {
+  const char* name;
+  Map metadata;
+  const char* key_in_message;
+  const char* expectation_in_message;
+};
+
+class MetadataRejectsTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(MetadataRejectsTest, WithInvalidArgumentNamingTheKey) {
+  const auto& c = GetParam();
+  auto md = Parse(c.metadata);
+  ASSERT_FALSE(md.ok()) << c.name;
+  EXPECT_EQ(md.status().code(), StatusCode::kInvalidArgument) << c.name;
+  EXPECT_THAT(md.status().message(), ::testing::HasSubstr(c.key_in_message)) << c.name;
+  EXPECT_THAT(md.status().message(), ::testing::HasSubstr(c.expectation_in_message)) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, MetadataRejectsTest,
+    ::testing::Values(
+        BadCase{"missing_stream", {{"consumer", "c"}}, "\"stream\"", "required"},
+        BadCase{"missing_consumer", {{"stream", "s"}}, "\"consumer\"", "required"},
+        BadCase{"empty_stream", {{"stream", ""}, {"consumer", "c"}}, "\"stream\"", "empty"},
+        BadCase{"empty_consumer", {{"stream", "s"}, {"consumer", ""}}, "\"consumer\"", "empty"},
+        BadCase{"stream_with_dot", Base({{"stream", "A.B"}}), "\"stream\"", "'.'"},
+        BadCase{"consumer_wildcard", Base({{"consumer", "*"}}), "\"consumer\"", "'*'"},
+        BadCase{"consumer_gt", Base({{"consumer", "x>"}}), "\"consumer\"", "'>'"},
+        BadCase{"stream_space", Base({{"stream", "a b"}}), "\"stream\"", "whitespace"},
+        BadCase{"lag_non_numeric", Base({{"lagThreshold", "ten"}}), "\"lagThreshold\"",
+                "whole number"},
+        BadCase{"lag_empty", Base({{"lagThreshold", ""}}), "\"lagThreshold\"", "empty"},
+        BadCase{"lag_zero", Base({{"lagThreshold", "0"}}), "\"lagThreshold\"", ">= 1"},
+        BadCase{"lag_negative", Base({{"lagThreshold", "-5"}}), "\"lagThreshold\"", ">= 1"},
+        BadCase{"lag_trailing_junk", Base({{"lagThreshold", "10abc"}}), "\"lagThreshold\"",
+                "whole number"},
+        BadCase{"lag_fraction", Base({{"lagThreshold", "1.5"}}), "\"lagThreshold\"",
+                "whole number"},
+        BadCase{"lag_space", Base({{"lagThreshold", " 10"}}), "\"lagThreshold\"",
+                "whole number"},
+        BadCase{"lag_overflow", Base({{"lagThreshold", "9223372036854775808"}}),
+                "\"lagThreshold\"", "64-bit"},
+        BadCase{"lag_huge_overflow", Base({{"lagThreshold", "99999999999999999999999"}}),
+                "\"lagThreshold\"", "64-bit"},
+        BadCase{"activation_negative", Base({{"activationLagThreshold", "-1"}}),
+                "\"activationLagThreshold\"", ">= 0"},
+        BadCase{"activation_junk", Base({{"activationLagThreshold", "1e3"}}),
+                "\"activationLagThreshold\"", "whole number"},
+        BadCase{"account_empty", Base({{"account", ""}}), "\"account\"", "empty"},
+        BadCase{"nats_url_empty", Base({{"natsUrl", ""}}), "\"natsUrl\"", "empty"},
+        BadCase{"push_interval_junk", Base({{"pushInterval", "fast"}}), "\"pushInterval\"",
+                "duration"},
+        BadCase{"push_interval_below_floor", Base({{"pushInterval", "10ms"}}),
+                "\"pushInterval\"", "between 100ms"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(MetadataTest, AcceptsInt64Extremes) {
+  auto md = Parse(Base({{"lagThreshold", "9223372036854775807"}, {"activationLagThreshold", "+7"}}));
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_EQ(md->lag_threshold, INT64_MAX);
+  EXPECT_EQ(md->activation_lag_threshold, 7);
+}
+
+TEST(MetadataTest, TableListsEveryDocumentedKeyOnce) {
+  std::set<std::string_view> keys;
+  for (const auto& f : MetadataFields()) EXPECT_TRUE(keys.insert(f.key).second) << f.key;
+  for (const char* k : {"stream", "consumer", "lagThreshold", "activationLagThreshold", "account",
+                        "natsUrl", "natsServerMonitoringEndpoint", "useHttps", "accountID"}) {
+    EXPECT_TRUE(keys.count(k)) << k;
+  }
+}
+
+struct NameCase {
+  const char* stream;
+  const char* metric;
+};
+
+class MetricNameTest : public ::testing::TestWithParam<NameCase> {};
+
+TEST_P(MetricNameTest, NormalisesLikeTheBuiltIn) {
+  EXPECT_EQ(MetricNameForStream(GetParam().stream), GetParam().metric);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, MetricNameTest,
+                         ::testing::Values(NameCase{"ORDERS", "nats-jetstream-ORDERS"},
+                                           NameCase{"Mixed_Case-1", "nats-jetstream-Mixed_Case-1"},
+                                           NameCase{"a:b%c(d)e/f.g",
+                                                    "nats-jetstream-a-b-c-d-e-f-g"}));
+
+}  // namespace
+}  // namespace jss::core
