@@ -5,7 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -99,6 +103,63 @@ SilentTcpServer::SilentTcpServer() {
 
 SilentTcpServer::~SilentTcpServer() {
   if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+}  // namespace jss::testing
+
+namespace jss::testing {
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env) {
+  char tmpl[] = "/tmp/jss-child-XXXXXX";
+  int fd = mkstemp(tmpl);
+  output_path_ = tmpl;
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    for (const auto& e : env) putenv(strdup(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(strdup(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(fd);
+}
+
+ChildProcess::~ChildProcess() {
+  if (Running()) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  unlink(output_path_.c_str());
+}
+
+bool ChildProcess::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  if (r == pid_) exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  pid_ = -1;
+  return false;
+}
+
+int ChildProcess::Wait(std::chrono::milliseconds timeout) {
+  if (!WaitFor([this] { return !Running(); }, timeout)) return -1;
+  return exit_code_;
+}
+
+void ChildProcess::Signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+std::string ChildProcess::Output() const {
+  std::ifstream in(output_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace jss::testing

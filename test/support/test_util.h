@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace jss::testing {
 
@@ -37,6 +38,28 @@ class SilentTcpServer {
  private:
   int listen_fd_ = -1;
   int port_ = 0;
+};
+
+}  // namespace jss::testing
+
+namespace jss::testing {
+
+// A child process with its stdout+stderr captured to a file.
+class ChildProcess {
+ public:
+  // argv[0] is the program path; `env` entries are NAME=VALUE added to ours.
+  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+  ~ChildProcess();
+  // Waits for exit (bounded); returns the exit code, or -1 on timeout/signal.
+  int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  void Signal(int sig);
+  std::string Output() const;
+  bool Running();
+
+ private:
+  int pid_ = -1;
+  int exit_code_ = -1;
+  std::string output_path_;
 };
 
 }  // namespace jss::testing

@@ -120,8 +120,10 @@ class ServerImpl final : public Server {
       // In-flight RPCs finish by their NATS deadline at the latest.
       grpc_server_->Shutdown(std::chrono::system_clock::now() + kDrainTimeout);
       grpc_server_->Wait();
+      logger_->Debug("gRPC server drained");
     }
     http_.reset();
+    logger_->Debug("HTTP server stopped");
     for (auto& c : connections_) c->Shutdown();
     logger_->Info("jetstream-scaler stopped");
   }

@@ -1,0 +1,109 @@
+// The jetstream-scaler binary itself: flags, exit codes, signals, secrets.
+#include <signal.h>
+
+#include "gmock/gmock.h"
+#include "jss/tools/jetstream_admin.h"
+#include "jss/tools/keda_client.h"
+#include "support/nats_server_process.h"
+#include "support/test_util.h"
+
+namespace jss::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(BinaryTest, VersionAndHelpExitZero) {
+  ChildProcess version({JSS_SCALER_BIN, "--version"});
+  EXPECT_EQ(version.Wait(), 0);
+  EXPECT_THAT(version.Output(), HasSubstr("jetstream-scaler "));
+  ChildProcess help({JSS_SCALER_BIN, "--help"});
+  EXPECT_EQ(help.Wait(), 0);
+  EXPECT_THAT(help.Output(), HasSubstr("--nats-url"));
+  EXPECT_THAT(help.Output(), HasSubstr("JETSTREAM_SCALER_REQUEST_TIMEOUT"));
+}
+
+TEST(BinaryTest, PrintsTheMetadataKeysItReads) {
+  ChildProcess keys({JSS_SCALER_BIN, "--print-metadata-keys"});
+  EXPECT_EQ(keys.Wait(), 0);
+  EXPECT_THAT(keys.Output(), HasSubstr("stream\nconsumer\nlagThreshold\n"));
+}
+
+struct BadStart {
+  const char* name;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  const char* message;
+};
+
+class BinaryRejectsTest : public ::testing::TestWithParam<BadStart> {};
+
+TEST_P(BinaryRejectsTest, ExitsNonZeroWithAMessage) {
+  std::vector<std::string> argv = {JSS_SCALER_BIN};
+  argv.insert(argv.end(), GetParam().args.begin(), GetParam().args.end());
+  ChildProcess p(argv, GetParam().env);
+  EXPECT_EQ(p.Wait(), 2) << p.Output();
+  EXPECT_THAT(p.Output(), HasSubstr(GetParam().message));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BinaryRejectsTest,
+    ::testing::Values(
+        BadStart{"unknown_flag", {"--nats"}, {}, "unknown flag --nats"},
+        BadStart{"bad_env", {}, {"JETSTREAM_SCALER_LOG_FORMAT=yaml"}, "--log-format"},
+        BadStart{"secret_on_cli", {"--nats-token", "hunter2"}, {}, "not accepted on the command line"},
+        BadStart{"bad_duration", {"--request-timeout", "soon"}, {}, "--request-timeout"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(BinaryTest, UnusableListenAddressExitsNonZero) {
+  ChildProcess p({JSS_SCALER_BIN, "--grpc-address", "127.0.0.1:0", "--metrics-address",
+                  "256.1.1.1:80", "--nats-url", "nats://127.0.0.1:1"});
+  EXPECT_EQ(p.Wait(), 1) << p.Output();
+  EXPECT_THAT(p.Output(), HasSubstr("--metrics-address"));
+}
+
+TEST(BinaryTest, ServesFromEnvironmentConfigAndDrainsOnSigterm) {
+  const std::string token = "tok-3f9a1c77e2";
+  std::string error;
+  NatsServerProcess::Options opts;
+  opts.token = token;
+  auto nats = NatsServerProcess::Start(opts, &error);
+  ASSERT_NE(nats, nullptr) << error;
+  const std::string authed_url = "nats://" + token + "@127.0.0.1:" + std::to_string(nats->port());
+  {
+    auto admin = tools::JetStreamAdmin::Connect(authed_url);
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    ASSERT_TRUE((*admin)->AddStream({"BIN", {"bin.>"}}).ok());
+    ASSERT_TRUE((*admin)->AddConsumer({"BIN", "w", ""}).ok());
+    ASSERT_TRUE((*admin)->Publish("bin.x", 3).ok());
+  }
+  const int grpc_port = PickFreePort();
+  const int metrics_port = PickFreePort();
+  ChildProcess scaler({JSS_SCALER_BIN, "--log-level", "trace", "--log-format", "json"},
+                      {"JETSTREAM_SCALER_NATS_URL=" + nats->url(),
+                       "JETSTREAM_SCALER_NATS_TOKEN=" + token,
+                       "JETSTREAM_SCALER_GRPC_ADDRESS=127.0.0.1:" + std::to_string(grpc_port),
+                       "JETSTREAM_SCALER_METRICS_ADDRESS=127.0.0.1:" + std::to_string(metrics_port)});
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(metrics_port, "/readyz").status == 200; }))
+      << scaler.Output();
+
+  tools::KedaClient client("127.0.0.1:" + std::to_string(grpc_port));
+  std::map<std::string, std::string> md = {{"stream", "BIN"}, {"consumer", "w"}};
+  auto value = client.GetMetrics(md, "");
+  ASSERT_TRUE(value.ok()) << value.status().ToString();
+  EXPECT_EQ(value->value, 3);
+  EXPECT_FALSE(client.GetMetrics({{"stream", "BIN"}, {"consumer", "ghost"}}, "").ok());
+  const std::string metrics = HttpGet(metrics_port, "/metrics").body;
+
+  scaler.Signal(SIGTERM);
+  EXPECT_EQ(scaler.Wait(), 0) << scaler.Output();
+  const std::string logs = scaler.Output();
+  EXPECT_THAT(logs, HasSubstr("\"msg\":\"rpc ok\""));        // trace logs were on
+  EXPECT_THAT(logs, HasSubstr("\"scaledobject\":\"demo\""));  // with request fields
+  EXPECT_THAT(logs, HasSubstr("signal received"));
+  EXPECT_THAT(logs, Not(HasSubstr(token)));
+  EXPECT_THAT(metrics, Not(HasSubstr(token)));
+}
+
+}  // namespace
+}  // namespace jss::testing
