@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, builds with
+# warnings as errors, runs unit + integration tests (real nats-server, real
+# gRPC) and the offline platform/chart checks, then the same unit and
+# integration tests under ASan+UBSan, then a bounded fuzz run.
+# Ends with one line "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Adds one ctest run's counts to the totals.
+count_ctest() {
+  local line total fails
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  if [[ -z "$line" ]]; then
+    failed=$((failed + 1))
+    return
+  fi
+  fails=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + total - fails))
+  failed=$((failed + fails))
+}
+
+step() { echo; echo "==== $*"; }
+
+step "dependencies"
+scripts/install-deps.sh scripts/packages-build.txt scripts/packages-test.txt || exit 1
+
+step "build (RelWithDebInfo, -Werror)"
+if ! scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJSS_WERROR=ON \
+    -DJSS_BUILD_TESTS=ON -DJSS_BUILD_BENCH=ON; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+step "tests: unit, integration, offline platform/chart checks"
+ctest --test-dir build --output-on-failure -j2 --timeout 900 2>&1 | tee "$log"
+count_ctest
+
+step "build (ASan+UBSan)"
+if scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DJSS_SANITIZE=ON -DJSS_WERROR=ON \
+    -DJSS_BUILD_BENCH=OFF -- jss_unit_tests jss_integration_tests jetstream-scaler; then
+  step "tests under ASan+UBSan: unit, integration"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    LSAN_OPTIONS=suppressions=$(pwd)/test/sanitizers/lsan.supp:print_suppressions=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j2 -L 'unit|integration' 2>&1 | tee "$log"
+  count_ctest
+else
+  failed=$((failed + 1))
+fi
+
+step "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)"
+if scripts/build.sh build-fuzz -DJSS_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 \
+    -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+  for fuzzer in metadata_fuzzer consumer_info_fuzzer; do
+    corpus=$(mktemp -d)
+    seeds=test/fuzz/corpus/${fuzzer%_fuzzer}
+    if build-fuzz/test/fuzz/$fuzzer -max_total_time="$FUZZ_SECONDS" -timeout=5 \
+        "$corpus" "$seeds" >"$log" 2>&1; then
+      echo "$fuzzer: $(grep -E '^Done [0-9]+ runs' "$log")"
+      passed=$((passed + 1))
+    else
+      tail -40 "$log"
+      echo "$fuzzer: FAILED (crash input saved in $(pwd))"
+      failed=$((failed + 1))
+    fi
+    rm -rf "$corpus"
+  done
+else
+  failed=$((failed + 1))
+fi
+
+echo
+echo "${passed} passed, ${failed} failed"
+[[ $failed -eq 0 ]]
