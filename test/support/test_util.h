@@ -55,6 +55,7 @@ class ChildProcess {
   void Signal(int sig);
   std::string Output() const;
   bool Running();
+  int pid() const { return pid_; }
 
  private:
   int pid_ = -1;
