@@ -209,16 +209,6 @@ TEST_F(ScalerRpcTest, ConcurrentCallersCostOneNatsRequestPerWindow) {
   EXPECT_EQ(ScrapeValue(Metrics(), series) - before, 1.0);
 }
 
-TEST_F(ScalerRpcTest, StreamingRpcsAreNotImplementedYet) {
-  StartScaler();
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-  auto reader = client_->stub().StreamIsActive(&ctx, tools::MakeRef(Md("S", "c"), "n", "ns"));
-  externalscaler::IsActiveResponse msg;
-  EXPECT_FALSE(reader->Read(&msg));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
-}
-
 TEST_F(ScalerRpcTest, HealthEndpointsReflectTheNatsConnection) {
   StartScaler();
   EXPECT_EQ(HttpGet(server_->metrics_port(), "/healthz").status, 200);

@@ -74,3 +74,53 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace jss::core
+
+namespace jss::core {
+namespace {
+
+struct SubjectsCase {
+  std::string name;
+  std::string body;
+  std::vector<std::string> subjects;
+};
+
+class FilterSubjectsTest : public ::testing::TestWithParam<SubjectsCase> {};
+
+TEST_P(FilterSubjectsTest, ReadsTheConsumersSubjects) {
+  auto subjects = DecodeConsumerFilterSubjects(GetParam().body, "S", "C");
+  ASSERT_TRUE(subjects.ok()) << subjects.status().ToString();
+  EXPECT_EQ(*subjects, GetParam().subjects);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, FilterSubjectsTest,
+    ::testing::Values(
+        SubjectsCase{"single", R"({"config":{"filter_subject":"orders.eu.>"}})", {"orders.eu.>"}},
+        SubjectsCase{"several",
+                     R"({"config":{"filter_subjects":["a.*","b.>"]}})",
+                     {"a.*", "b.>"}},
+        SubjectsCase{"whole_stream", R"({"config":{"durable_name":"C"}})", {}},
+        SubjectsCase{"empty_filter", R"({"config":{"filter_subject":""}})", {}}),
+    [](const auto& param_info) { return param_info.param.name; });
+
+TEST(FilterSubjectsErrorTest, ErrorsKeepTheirMeaning) {
+  auto missing = DecodeConsumerFilterSubjects(
+      R"({"error":{"code":404,"err_code":10014,"description":"consumer not found"}})", "S", "C");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(DecodeConsumerFilterSubjects("not json", "S", "C").ok());
+  EXPECT_FALSE(DecodeConsumerFilterSubjects(R"({"num_pending":1})", "S", "C").ok());
+}
+
+TEST(StreamSubjectsTest, ReadsTheStreamsSubjects) {
+  auto subjects = DecodeStreamSubjects(R"({"config":{"subjects":["orders.>","audit"]}})", "S");
+  ASSERT_TRUE(subjects.ok());
+  EXPECT_EQ(*subjects, (std::vector<std::string>{"orders.>", "audit"}));
+  EXPECT_EQ(DecodeStreamSubjects(
+                R"({"error":{"code":404,"err_code":10059,"description":"stream not found"}})", "S")
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace jss::core

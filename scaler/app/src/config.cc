@@ -52,6 +52,12 @@ const std::vector<Flag>& Flags() {
        "upper bound for one NATS read; KEDA's own deadline shortens it"},
       {"lag-cache-ttl", true, false, "DURATION", "1s",
        "reuse a consumer's lag for this long across callers (0 disables reuse)"},
+      {"push-interval", true, false, "DURATION", "250ms",
+       "StreamIsActive (external-push): how often a watched consumer is re-read when the "
+       "trigger sets no pushInterval (100ms-1h)"},
+      {"push-wakeup", true, false, "true|false", "true",
+       "StreamIsActive: while a watched consumer is idle, subscribe to its subjects so the "
+       "first publish is pushed at once (needs subscribe permission; polling remains)"},
       {"max-inflight-requests", true, false, "N", "4096",
        "JetStream API requests in flight per connection before new ones are refused"},
       {"log-level", true, false, "LEVEL", "info", "trace, debug, info, warn or error"},
@@ -311,6 +317,18 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
                                std::chrono::minutes(10));
     if (!d.ok()) return d.status();
     config.lag_cache_ttl = *d;
+  }
+  if (auto v = single("push-interval")) {
+    auto d = ParseDurationFlag("push-interval", *v, std::chrono::milliseconds(100),
+                               std::chrono::hours(1));
+    if (!d.ok()) return d.status();
+    config.push_interval = *d;
+  }
+  if (auto v = single("push-wakeup")) {
+    if (*v != "true" && *v != "false") {
+      return Bad("push-wakeup", core::StrCat("\"", *v, "\" is not true or false"));
+    }
+    config.push_wakeup = *v == "true";
   }
   if (auto v = single("max-inflight-requests")) {
     uint64_t n = 0;

@@ -87,3 +87,64 @@ core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
 }
 
 }  // namespace jss::core
+
+namespace jss::core {
+namespace {
+
+// Parses a reply and turns an API error into a status (NOT_FOUND for the two
+// "missing" codes), like DecodeConsumerInfoResponse.
+StatusOr<nlohmann::json> ParseReply(std::string_view body, std::string_view stream,
+                                    std::string_view consumer) {
+  nlohmann::json doc = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Unexpected(stream, consumer, "body is not a JSON object");
+  }
+  if (auto err = doc.find("error"); err != doc.end() && !err->is_null()) {
+    // Reuse the lag decoder's error mapping.
+    auto mapped = DecodeConsumerInfoResponse(body, stream, consumer);
+    if (!mapped.ok()) return mapped.status();
+  }
+  return doc;
+}
+
+void AppendStrings(const nlohmann::json& value, std::vector<std::string>* out) {
+  if (value.is_string() && !value.get<std::string>().empty()) {
+    out->push_back(value.get<std::string>());
+  } else if (value.is_array()) {
+    for (const auto& v : value) {
+      if (v.is_string() && !v.get<std::string>().empty()) out->push_back(v.get<std::string>());
+    }
+  }
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::string>> DecodeConsumerFilterSubjects(std::string_view body,
+                                                                std::string_view stream,
+                                                                std::string_view consumer) {
+  auto doc = ParseReply(body, stream, consumer);
+  if (!doc.ok()) return doc.status();
+  std::vector<std::string> subjects;
+  auto config = doc->find("config");
+  if (config == doc->end() || !config->is_object()) {
+    return Unexpected(stream, consumer, "missing config");
+  }
+  if (auto f = config->find("filter_subject"); f != config->end()) AppendStrings(*f, &subjects);
+  if (auto f = config->find("filter_subjects"); f != config->end()) AppendStrings(*f, &subjects);
+  return subjects;
+}
+
+StatusOr<std::vector<std::string>> DecodeStreamSubjects(std::string_view body,
+                                                        std::string_view stream) {
+  auto doc = ParseReply(body, stream, "");
+  if (!doc.ok()) return doc.status();
+  std::vector<std::string> subjects;
+  auto config = doc->find("config");
+  if (config == doc->end() || !config->is_object()) {
+    return Unexpected(stream, "", "missing stream config");
+  }
+  if (auto s = config->find("subjects"); s != config->end()) AppendStrings(*s, &subjects);
+  return subjects;
+}
+
+}  // namespace jss::core

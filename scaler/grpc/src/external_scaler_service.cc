@@ -37,12 +37,14 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
                                              const core::ConnectionSelector& selector,
                                              ServiceOptions options,
                                              core::RpcObserver& observer,
-                                             std::shared_ptr<logging::Logger> logger)
+                                             std::shared_ptr<logging::Logger> logger,
+                                             core::ActivityHub& hub)
     : lag_source_(lag_source),
       selector_(selector),
       options_(options),
       observer_(observer),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)),
+      hub_(hub) {}
 
 core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
     const externalscaler::ScaledObjectRef& ref) {
@@ -195,6 +197,76 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
                         reactor->Finish(grpc::Status::OK);
                       });
   return reactor;
+}
+
+grpc::ServerWriteReactor<externalscaler::IsActiveResponse>*
+ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* /*ctx*/,
+                                      const externalscaler::ScaledObjectRef* request) {
+  auto call = std::make_shared<Call>(Call{"StreamIsActive", next_request_id_++,
+                                          request->namespace_(), request->name(), {}, {},
+                                          std::chrono::steady_clock::now()});
+  auto parsed = Parse(*request);
+  auto* stream = new IsActiveStream(hub_, [this, call](core::StatusCode code) {
+    Done(*call, code == core::StatusCode::kOk ? core::OkStatus()
+                                              : core::Status(code, "stream ended"));
+  });
+  if (!parsed.ok()) {
+    stream->Reject(parsed.status());
+    return stream;
+  }
+  call->stream = parsed->metadata.stream;
+  call->consumer = parsed->metadata.consumer;
+  logger_->Debug("push stream opened", {{"namespace", call->ns}, {"scaledobject", call->name},
+                                        {"stream", call->stream}, {"consumer", call->consumer}});
+  stream->Subscribe(parsed->key, parsed->metadata.activation_lag_threshold,
+                    parsed->metadata.push_interval.value_or(options_.push_interval));
+  return stream;
+}
+
+grpc::ServerWriteReactor<externalscaler::GetMetricSpecResponse>*
+ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* /*ctx*/,
+                                        const externalscaler::ScaledObjectRef* request) {
+  auto call = std::make_shared<Call>(Call{"StreamMetricSpec", next_request_id_++,
+                                          request->namespace_(), request->name(), {}, {},
+                                          std::chrono::steady_clock::now()});
+  auto done = [this, call](core::StatusCode code) {
+    Done(*call, code == core::StatusCode::kOk ? core::OkStatus()
+                                              : core::Status(code, "stream ended"));
+  };
+  auto unregister = [this](MetricSpecStream* s) {
+    std::lock_guard<std::recursive_mutex> lock(streams_mu_);
+    spec_streams_.erase(s);
+  };
+  auto parsed = Parse(*request);
+  if (!parsed.ok()) {
+    auto* stream = new MetricSpecStream(std::nullopt, done, unregister);
+    stream->Reject(parsed.status());
+    return stream;
+  }
+  // The same answer as GetMetricSpec, as KEDA's contract requires.
+  externalscaler::GetMetricSpecResponse spec;
+  auto* metric = spec.add_metricspecs();
+  metric->set_metricname(core::MetricNameForStream(parsed->metadata.stream));
+  metric->set_targetsize(parsed->metadata.lag_threshold);
+  metric->set_targetsizefloat(static_cast<double>(parsed->metadata.lag_threshold));
+  auto* stream = new MetricSpecStream(std::move(spec), done, unregister);
+  bool closed;
+  {
+    std::lock_guard<std::recursive_mutex> lock(streams_mu_);
+    closed = streams_closed_;
+    if (!closed) spec_streams_.insert(stream);
+  }
+  if (closed) stream->Close(core::UnavailableError("the scaler is shutting down"));
+  return stream;
+}
+
+void ExternalScalerService::CloseStreams() {
+  // Held throughout: a stream unregisters (then deletes itself) in OnDone,
+  // which therefore waits for us unless gRPC runs it inline on this thread.
+  std::lock_guard<std::recursive_mutex> lock(streams_mu_);
+  streams_closed_ = true;
+  const std::set<MetricSpecStream*> streams = spec_streams_;
+  for (auto* s : streams) s->Close(core::UnavailableError("the scaler is shutting down"));
 }
 
 }  // namespace jss::grpc_service

@@ -78,7 +78,28 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
                          .Name("jetstream_scaler_lag_cache_entries")
                          .Help("Consumers currently tracked by the lag cache.")
                          .Register(*registry_)
-                         .Add({})) {
+                         .Add({})),
+      push_watchers_(prometheus::BuildGauge()
+                         .Name("jetstream_scaler_push_watchers")
+                         .Help("Consumers watched for StreamIsActive (one per consumer).")
+                         .Register(*registry_)
+                         .Add({})),
+      push_streams_(prometheus::BuildGauge()
+                        .Name("jetstream_scaler_push_streams")
+                        .Help("Open StreamIsActive streams.")
+                        .Register(*registry_)
+                        .Add({})),
+      push_wakeups_(prometheus::BuildCounter()
+                        .Name("jetstream_scaler_push_wakeups_total")
+                        .Help("Immediate lag reads triggered by a publish on an idle consumer.")
+                        .Register(*registry_)
+                        .Add({})),
+      push_wakeup_subscriptions_(
+          prometheus::BuildGauge()
+              .Name("jetstream_scaler_push_wakeup_subscriptions")
+              .Help("Core NATS subscriptions held to wake idle watched consumers.")
+              .Register(*registry_)
+              .Add({})) {
   build_info_.Add({{"version", version}, {"revision", revision}}).Set(1);
 }
 
@@ -119,6 +140,17 @@ void ScalerMetrics::OnCacheHit() { cache_hits_.Increment(); }
 
 void ScalerMetrics::OnCacheSize(size_t entries) {
   cache_entries_.Set(static_cast<double>(entries));
+}
+
+void ScalerMetrics::OnWatchers(size_t watchers, size_t subscribers) {
+  push_watchers_.Set(static_cast<double>(watchers));
+  push_streams_.Set(static_cast<double>(subscribers));
+}
+
+void ScalerMetrics::OnWakeup() { push_wakeups_.Increment(); }
+
+void ScalerMetrics::OnWakeupSubscriptions(int delta) {
+  push_wakeup_subscriptions_.Increment(static_cast<double>(delta));
 }
 
 void ScalerMetrics::OnRpcDone(std::string_view method, core::StatusCode code, double seconds) {

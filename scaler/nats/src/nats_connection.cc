@@ -71,6 +71,9 @@ core::Status NatsConnection::Start() {
   // Each request is one small frame that someone is waiting for: write it
   // now instead of waiting for the flusher thread (~1 ms per read otherwise).
   natsOptions_SetSendAsap(opts.get(), true);
+  // Wake-up subscriptions (one per idle watched consumer) share a small pool
+  // of delivery threads instead of a thread each.
+  natsOptions_UseGlobalMessageDelivery(opts.get(), true);
   natsOptions_SetDisconnectedCB(opts.get(), &NatsConnection::OnDisconnected, this);
   natsOptions_SetReconnectedCB(opts.get(), &NatsConnection::OnReconnected, this);
   natsOptions_SetClosedCB(opts.get(), &NatsConnection::OnClosed, this);
@@ -171,6 +174,50 @@ void NatsConnection::Shutdown() {
 }
 
 bool NatsConnection::IsConnected() const { return connected_.load(); }
+
+namespace {
+
+// Owns the callback; freed by cnats' on-complete callback, after which no
+// message callback can run, so unsubscribing never races a delivery.
+struct SubscriptionClosure {
+  std::function<void()> on_message;
+};
+
+void OnSubscriptionMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  natsMsg_Destroy(msg);
+  static_cast<SubscriptionClosure*>(closure)->on_message();
+}
+
+void OnSubscriptionComplete(void* closure) { delete static_cast<SubscriptionClosure*>(closure); }
+
+class SubscriptionImpl final : public NatsConnection::Subscription {
+ public:
+  explicit SubscriptionImpl(natsSubscription* sub) : sub_(sub) {}
+  ~SubscriptionImpl() override {
+    natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+  }
+
+ private:
+  natsSubscription* sub_;
+};
+
+}  // namespace
+
+core::StatusOr<std::unique_ptr<NatsConnection::Subscription>> NatsConnection::Subscribe(
+    const std::string& subject, std::function<void()> on_message) {
+  auto* closure = new SubscriptionClosure{std::move(on_message)};
+  natsSubscription* sub = nullptr;
+  natsStatus s =
+      natsConnection_Subscribe(&sub, conn_, subject.c_str(), &OnSubscriptionMessage, closure);
+  if (s != NATS_OK) {
+    delete closure;
+    return core::UnavailableError(
+        core::StrCat("subscribing to \"", subject, "\": ", natsStatus_GetText(s)));
+  }
+  natsSubscription_SetOnCompleteCB(sub, &OnSubscriptionComplete, closure);
+  return std::unique_ptr<Subscription>(new SubscriptionImpl(sub));
+}
 
 void NatsConnection::Request(const std::string& subject, core::SteadyTime deadline,
                              ReplyCallback done) {

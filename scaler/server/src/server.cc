@@ -13,6 +13,9 @@
 #include "jss/metrics/scaler_metrics.h"
 #include "jss/nats/jetstream_lag_source.h"
 #include "jss/nats/nats_connection.h"
+#include "jss/nats/nats_wakeup_source.h"
+#include "jss/core/activity_hub.h"
+#include "jss/core/scheduler.h"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
 
@@ -78,9 +81,19 @@ class ServerImpl final : public Server {
     coalescing_ = std::make_unique<core::CoalescingLagSource>(*jetstream_, clock_,
                                                               config_.lag_cache_ttl, *metrics_);
     selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
+    scheduler_ = std::make_unique<core::ThreadScheduler>();
+    if (config_.push_wakeup) {
+      wakeups_ = std::make_unique<nats::NatsWakeupSource>(by_name, config_.request_timeout,
+                                                          logger_, metrics_.get());
+    }
+    // Push watchers read NATS directly: each already reads once per interval
+    // for all its streams, and a cached value would delay activation.
+    hub_ = std::make_unique<core::ActivityHub>(*jetstream_, *scheduler_, clock_, wakeups_.get(),
+                                               config_.request_timeout, metrics_.get());
     service_ = std::make_unique<grpc_service::ExternalScalerService>(
-        *coalescing_, *selector_, grpc_service::ServiceOptions{config_.request_timeout},
-        *metrics_, logger_);
+        *coalescing_, *selector_,
+        grpc_service::ServiceOptions{config_.request_timeout, config_.push_interval}, *metrics_,
+        logger_, *hub_);
 
     auto creds = GrpcCredentials(config_);
     if (!creds.ok()) return creds.status();
@@ -117,6 +130,10 @@ class ServerImpl final : public Server {
     stopped_ = true;
     if (grpc_server_) {
       grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+      // Open streams end now with UNAVAILABLE, so KEDA reconnects to another
+      // replica instead of waiting for the drain deadline.
+      hub_->Shutdown();
+      service_->CloseStreams();
       // In-flight RPCs finish by their NATS deadline at the latest.
       grpc_server_->Shutdown(std::chrono::system_clock::now() + kDrainTimeout);
       grpc_server_->Wait();
@@ -144,6 +161,9 @@ class ServerImpl final : public Server {
   std::unique_ptr<nats::JetStreamLagSource> jetstream_;
   std::unique_ptr<core::CoalescingLagSource> coalescing_;
   std::unique_ptr<core::ConnectionSelector> selector_;
+  std::unique_ptr<core::ThreadScheduler> scheduler_;
+  std::unique_ptr<nats::NatsWakeupSource> wakeups_;
+  std::unique_ptr<core::ActivityHub> hub_;
   std::unique_ptr<grpc_service::ExternalScalerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<metrics::HttpServer> http_;

@@ -32,6 +32,8 @@ struct Config {
   std::string grpc_tls_client_ca_file;
   std::chrono::milliseconds request_timeout{2000};
   std::chrono::milliseconds lag_cache_ttl{1000};
+  std::chrono::milliseconds push_interval{250};
+  bool push_wakeup = true;
   size_t max_in_flight = 4096;
   std::string log_level = "info";
   std::string log_format = "text";

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "jss/core/lag.h"
 #include "jss/core/status.h"
@@ -20,5 +22,20 @@ inline constexpr int kJsErrNotEnabled = 10076;
 core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
                                                        std::string_view stream,
                                                        std::string_view consumer);
+
+}  // namespace jss::core
+
+namespace jss::core {
+
+// From a $JS.API.CONSUMER.INFO reply: the consumer's filter subject(s)
+// (config.filter_subject or config.filter_subjects); empty when it reads the
+// whole stream.
+StatusOr<std::vector<std::string>> DecodeConsumerFilterSubjects(std::string_view body,
+                                                                std::string_view stream,
+                                                                std::string_view consumer);
+
+// From a $JS.API.STREAM.INFO reply: the stream's subjects (config.subjects).
+StatusOr<std::vector<std::string>> DecodeStreamSubjects(std::string_view body,
+                                                        std::string_view stream);
 
 }  // namespace jss::core

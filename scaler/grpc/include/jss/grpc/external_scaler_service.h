@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "externalscaler.grpc.pb.h"
@@ -11,6 +13,7 @@
 #include "jss/core/metadata.h"
 #include "jss/core/observer.h"
 #include "jss/logging/logger.h"
+#include "jss/grpc/stream_reactors.h"
 #include "jss/core/status.h"
 
 namespace jss::grpc_service {
@@ -18,15 +21,22 @@ namespace jss::grpc_service {
 struct ServiceOptions {
   // Upper bound for one NATS read; KEDA's own deadline shortens it further.
   std::chrono::milliseconds request_timeout{2000};
+  // StreamIsActive re-read interval when the trigger sets no pushInterval.
+  std::chrono::milliseconds push_interval{250};
 };
 
 // KEDA's ExternalScaler. Each unary handler validates metadata inline, starts
 // an asynchronous lag read and returns; the read's callback finishes the RPC.
 class ExternalScalerService final : public externalscaler::ExternalScaler::CallbackService {
  public:
+  // `hub` serves StreamIsActive (shared watchers).
   ExternalScalerService(core::LagSource& lag_source, const core::ConnectionSelector& selector,
                         ServiceOptions options, core::RpcObserver& observer,
-                        std::shared_ptr<logging::Logger> logger);
+                        std::shared_ptr<logging::Logger> logger, core::ActivityHub& hub);
+
+  // Ends every open StreamMetricSpec (StreamIsActive streams end through the
+  // hub's Shutdown). Call before shutting the gRPC server down.
+  void CloseStreams();
 
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
                                      const externalscaler::ScaledObjectRef* request,
@@ -37,6 +47,10 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* ctx,
                                        const externalscaler::GetMetricsRequest* request,
                                        externalscaler::GetMetricsResponse* response) override;
+  grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* StreamIsActive(
+      grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request) override;
+  grpc::ServerWriteReactor<externalscaler::GetMetricSpecResponse>* StreamMetricSpec(
+      grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request) override;
 
  private:
   struct Call;
@@ -56,6 +70,10 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   const ServiceOptions options_;
   core::RpcObserver& observer_;
   std::shared_ptr<logging::Logger> logger_;
+  core::ActivityHub& hub_;
+  std::recursive_mutex streams_mu_;
+  std::set<MetricSpecStream*> spec_streams_;
+  bool streams_closed_ = false;
   std::atomic<uint64_t> next_request_id_{1};
   std::atomic<bool> ignored_keys_logged_{false};
 };

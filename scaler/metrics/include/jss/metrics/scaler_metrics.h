@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "jss/core/activity_hub.h"
 #include "jss/core/observer.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -18,7 +19,8 @@ namespace jss::metrics {
 // Implements the core observer hooks so adapters never see Prometheus types.
 class ScalerMetrics final : public core::NatsObserver,
                             public core::LagObserver,
-                            public core::RpcObserver {
+                            public core::RpcObserver,
+                            public core::ActivityObserver {
  public:
   ScalerMetrics(std::shared_ptr<prometheus::Registry> registry, const std::string& version,
                 const std::string& revision);
@@ -37,6 +39,10 @@ class ScalerMetrics final : public core::NatsObserver,
   void OnCacheSize(size_t entries) override;
   // core::RpcObserver
   void OnRpcDone(std::string_view method, core::StatusCode code, double seconds) override;
+  // core::ActivityObserver
+  void OnWatchers(size_t watchers, size_t subscribers) override;
+  void OnWakeup() override;
+  void OnWakeupSubscriptions(int delta) override;
 
  private:
   static constexpr size_t kMethods = 6;  // 5 RPCs + "other"
@@ -55,6 +61,10 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Family<prometheus::Counter>& lag_read_failures_;
   prometheus::Counter& cache_hits_;
   prometheus::Gauge& cache_entries_;
+  prometheus::Gauge& push_watchers_;
+  prometheus::Gauge& push_streams_;
+  prometheus::Counter& push_wakeups_;
+  prometheus::Gauge& push_wakeup_subscriptions_;
 
   // The RPC path is hot: resolve (method, code) series once, then lock-free.
   std::array<std::array<std::atomic<prometheus::Counter*>, kCodes>, kMethods> rpc_counter_cache_{};

@@ -65,6 +65,15 @@ class NatsConnection {
   // requests are in flight).
   void Request(const std::string& subject, core::SteadyTime deadline, ReplyCallback done);
 
+  // A core NATS subscription that calls `on_message` (on a cnats delivery
+  // thread) for every message; destroying the handle unsubscribes.
+  class Subscription {
+   public:
+    virtual ~Subscription() = default;
+  };
+  core::StatusOr<std::unique_ptr<Subscription>> Subscribe(const std::string& subject,
+                                                          std::function<void()> on_message);
+
   bool IsConnected() const;
   const std::string& name() const { return options_.name; }
 

@@ -1,0 +1,280 @@
+#include "jss/core/activity_hub.h"
+
+#include <algorithm>
+
+#include "jss/core/lag.h"
+
+namespace jss::core {
+namespace {
+
+std::chrono::milliseconds WaitUntil(std::chrono::steady_clock::time_point when,
+                                    std::chrono::steady_clock::time_point now) {
+  // Round up so the task never fires just before `when`.
+  return std::chrono::ceil<std::chrono::milliseconds>(when - now);
+}
+
+}  // namespace
+
+ActivityHub::ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
+                         WakeupSource* wakeups, std::chrono::milliseconds read_timeout,
+                         ActivityObserver* observer)
+    : source_(source),
+      scheduler_(scheduler),
+      clock_(clock),
+      wakeups_(wakeups),
+      read_timeout_(read_timeout),
+      observer_(observer) {}
+
+ActivityHub::~ActivityHub() { Shutdown(); }
+
+ActivityHub::SubscriptionId ActivityHub::Subscribe(const ConsumerKey& key,
+                                                   int64_t activation_lag_threshold,
+                                                   std::chrono::milliseconds interval,
+                                                   Listener listener) {
+  std::vector<Delivery> deliveries;
+  SubscriptionId id;
+  bool start_read = false;
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = next_id_++;
+    auto shared_listener = std::make_shared<Listener>(std::move(listener));
+    if (shut_down_) {
+      ending_[id] = true;
+      deliveries.push_back({id, shared_listener, UnavailableError("the scaler is shutting down")});
+    } else {
+      auto [it, created] = watchers_.try_emplace(key);
+      Watcher& w = it->second;
+      if (created) w.generation = next_generation_++;
+      generation = w.generation;
+      Subscriber sub{activation_lag_threshold, interval, shared_listener, std::nullopt};
+      if (w.last_lag.has_value()) {
+        // A watcher already knows the lag: answer the new stream at once.
+        sub.last_sent = IsActive(*w.last_lag, activation_lag_threshold);
+        deliveries.push_back({id, shared_listener, *sub.last_sent});
+      }
+      const auto previous_interval = IntervalLocked(w);
+      w.subscribers.emplace(id, std::move(sub));
+      owner_.emplace(id, key);
+      if (!w.read_in_flight && !w.last_lag.has_value()) {
+        w.read_in_flight = true;
+        start_read = true;
+      } else if (!w.read_in_flight && interval < previous_interval) {
+        ScheduleLocked(key, w);  // a faster subscriber shortens the wait
+      }
+      if (w.last_lag.has_value()) UpdateWakeupLocked(key, w);
+      ReportLocked();
+    }
+  }
+  Deliver(deliveries);
+  if (start_read) StartRead(key, generation);
+  return id;
+}
+
+void ActivityHub::Unsubscribe(SubscriptionId id) {
+  std::lock_guard<std::recursive_mutex> delivery(delivery_mu_);
+  std::unique_ptr<WakeupSource::Handle> dropped_wakeup;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ending_.erase(id);
+    auto owner = owner_.find(id);
+    if (owner == owner_.end()) return;
+    const ConsumerKey key = owner->second;
+    owner_.erase(owner);
+    auto it = watchers_.find(key);
+    if (it == watchers_.end()) return;
+    it->second.subscribers.erase(id);
+    if (it->second.subscribers.empty()) {
+      scheduler_.Cancel(it->second.timer);
+      dropped_wakeup = std::move(it->second.wakeup);
+      watchers_.erase(it);  // an in-flight read finds no watcher and is ignored
+    } else {
+      UpdateWakeupLocked(key, it->second);
+    }
+    ReportLocked();
+  }
+}
+
+void ActivityHub::Shutdown() {
+  std::vector<Delivery> deliveries;
+  std::vector<std::unique_ptr<WakeupSource::Handle>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    for (auto& [key, w] : watchers_) {
+      scheduler_.Cancel(w.timer);
+      if (w.wakeup) dropped.push_back(std::move(w.wakeup));
+      for (auto& [id, sub] : w.subscribers) {
+        ending_[id] = true;
+        deliveries.push_back({id, sub.listener, UnavailableError("the scaler is shutting down")});
+      }
+    }
+    watchers_.clear();
+    owner_.clear();
+    ReportLocked();
+  }
+  Deliver(deliveries);
+}
+
+size_t ActivityHub::WatcherCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watchers_.size();
+}
+
+void ActivityHub::StartRead(const ConsumerKey& key, uint64_t generation) {
+  const auto deadline = clock_.Now() + read_timeout_;
+  source_.ReadLag(key, deadline, [this, key, generation](const LagResult& result) {
+    OnRead(key, generation, result);
+  });
+}
+
+void ActivityHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result) {
+  std::vector<Delivery> deliveries;
+  bool read_now = false;
+  std::unique_ptr<WakeupSource::Handle> dropped_wakeup;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = watchers_.find(key);
+    if (it == watchers_.end() || it->second.generation != generation) return;
+    Watcher& w = it->second;
+    w.read_in_flight = false;
+    if (!result.ok()) {
+      // Never guess: every stream of this consumer ends with the error and
+      // KEDA reconnects (with back-off), which starts a fresh watcher.
+      for (auto& [id, sub] : w.subscribers) {
+        ending_[id] = true;
+        owner_.erase(id);
+        deliveries.push_back({id, sub.listener, result.status()});
+      }
+      scheduler_.Cancel(w.timer);
+      dropped_wakeup = std::move(w.wakeup);
+      watchers_.erase(it);
+      ReportLocked();
+    } else {
+      w.last_lag = *result;
+      for (auto& [id, sub] : w.subscribers) {
+        const bool active = IsActive(*result, sub.threshold);
+        if (sub.last_sent != active) {
+          sub.last_sent = active;
+          deliveries.push_back({id, sub.listener, active});
+        }
+      }
+      UpdateWakeupLocked(key, w);
+      if (w.read_again) {
+        // A publish arrived while this read was in flight; its reply may
+        // predate the publish, so read again, no sooner than the gap allows.
+        w.read_again = false;
+        const auto now = clock_.Now();
+        if (now >= w.next_wakeup_read) {
+          w.next_wakeup_read = now + kMinWakeupGap;
+          w.read_in_flight = true;
+          read_now = true;
+        } else {
+          ScheduleLocked(key, w, WaitUntil(w.next_wakeup_read, now));
+        }
+      } else {
+        ScheduleLocked(key, w);
+      }
+    }
+  }
+  Deliver(deliveries);
+  if (read_now) StartRead(key, generation);
+}
+
+void ActivityHub::OnWake(const ConsumerKey& key, uint64_t generation) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = watchers_.find(key);
+    if (it == watchers_.end() || it->second.generation != generation) return;
+    Watcher& w = it->second;
+    if (w.read_in_flight) {
+      w.read_again = true;  // the reply may predate the publish
+      return;
+    }
+    const auto now = clock_.Now();
+    if (now < w.next_wakeup_read) {
+      // Spaced: make sure the next read is no later than the gap's end.
+      const auto wait = WaitUntil(w.next_wakeup_read, now);
+      if (!w.wakeup_timer_armed) {
+        ScheduleLocked(key, w, wait);
+        w.wakeup_timer_armed = true;
+      }
+      return;
+    }
+    w.next_wakeup_read = now + kMinWakeupGap;
+    scheduler_.Cancel(w.timer);
+    w.wakeup_timer_armed = false;
+    w.read_in_flight = true;
+  }
+  if (observer_ != nullptr) observer_->OnWakeup();
+  StartRead(key, generation);
+}
+
+std::chrono::milliseconds ActivityHub::IntervalLocked(const Watcher& w) const {
+  auto interval = std::chrono::milliseconds::max();
+  for (const auto& [id, sub] : w.subscribers) interval = std::min(interval, sub.interval);
+  return interval;
+}
+
+void ActivityHub::ScheduleLocked(const ConsumerKey& key, Watcher& w) {
+  ScheduleLocked(key, w, IntervalLocked(w));
+}
+
+void ActivityHub::ScheduleLocked(const ConsumerKey& key, Watcher& w,
+                                 std::chrono::milliseconds delay) {
+  scheduler_.Cancel(w.timer);
+  w.wakeup_timer_armed = false;
+  const uint64_t generation = w.generation;
+  w.timer = scheduler_.RunAfter(delay, [this, key, generation] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = watchers_.find(key);
+      if (it == watchers_.end() || it->second.generation != generation ||
+          it->second.read_in_flight) {
+        return;
+      }
+      it->second.read_in_flight = true;
+    }
+    StartRead(key, generation);
+  });
+}
+
+void ActivityHub::UpdateWakeupLocked(const ConsumerKey& key, Watcher& w) {
+  if (wakeups_ == nullptr) return;
+  bool any_inactive = false;
+  for (const auto& [id, sub] : w.subscribers) {
+    any_inactive = any_inactive || sub.last_sent == false;
+  }
+  if (any_inactive && !w.wakeup) {
+    const uint64_t generation = w.generation;
+    w.wakeup = wakeups_->Watch(key, [this, key, generation] { OnWake(key, generation); });
+  } else if (!any_inactive && w.wakeup) {
+    // Active: the work is flowing and polling will see it drain; listening to
+    // every publish would only cost traffic.
+    w.wakeup.reset();
+  }
+}
+
+void ActivityHub::ReportLocked() {
+  if (observer_ != nullptr) observer_->OnWatchers(watchers_.size(), owner_.size());
+}
+
+void ActivityHub::Deliver(std::vector<Delivery>& deliveries) {
+  if (deliveries.empty()) return;
+  std::lock_guard<std::recursive_mutex> delivery(delivery_mu_);
+  for (auto& d : deliveries) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const bool terminal = !d.value.ok();
+      if (terminal) {
+        if (ending_.erase(d.id) == 0) continue;  // unsubscribed meanwhile
+      } else if (owner_.count(d.id) == 0) {
+        continue;
+      }
+    }
+    (*d.listener)(d.value);
+  }
+}
+
+}  // namespace jss::core

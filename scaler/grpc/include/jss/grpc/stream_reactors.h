@@ -1,0 +1,82 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#include "externalscaler.grpc.pb.h"
+#include "jss/core/activity_hub.h"
+#include "jss/core/status.h"
+
+namespace jss::grpc_service {
+
+// Called once when a stream ends, with its final status code.
+using StreamDone = std::function<void(core::StatusCode)>;
+
+// StreamIsActive: one open stream of activity changes for one ScaledObject.
+// Fed by the shared ActivityHub; writes the first activity, then only
+// changes; ends with the hub's error (typed), on client cancel, or on
+// shutdown. Deletes itself when gRPC is done with it.
+class IsActiveStream final : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
+ public:
+  IsActiveStream(core::ActivityHub& hub, StreamDone done);
+
+  // Exactly one of these starts the stream.
+  void Subscribe(const core::ConsumerKey& key, int64_t activation_lag_threshold,
+                 std::chrono::milliseconds interval);
+  void Reject(const core::Status& status);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  void OnActivity(const core::StatusOr<bool>& value);
+  // With mu_ held: what to do next; the caller acts after unlocking.
+  enum class Next { kNothing, kWrite, kFinish };
+  Next DecideLocked();
+  void Act(Next next);
+
+  core::ActivityHub& hub_;
+  StreamDone done_;
+  std::mutex mu_;
+  core::ActivityHub::SubscriptionId subscription_ = 0;
+  bool subscribed_ = false;
+  bool writing_ = false;
+  bool finished_ = false;
+  std::optional<bool> pending_;
+  std::optional<bool> last_written_;
+  std::optional<core::Status> finish_with_;
+  externalscaler::IsActiveResponse response_;
+};
+
+// StreamMetricSpec: sends the current spec at open and keeps the stream open
+// (the spec of a trigger only changes when KEDA re-reads its metadata, which
+// opens a new stream). Ends on client cancel or when Close() is called.
+class MetricSpecStream final
+    : public grpc::ServerWriteReactor<externalscaler::GetMetricSpecResponse> {
+ public:
+  // With no spec the stream is only good for Reject().
+  MetricSpecStream(std::optional<externalscaler::GetMetricSpecResponse> spec, StreamDone done,
+                   std::function<void(MetricSpecStream*)> unregister);
+  void Reject(const core::Status& status);
+  void Close(const core::Status& status);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  void FinishOnce(const core::Status& status);
+
+  externalscaler::GetMetricSpecResponse spec_;
+  StreamDone done_;
+  std::function<void(MetricSpecStream*)> unregister_;
+  std::mutex mu_;
+  bool writing_ = false;
+  bool finished_ = false;
+  std::optional<core::Status> finish_with_;
+};
+
+}  // namespace jss::grpc_service
