@@ -1,0 +1,309 @@
+// StreamIsActive / StreamMetricSpec (KEDA external-push) against a real
+// nats-server over real gRPC.
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <deque>
+#include <dirent.h>
+#include <mutex>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "integration/scaler_fixture.h"
+
+namespace jss::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using std::chrono::milliseconds;
+
+// One open StreamIsActive call, read on its own thread like KEDA does.
+class ActivityStream {
+ public:
+  ActivityStream(externalscaler::ExternalScaler::Stub& stub,
+                 const std::map<std::string, std::string>& md, const std::string& name = "so") {
+    reader_ = stub.StreamIsActive(&ctx_, tools::MakeRef(md, name, "apps"));
+    thread_ = std::thread([this] {
+      externalscaler::IsActiveResponse msg;
+      while (reader_->Read(&msg)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        received_.push_back(msg.result());
+        cv_.notify_all();
+      }
+      grpc::Status status = reader_->Finish();
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = status;
+      cv_.notify_all();
+    });
+  }
+  ~ActivityStream() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+
+  // The next pushed value, or nullopt when the stream ended or nothing came
+  // within `timeout` (a generous bound for a failing test, not a measurement).
+  std::optional<bool> Next(milliseconds timeout = milliseconds(15000)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return !received_.empty() || status_.has_value(); });
+    if (received_.empty()) return std::nullopt;
+    const bool value = received_.front();
+    received_.pop_front();
+    return value;
+  }
+
+  // The final status once the stream ended (waits up to `timeout`).
+  std::optional<grpc::Status> Ended(milliseconds timeout = milliseconds(15000)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return status_.has_value(); });
+    return status_;
+  }
+
+  std::deque<bool> Unread() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+
+  void Cancel() { ctx_.TryCancel(); }
+
+ private:
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<bool> received_;
+  std::optional<grpc::Status> status_;
+  std::thread thread_;
+};
+
+class PushTest : public ScalerFixture {
+ protected:
+  double Gauge(const std::string& series) { return ScrapeValue(Metrics(), series); }
+  double NatsRequests() {
+    // The series appears with the first request; absent means none yet.
+    const double v =
+        ScrapeValue(Metrics(), "jetstream_scaler_nats_requests_total{connection=\"default\"}");
+    return v < 0 ? 0 : v;
+  }
+  // Wake-up subscriptions are set up asynchronously after the first read;
+  // a publish before that would only be seen by polling.
+  void AwaitWakeupSubscriptions(double n) {
+    ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_wakeup_subscriptions") == n; }))
+        << Metrics();
+  }
+};
+
+// pushInterval 1h: nothing but the wake-up can deliver `true` in this test.
+const std::map<std::string, std::string> kNoPolling = {{"pushInterval", "1h"}};
+
+TEST_F(PushTest, EmptyThenPublishThenDrainIsFalseTrueFalse) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler();
+  ActivityStream stream(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "100ms"}}));
+  EXPECT_EQ(stream.Next(), false) << "the current activity is sent at once";
+  ASSERT_TRUE(admin_->Publish("orders.new", 3).ok());
+  EXPECT_EQ(stream.Next(), true);
+  ASSERT_EQ(*admin_->Fetch("ORDERS", "workers", 3, /*ack=*/true), 3);
+  EXPECT_EQ(stream.Next(), false);
+  EXPECT_TRUE(stream.Unread().empty()) << "only changes are pushed";
+  EXPECT_FALSE(stream.Ended(milliseconds(0)).has_value()) << "the stream stays open";
+}
+
+TEST_F(PushTest, APublishWakesAnIdleConsumerWithoutWaitingForThePoll) {
+  CreateStream("ORDERS", "orders.>", "eu-workers", "orders.eu.>");
+  StartScaler();
+  ActivityStream stream(client_->stub(), Md("ORDERS", "eu-workers", kNoPolling));
+  ASSERT_EQ(stream.Next(), false);
+  AwaitWakeupSubscriptions(1);  // on the consumer's filter subject
+  ASSERT_TRUE(admin_->Publish("orders.eu.1", 1).ok());
+  EXPECT_EQ(stream.Next(), true);
+  EXPECT_GE(Gauge("jetstream_scaler_push_wakeups_total"), 1);
+  // Active now: the wake-up subscription is dropped, polling sees the drain.
+  AwaitWakeupSubscriptions(0);
+}
+
+TEST_F(PushTest, WakeupListensOnTheStreamsSubjectsWhenTheConsumerHasNoFilter) {
+  ASSERT_TRUE(admin_->AddStream({"MULTI", {"a.>", "b.*"}}).ok());
+  ASSERT_TRUE(admin_->AddConsumer({"MULTI", "all", ""}).ok());
+  StartScaler();
+  ActivityStream stream(client_->stub(), Md("MULTI", "all", kNoPolling));
+  ASSERT_EQ(stream.Next(), false);
+  AwaitWakeupSubscriptions(2);
+  ASSERT_TRUE(admin_->Publish("b.x", 1).ok());
+  EXPECT_EQ(stream.Next(), true);
+}
+
+TEST_F(PushTest, PollingAloneActivatesWhenWakeupIsOff) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler([](app::Config& c) { c.push_wakeup = false; });
+  ActivityStream stream(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "100ms"}}));
+  ASSERT_EQ(stream.Next(), false);
+  EXPECT_EQ(Gauge("jetstream_scaler_push_wakeup_subscriptions"), 0);
+  ASSERT_TRUE(admin_->Publish("orders.new", 1).ok());
+  EXPECT_EQ(stream.Next(), true);
+  EXPECT_EQ(Gauge("jetstream_scaler_push_wakeups_total"), 0);
+}
+
+TEST_F(PushTest, ActivationThresholdAndAckPendingDecideActivity) {
+  CreateStream("JOBS", "jobs.>", "workers");
+  StartScaler();
+  ActivityStream stream(client_->stub(),
+                        Md("JOBS", "workers",
+                           {{"pushInterval", "100ms"}, {"activationLagThreshold", "2"}}));
+  ASSERT_EQ(stream.Next(), false);
+  ASSERT_TRUE(admin_->Publish("jobs.a", 2).ok());  // lag 2 is not above 2
+  ASSERT_TRUE(admin_->Publish("jobs.a", 1).ok());  // lag 3 is
+  EXPECT_EQ(stream.Next(), true);
+  // Fetched but not acked: still work in progress, still active.
+  ASSERT_EQ(*admin_->Fetch("JOBS", "workers", 3, /*ack=*/false), 3);
+  auto reference = admin_->ConsumerInfo("JOBS", "workers");
+  ASSERT_EQ(reference->num_ack_pending, 3u);
+  EXPECT_EQ(client_->IsActive(Md("JOBS", "workers", {{"activationLagThreshold", "2"}})).value(),
+            true);
+  EXPECT_TRUE(stream.Unread().empty());
+}
+
+TEST_F(PushTest, HundredStreamsOfOneConsumerCostWhatOneStreamCosts) {
+  CreateStream("ONE", "one.>", "workers");
+  CreateStream("MANY", "many.>", "workers");
+  StartScaler();
+
+  const double before_one = NatsRequests();
+  ActivityStream single(client_->stub(), Md("ONE", "workers", kNoPolling), "single");
+  ASSERT_EQ(single.Next(), false);
+  AwaitWakeupSubscriptions(1);
+  const double cost_of_one = NatsRequests() - before_one;
+
+  const double before_many = NatsRequests();
+  std::vector<std::unique_ptr<ActivityStream>> streams;
+  for (int i = 0; i < 100; ++i) {
+    streams.push_back(std::make_unique<ActivityStream>(
+        client_->stub(), Md("MANY", "workers", kNoPolling), "so-" + std::to_string(i)));
+  }
+  for (auto& s : streams) ASSERT_EQ(s->Next(), false);
+  AwaitWakeupSubscriptions(2);
+  EXPECT_EQ(NatsRequests() - before_many, cost_of_one);
+  EXPECT_EQ(Gauge("jetstream_scaler_push_watchers"), 2);
+  EXPECT_EQ(Gauge("jetstream_scaler_push_streams"), 101);
+
+  const double before_publish = NatsRequests();
+  ASSERT_TRUE(admin_->Publish("many.x", 1).ok());
+  for (auto& s : streams) EXPECT_EQ(s->Next(), true);
+  // One wake-up read serves all 100 streams (a second read is allowed when
+  // the publish raced the first, never one per stream).
+  EXPECT_LE(NatsRequests() - before_publish, 2);
+}
+
+TEST_F(PushTest, CancelledStreamsLeaveNoWatchersAndNoThreads) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler();
+  auto open_and_cancel = [&] {
+    std::vector<std::unique_ptr<ActivityStream>> streams;
+    for (int i = 0; i < 20; ++i) {
+      streams.push_back(std::make_unique<ActivityStream>(
+          client_->stub(), Md("ORDERS", "workers"), "so-" + std::to_string(i)));
+    }
+    for (auto& s : streams) ASSERT_EQ(s->Next(), false);
+    for (auto& s : streams) s->Cancel();
+    for (auto& s : streams) {
+      auto status = s->Ended();
+      ASSERT_TRUE(status.has_value());
+      EXPECT_EQ(status->error_code(), grpc::StatusCode::CANCELLED);
+    }
+  };
+  auto count_threads = [] {
+    int n = 0;
+    if (DIR* dir = opendir("/proc/self/task")) {
+      while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
+      closedir(dir);
+    }
+    return n;
+  };
+  open_and_cancel();
+  ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_streams") == 0; }));
+  EXPECT_EQ(Gauge("jetstream_scaler_push_watchers"), 0);
+  AwaitWakeupSubscriptions(0);
+  const int threads_after_first_round = count_threads();
+  open_and_cancel();
+  ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_streams") == 0; }));
+  EXPECT_EQ(Gauge("jetstream_scaler_push_watchers"), 0);
+  EXPECT_TRUE(WaitFor([&] { return count_threads() <= threads_after_first_round; }))
+      << "threads grew from " << threads_after_first_round << " to " << count_threads();
+}
+
+TEST_F(PushTest, ShutdownEndsOpenStreamsWithUnavailable) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler();
+  ActivityStream active(client_->stub(), Md("ORDERS", "workers"));
+  ASSERT_EQ(active.Next(), false);
+  grpc::ClientContext spec_ctx;
+  auto spec_reader =
+      client_->stub().StreamMetricSpec(&spec_ctx, tools::MakeRef(Md("ORDERS", "workers"), "so", "apps"));
+  externalscaler::GetMetricSpecResponse spec;
+  ASSERT_TRUE(spec_reader->Read(&spec));
+
+  server_->Stop();
+  auto status = active.Ended();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(active.Unread().empty()) << "no value is invented on the way out";
+  EXPECT_FALSE(spec_reader->Read(&spec));
+  EXPECT_EQ(spec_reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  server_.reset();
+}
+
+TEST_F(PushTest, MissingConsumerEndsTheStreamWithNotFoundAndNoValue) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler();
+  ActivityStream stream(client_->stub(), Md("ORDERS", "nobody"));
+  auto status = stream.Ended();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status->error_message(), HasSubstr("nobody"));
+  EXPECT_TRUE(stream.Unread().empty());
+}
+
+TEST_F(PushTest, BadMetadataIsRejectedWithTheKeyNamed) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler();
+  ActivityStream stream(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "10ms"}}));
+  auto status = stream.Ended();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status->error_message(), HasSubstr("pushInterval"));
+}
+
+TEST_F(PushTest, NatsOutageEndsTheStreamWithUnavailableNeverFalse) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  ASSERT_TRUE(admin_->Publish("orders.new", 5).ok());
+  StartScaler();
+  ActivityStream stream(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "100ms"}}));
+  ASSERT_EQ(stream.Next(), true);
+  nats_->Kill();
+  auto status = stream.Ended();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(stream.Unread().empty()) << "an outage must not look like an empty queue";
+}
+
+TEST_F(PushTest, StreamMetricSpecSendsTheSameSpecAsGetMetricSpec) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler();
+  auto md = Md("ORDERS", "workers", {{"lagThreshold", "7"}});
+  grpc::ClientContext ctx;
+  auto reader = client_->stub().StreamMetricSpec(&ctx, tools::MakeRef(md, "so", "apps"));
+  externalscaler::GetMetricSpecResponse streamed;
+  ASSERT_TRUE(reader->Read(&streamed));
+  auto unary = client_->GetMetricSpec(md);
+  ASSERT_TRUE(unary.ok());
+  ASSERT_EQ(streamed.metricspecs_size(), 1);
+  EXPECT_EQ(streamed.metricspecs(0).metricname(), unary->metric_name);
+  EXPECT_EQ(streamed.metricspecs(0).targetsize(), unary->target_size);
+  EXPECT_EQ(streamed.metricspecs(0).targetsizefloat(), unary->target_size_float);
+  ctx.TryCancel();
+  EXPECT_FALSE(reader->Read(&streamed));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+}  // namespace
+}  // namespace jss::testing
