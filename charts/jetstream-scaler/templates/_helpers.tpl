@@ -1,0 +1,81 @@
+{{/* Chart name, used for app.kubernetes.io/name and the Prometheus job label. */}}
+{{- define "jss.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Object name: the release name (or fullnameOverride), so the Service is
+<release>.<namespace>.svc and KEDA's scalerAddress is <release>.<namespace>.svc:<grpc.port>.
+*/}}
+{{- define "jss.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "jss.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "jss.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jss.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "jss.labels" -}}
+helm.sh/chart: {{ include "jss.chart" . }}
+{{ include "jss.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/component: external-scaler
+app.kubernetes.io/part-of: keda
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "jss.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "jss.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jss.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The scaler's address as KEDA's scalerAddress. */}}
+{{- define "jss.scalerAddress" -}}
+{{- printf "%s.%s.svc:%d" (include "jss.fullname" .) .Release.Namespace (int .Values.grpc.port) -}}
+{{- end -}}
+
+{{/* Value of the `job` label the alert rules select on. */}}
+{{- define "jss.job" -}}
+{{- default (include "jss.name" .) .Values.prometheusRule.job -}}
+{{- end -}}
+
+{{/* Where secrets are mounted (directories, so rotated Secrets reach the pod). */}}
+{{- define "jss.mount.natsAuth" -}}/etc/jetstream-scaler/nats-auth{{- end -}}
+{{- define "jss.mount.natsTLS" -}}/etc/jetstream-scaler/nats-tls{{- end -}}
+{{- define "jss.mount.grpcTLS" -}}/etc/jetstream-scaler/grpc-tls{{- end -}}
+{{- define "jss.mount.grpcClientCA" -}}/etc/jetstream-scaler/grpc-client-ca{{- end -}}
+
+{{/* True when any NATS auth file comes from the Secret. */}}
+{{- define "jss.natsAuthMounted" -}}
+{{- with .Values.nats.auth -}}
+{{- if or .credsKey .tokenKey .passwordKey -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jss.validate" -}}
+{{- if .Values.policy.enabled -}}
+{{- fail "policy.enabled: tenant policy is not supported by this scaler version (it has no policy flag yet); leave policy.enabled=false" -}}
+{{- end -}}
+{{- if and .Values.grpc.tls.clientCA.enabled (not .Values.grpc.tls.enabled) -}}
+{{- fail "grpc.tls.clientCA.enabled needs grpc.tls.enabled=true (client certificates are only checked over TLS)" -}}
+{{- end -}}
+{{- if and (.Values.nats.auth.user) (.Values.nats.auth.userKey) -}}
+{{- fail "nats.auth: set either user or userKey, not both" -}}
+{{- end -}}
+{{- end -}}
