@@ -224,10 +224,13 @@ TEST_F(PushTest, CancelledStreamsLeaveNoWatchersAndNoThreads) {
   EXPECT_EQ(Gauge("jetstream_scaler_push_watchers"), 0);
   AwaitWakeupSubscriptions(0);
   const int threads_after_first_round = count_threads();
-  open_and_cancel();
+  for (int round = 0; round < 3; ++round) open_and_cancel();
   ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_streams") == 0; }));
   EXPECT_EQ(Gauge("jetstream_scaler_push_watchers"), 0);
-  EXPECT_TRUE(WaitFor([&] { return count_threads() <= threads_after_first_round; }))
+  AwaitWakeupSubscriptions(0);
+  // 60 more streams came and went: a thread per stream or watcher would show
+  // as dozens; gRPC and cnats pools may still grow by a thread or two.
+  EXPECT_TRUE(WaitFor([&] { return count_threads() <= threads_after_first_round + 3; }))
       << "threads grew from " << threads_after_first_round << " to " << count_threads();
 }
 

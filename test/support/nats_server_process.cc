@@ -125,7 +125,18 @@ bool NatsServerProcess::Restart() {
 }
 
 void NatsServerProcess::Pause() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
+  if (pid_ <= 0) return;
+  kill(pid_, SIGSTOP);
+  // SIGSTOP takes effect asynchronously: wait until the kernel reports the
+  // process stopped ('T' in /proc/<pid>/stat), so nothing it answers later
+  // can have been sent after Pause() returned.
+  const std::string stat_path = "/proc/" + std::to_string(pid_) + "/stat";
+  WaitFor([&] {
+    std::ifstream in(stat_path);
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto paren = stat.rfind(')');
+    return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
+  });
 }
 
 void NatsServerProcess::Resume() {
