@@ -1,9 +1,24 @@
 #!/usr/bin/env bash
-# Builds and runs the benchmark (see docs/benchmarks.md). Extra args go to
-# scaler_bench, e.g. --seconds 5 --out /tmp/bench.md
+# Builds and runs the benchmarks (see docs/benchmarks.md).
+# Usage: scripts/bench.sh [all|scaler|push] [args for that benchmark...]
+#   scaler: sections 1-3 (polling load, raw reads, /jsz), e.g. --seconds 5 --out /tmp/bench.md
+#   push:   section 4 (publish -> StreamIsActive latency), e.g. --watched 1000 --samples 200
 set -euo pipefail
 cd "$(dirname "$0")/.."
+which=all
+if [[ $# -gt 0 && "$1" != -* ]]; then
+  which=$1
+  shift
+fi
 scripts/install-deps.sh scripts/packages-build.txt scripts/packages-test.txt
 scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJSS_BUILD_TESTS=ON \
-  -DJSS_BUILD_BENCH=ON -- scaler_bench jetstream-scaler
-exec build/bench/scaler_bench "$@"
+  -DJSS_BUILD_BENCH=ON -- scaler_bench push_bench jetstream-scaler
+case "$which" in
+  scaler) exec build/bench/scaler_bench "$@" ;;
+  push) exec build/bench/push_bench "$@" ;;
+  all)
+    build/bench/scaler_bench "$@"
+    build/bench/push_bench
+    ;;
+  *) echo "usage: scripts/bench.sh [all|scaler|push] [args...]" >&2; exit 2 ;;
+esac
