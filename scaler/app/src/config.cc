@@ -48,6 +48,11 @@ const std::vector<Flag>& Flags() {
       {"grpc-tls-key", true, false, "FILE", "", "private key for --grpc-tls-cert"},
       {"grpc-tls-client-ca", true, false, "FILE", "",
        "require client certificates signed by this CA (mTLS; KEDA's tlsClientCert)"},
+      {"policy-file", true, false, "FILE", "",
+       "JSON access policy: which Kubernetes namespaces may read which consumers (default: "
+       "all may; see docs/security.md)"},
+      {"reload-interval", true, false, "DURATION", "10s",
+       "how often --policy-file and the gRPC TLS files are checked for changes (1s-1h)"},
       {"request-timeout", true, false, "DURATION", "2s",
        "upper bound for one NATS read; KEDA's own deadline shortens it"},
       {"lag-cache-ttl", true, false, "DURATION", "1s",
@@ -270,7 +275,8 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
 
   for (const char* name : {"grpc-address", "metrics-address", "nats-creds", "nats-user",
                            "nats-tls-ca", "nats-tls-cert", "nats-tls-key", "grpc-tls-cert",
-                           "grpc-tls-key", "grpc-tls-client-ca", "log-level", "log-format"}) {
+                           "grpc-tls-key", "grpc-tls-client-ca", "log-level", "log-format",
+                           "policy-file"}) {
     std::string* target = nullptr;
     const std::string_view n = name;
     if (n == "grpc-address") target = &config.grpc_address;
@@ -285,6 +291,7 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
     if (n == "grpc-tls-client-ca") target = &config.grpc_tls_client_ca_file;
     if (n == "log-level") target = &config.log_level;
     if (n == "log-format") target = &config.log_format;
+    if (n == "policy-file") target = &config.policy_file;
     if (core::Status s = non_empty(name, target); !s.ok()) return s;
   }
   for (const auto& [flag, address] :
@@ -317,6 +324,12 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
                                std::chrono::minutes(10));
     if (!d.ok()) return d.status();
     config.lag_cache_ttl = *d;
+  }
+  if (auto v = single("reload-interval")) {
+    auto d = ParseDurationFlag("reload-interval", *v, std::chrono::seconds(1),
+                               std::chrono::hours(1));
+    if (!d.ok()) return d.status();
+    config.reload_interval = *d;
   }
   if (auto v = single("push-interval")) {
     auto d = ParseDurationFlag("push-interval", *v, std::chrono::milliseconds(100),

@@ -38,13 +38,15 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
                                              ServiceOptions options,
                                              core::RpcObserver& observer,
                                              std::shared_ptr<logging::Logger> logger,
-                                             core::ActivityHub& hub)
+                                             core::ActivityHub& hub,
+                                             const core::PolicyHolder& policy)
     : lag_source_(lag_source),
       selector_(selector),
       options_(options),
       observer_(observer),
       logger_(std::move(logger)),
-      hub_(hub) {}
+      hub_(hub),
+      policy_(policy) {}
 
 core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
     const externalscaler::ScaledObjectRef& ref) {
@@ -62,6 +64,13 @@ core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
   Parsed parsed{std::move(*metadata), {}};
   parsed.key = core::ConsumerKey{std::move(*connection), parsed.metadata.stream,
                                  parsed.metadata.consumer};
+  // Checked before any NATS traffic: a denied namespace learns nothing about
+  // whether the stream or consumer exists.
+  if (core::Status allowed = policy_.Current()->Check(ref.namespace_(), parsed.key);
+      !allowed.ok()) {
+    observer_.OnPolicyDenied(ref.namespace_());
+    return allowed;
+  }
   return parsed;
 }
 

@@ -99,7 +99,11 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
               .Name("jetstream_scaler_push_wakeup_subscriptions")
               .Help("Core NATS subscriptions held to wake idle watched consumers.")
               .Register(*registry_)
-              .Add({})) {
+              .Add({})),
+      policy_denials_(prometheus::BuildCounter()
+                          .Name("jetstream_scaler_policy_denials_total")
+                          .Help("Queries refused by the access policy, by Kubernetes namespace.")
+                          .Register(*registry_)) {
   build_info_.Add({{"version", version}, {"revision", revision}}).Set(1);
 }
 
@@ -148,6 +152,10 @@ void ScalerMetrics::OnWatchers(size_t watchers, size_t subscribers) {
 }
 
 void ScalerMetrics::OnWakeup() { push_wakeups_.Increment(); }
+
+void ScalerMetrics::OnPolicyDenied(std::string_view ns) {
+  policy_denials_.Add({{"namespace", std::string(ns)}}).Increment();
+}
 
 void ScalerMetrics::OnWakeupSubscriptions(int delta) {
   push_wakeup_subscriptions_.Increment(static_cast<double>(delta));

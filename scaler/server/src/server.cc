@@ -2,6 +2,11 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include <algorithm>
 
 #include <fstream>
 #include <map>
@@ -14,6 +19,7 @@
 #include "jss/nats/jetstream_lag_source.h"
 #include "jss/nats/nats_connection.h"
 #include "jss/nats/nats_wakeup_source.h"
+#include "jss/core/access_policy.h"
 #include "jss/core/activity_hub.h"
 #include "jss/core/scheduler.h"
 #include "jss/core/status.h"
@@ -34,19 +40,46 @@ core::StatusOr<std::string> ReadFile(const std::string& flag, const std::string&
 
 core::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const app::Config& c) {
   if (c.grpc_tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  auto cert = ReadFile("grpc-tls-cert", c.grpc_tls_cert_file);
-  if (!cert.ok()) return cert.status();
-  auto key = ReadFile("grpc-tls-key", c.grpc_tls_key_file);
-  if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!c.grpc_tls_client_ca_file.empty()) {
-    auto ca = ReadFile("grpc-tls-client-ca", c.grpc_tls_client_ca_file);
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *ca;
-    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  // Read once up front so a wrong path fails start-up with the flag named;
+  // from then on gRPC re-reads the files every --reload-interval, so a
+  // certificate rotated by cert-manager is served to new connections without
+  // a restart and without touching established ones.
+  for (const auto& [flag, path] : {std::pair<const char*, std::string>{"grpc-tls-cert",
+                                                                        c.grpc_tls_cert_file},
+                                   {"grpc-tls-key", c.grpc_tls_key_file},
+                                   {"grpc-tls-client-ca", c.grpc_tls_client_ca_file}}) {
+    if (path.empty()) continue;
+    auto content = ReadFile(flag, path);
+    if (!content.ok()) return content.status();
+    if (content->find("-----BEGIN") == std::string::npos) {
+      return core::InvalidArgumentError(
+          core::StrCat("--", flag, ": \"", path, "\" holds no PEM block"));
+    }
   }
-  return grpc::SslServerCredentials(ssl);
+  const auto refresh = static_cast<unsigned int>(
+      std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(c.reload_interval)
+                               .count()));
+  const bool mtls = !c.grpc_tls_client_ca_file.empty();
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      c.grpc_tls_key_file, c.grpc_tls_cert_file, mtls ? c.grpc_tls_client_ca_file : "",
+      refresh);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (mtls) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+// Reads and parses the policy file; errors name the file and the fix.
+core::StatusOr<core::AccessPolicy> LoadPolicy(const std::string& path, std::string* content) {
+  auto text = ReadFile("policy-file", path);
+  if (!text.ok()) return text.status();
+  if (content != nullptr) *content = *text;
+  return core::AccessPolicy::Parse(*text, path);
 }
 
 class ServerImpl final : public Server {
@@ -82,6 +115,14 @@ class ServerImpl final : public Server {
                                                               config_.lag_cache_ttl, *metrics_);
     selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
     scheduler_ = std::make_unique<core::ThreadScheduler>();
+    if (!config_.policy_file.empty()) {
+      auto policy = LoadPolicy(config_.policy_file, &policy_text_);
+      if (!policy.ok()) return policy.status();
+      logger_->Info("access policy loaded", {{"file", config_.policy_file},
+                                             {"rules", core::StrCat(policy->rule_count())}});
+      policy_.Replace(std::move(*policy));
+      ScheduleReload();
+    }
     if (config_.push_wakeup) {
       wakeups_ = std::make_unique<nats::NatsWakeupSource>(by_name, config_.request_timeout,
                                                           logger_, metrics_.get());
@@ -93,7 +134,7 @@ class ServerImpl final : public Server {
     service_ = std::make_unique<grpc_service::ExternalScalerService>(
         *coalescing_, *selector_,
         grpc_service::ServiceOptions{config_.request_timeout, config_.push_interval}, *metrics_,
-        logger_, *hub_);
+        logger_, *hub_, policy_);
 
     auto creds = GrpcCredentials(config_);
     if (!creds.ok()) return creds.status();
@@ -117,7 +158,10 @@ class ServerImpl final : public Server {
                   {{"version", app::VersionText()},
                    {"grpc_port", core::StrCat(grpc_port_)},
                    {"metrics_port", core::StrCat(http_->port())},
-                   {"grpc_tls", config_.grpc_tls_cert_file.empty() ? "off" : "on"},
+                   {"grpc_tls", config_.grpc_tls_cert_file.empty()          ? "off"
+                                : config_.grpc_tls_client_ca_file.empty() ? "on"
+                                                                          : "mtls"},
+                   {"policy", config_.policy_file.empty() ? "allow-all" : config_.policy_file},
                    {"connections", core::StrCat(connections_.size())}});
     return core::OkStatus();
   }
@@ -146,6 +190,29 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // Re-reads the policy file every --reload-interval (a ConfigMap update
+  // reaches the pod without a restart). A broken edit keeps the last good
+  // policy in force and is logged, so a typo never opens or closes access.
+  void ScheduleReload() {
+    scheduler_->RunAfter(config_.reload_interval, [this] {
+      std::string text;
+      auto policy = LoadPolicy(config_.policy_file, &text);
+      if (!policy.ok()) {
+        if (text != policy_text_) {
+          logger_->Error("access policy not reloaded; the previous one stays in force",
+                         {{"error", policy.status().message()}});
+          policy_text_ = text;
+        }
+      } else if (text != policy_text_) {
+        policy_text_ = text;
+        logger_->Info("access policy reloaded", {{"file", config_.policy_file},
+                                                 {"rules", core::StrCat(policy->rule_count())}});
+        policy_.Replace(std::move(*policy));
+      }
+      ScheduleReload();
+    });
+  }
+
   bool AllConnected() const {
     for (const auto& c : connections_) {
       if (!c->IsConnected()) return false;
@@ -161,6 +228,8 @@ class ServerImpl final : public Server {
   std::unique_ptr<nats::JetStreamLagSource> jetstream_;
   std::unique_ptr<core::CoalescingLagSource> coalescing_;
   std::unique_ptr<core::ConnectionSelector> selector_;
+  core::PolicyHolder policy_{core::AccessPolicy::AllowAll()};
+  std::string policy_text_;  // only touched at start and on the scheduler thread
   std::unique_ptr<core::ThreadScheduler> scheduler_;
   std::unique_ptr<nats::NatsWakeupSource> wakeups_;
   std::unique_ptr<core::ActivityHub> hub_;

@@ -30,6 +30,8 @@ struct Config {
   std::string grpc_tls_cert_file;
   std::string grpc_tls_key_file;
   std::string grpc_tls_client_ca_file;
+  std::string policy_file;
+  std::chrono::milliseconds reload_interval{10000};
   std::chrono::milliseconds request_timeout{2000};
   std::chrono::milliseconds lag_cache_ttl{1000};
   std::chrono::milliseconds push_interval{250};

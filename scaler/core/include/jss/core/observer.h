@@ -33,6 +33,8 @@ class RpcObserver {
  public:
   virtual ~RpcObserver() = default;
   virtual void OnRpcDone(std::string_view method, core::StatusCode code, double seconds) = 0;
+  // A query refused by the access policy (PERMISSION_DENIED).
+  virtual void OnPolicyDenied(std::string_view ns) = 0;
 };
 
 // For wiring that does not care (tests, benchmarks).
@@ -46,6 +48,7 @@ class NullObserver final : public NatsObserver, public LagObserver, public RpcOb
   void OnCacheHit() override {}
   void OnCacheSize(size_t) override {}
   void OnRpcDone(std::string_view, core::StatusCode, double) override {}
+  void OnPolicyDenied(std::string_view) override {}
 };
 
 }  // namespace jss::core

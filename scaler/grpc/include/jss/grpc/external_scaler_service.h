@@ -10,6 +10,7 @@
 #include "externalscaler.grpc.pb.h"
 #include "jss/core/connection_selector.h"
 #include "jss/core/lag_source.h"
+#include "jss/core/access_policy.h"
 #include "jss/core/metadata.h"
 #include "jss/core/observer.h"
 #include "jss/logging/logger.h"
@@ -32,7 +33,8 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   // `hub` serves StreamIsActive (shared watchers).
   ExternalScalerService(core::LagSource& lag_source, const core::ConnectionSelector& selector,
                         ServiceOptions options, core::RpcObserver& observer,
-                        std::shared_ptr<logging::Logger> logger, core::ActivityHub& hub);
+                        std::shared_ptr<logging::Logger> logger, core::ActivityHub& hub,
+                        const core::PolicyHolder& policy);
 
   // Ends every open StreamMetricSpec (StreamIsActive streams end through the
   // hub's Shutdown). Call before shutting the gRPC server down.
@@ -71,6 +73,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   core::RpcObserver& observer_;
   std::shared_ptr<logging::Logger> logger_;
   core::ActivityHub& hub_;
+  const core::PolicyHolder& policy_;
   std::recursive_mutex streams_mu_;
   std::set<MetricSpecStream*> spec_streams_;
   bool streams_closed_ = false;

@@ -39,6 +39,7 @@ class ScalerMetrics final : public core::NatsObserver,
   void OnCacheSize(size_t entries) override;
   // core::RpcObserver
   void OnRpcDone(std::string_view method, core::StatusCode code, double seconds) override;
+  void OnPolicyDenied(std::string_view ns) override;
   // core::ActivityObserver
   void OnWatchers(size_t watchers, size_t subscribers) override;
   void OnWakeup() override;
@@ -65,6 +66,7 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Gauge& push_streams_;
   prometheus::Counter& push_wakeups_;
   prometheus::Gauge& push_wakeup_subscriptions_;
+  prometheus::Family<prometheus::Counter>& policy_denials_;
 
   // The RPC path is hot: resolve (method, code) series once, then lock-free.
   std::array<std::array<std::atomic<prometheus::Counter*>, kCodes>, kMethods> rpc_counter_cache_{};
