@@ -357,8 +357,8 @@ def check(ok, name, why=""):
 deploy = open("docs/deploy.md").read() if os.path.exists("docs/deploy.md") else ""
 check(deploy, "docs/deploy.md exists", "")
 for need in ("helm upgrade --install", "scalerAddress", "jetstream-scaler.keda.svc:6000", "ScaledObject",
-             "existingSecret", "grpc.tls", "serviceMonitor.enabled", "prometheusRule.enabled",
-             "dashboard.enabled", "runtime-dir.sh"):
+             "existingSecret", "grpc.tls", "serviceMonitor:", "prometheusRule:",
+             "dashboard:", "runtime-dir.sh"):
     check(need in deploy, f"docs/deploy.md covers {need}", "")
 for doc in ("docs/deploy.md", "docs/metrics.md"):
     text = open(doc).read() if os.path.exists(doc) else ""
