@@ -103,7 +103,14 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
       policy_denials_(prometheus::BuildCounter()
                           .Name("jetstream_scaler_policy_denials_total")
                           .Help("Queries refused by the access policy, by Kubernetes namespace.")
-                          .Register(*registry_)) {
+                          .Register(*registry_)),
+      policy_reloads_(prometheus::BuildCounter()
+                          .Name("jetstream_scaler_policy_reloads_total")
+                          .Help("Policy file changes applied (ok) or rejected (error; the "
+                                "previous policy stays in force).")
+                          .Register(*registry_)),
+      policy_reloads_ok_(policy_reloads_.Add({{"result", "ok"}})),
+      policy_reloads_error_(policy_reloads_.Add({{"result", "error"}})) {
   build_info_.Add({{"version", version}, {"revision", revision}}).Set(1);
 }
 
@@ -152,6 +159,10 @@ void ScalerMetrics::OnWatchers(size_t watchers, size_t subscribers) {
 }
 
 void ScalerMetrics::OnWakeup() { push_wakeups_.Increment(); }
+
+void ScalerMetrics::OnPolicyReload(bool ok) {
+  (ok ? policy_reloads_ok_ : policy_reloads_error_).Increment();
+}
 
 void ScalerMetrics::OnPolicyDenied(std::string_view ns) {
   policy_denials_.Add({{"namespace", std::string(ns)}}).Increment();

@@ -201,6 +201,7 @@ class ServerImpl final : public Server {
         if (text != policy_text_) {
           logger_->Error("access policy not reloaded; the previous one stays in force",
                          {{"error", policy.status().message()}});
+          metrics_->OnPolicyReload(false);
           policy_text_ = text;
         }
       } else if (text != policy_text_) {
@@ -208,6 +209,7 @@ class ServerImpl final : public Server {
         logger_->Info("access policy reloaded", {{"file", config_.policy_file},
                                                  {"rules", core::StrCat(policy->rule_count())}});
         policy_.Replace(std::move(*policy));
+        metrics_->OnPolicyReload(true);
       }
       ScheduleReload();
     });

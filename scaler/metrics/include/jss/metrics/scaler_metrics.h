@@ -40,6 +40,8 @@ class ScalerMetrics final : public core::NatsObserver,
   // core::RpcObserver
   void OnRpcDone(std::string_view method, core::StatusCode code, double seconds) override;
   void OnPolicyDenied(std::string_view ns) override;
+  // The policy file was re-read after a change: applied (ok) or rejected.
+  void OnPolicyReload(bool ok);
   // core::ActivityObserver
   void OnWatchers(size_t watchers, size_t subscribers) override;
   void OnWakeup() override;
@@ -67,6 +69,9 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Counter& push_wakeups_;
   prometheus::Gauge& push_wakeup_subscriptions_;
   prometheus::Family<prometheus::Counter>& policy_denials_;
+  prometheus::Family<prometheus::Counter>& policy_reloads_;
+  prometheus::Counter& policy_reloads_ok_;
+  prometheus::Counter& policy_reloads_error_;
 
   // The RPC path is hot: resolve (method, code) series once, then lock-free.
   std::array<std::array<std::atomic<prometheus::Counter*>, kCodes>, kMethods> rpc_counter_cache_{};
