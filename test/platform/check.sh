@@ -104,10 +104,8 @@ node_modules=$npm_dir/node_modules
 keys_file=$(mktemp)
 trap 'rm -f "$keys_file"' EXIT
 scaler_bin=${JETSTREAM_SCALER_BIN:-}
-if [[ -z $scaler_bin ]]; then
-  for candidate in build/scaler/main/jetstream-scaler; do
-    [[ -x $candidate ]] && scaler_bin=$candidate
-  done
+if [[ -z $scaler_bin && -x build/scaler/main/jetstream-scaler ]]; then
+  scaler_bin=build/scaler/main/jetstream-scaler  # scripts/test.sh's build directory
 fi
 if [[ -z $scaler_bin || ! -x $scaler_bin ]]; then
   fail "scaler metadata keys: no jetstream-scaler binary (set JETSTREAM_SCALER_BIN); trigger keys checked against nothing"
@@ -123,7 +121,7 @@ if lint=$(yamllint -f parsable -c "$here/yamllint.yaml" platform/ 2>&1); then
   pass "yamllint platform/ ($(find platform -name '*.yaml' | wc -l) files)"
 else
   fail "yamllint platform/"
-  sed 's/^/       /' <<<"$lint"
+  while IFS= read -r line; do echo "       $line"; done <<<"$lint"
 fi
 
 # --- 2. schemas, composition, wiring, examples, docs ------------------------------------------------

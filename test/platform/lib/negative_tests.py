@@ -99,6 +99,12 @@ CASES = [
     ("memory store as large as the memory limit (the plan's 2Gi/2Gi)", "at most 90% of the memory limit",
      lambda r: edit(r, NATS, lambda a: a["spec"]["source"]["helm"]["valuesObject"]["container"]["merge"]
                     ["resources"]["limits"].update(memory="2Gi"))),
+    ("container.merge of the NATS chart is not a Container fragment (resourcez)", "resourcez",
+     lambda r: edit(r, NATS, lambda a: a["spec"]["source"]["helm"]["valuesObject"]["container"]["merge"]
+                    .update(resourcez={}))),
+    ("scaler chart value that charts/jetstream-scaler does not have (nats.url)", "nats.url",
+     lambda r: edit(r, SCALER_APP, lambda a: a["spec"]["source"]["helm"]["valuesObject"]["nats"].update(
+         url="nats://nats.nats.svc:4222"))),
     ("unknown field in an Argo CD Application (syncPolicy.automatic)", "automatic",
      lambda r: edit(r, SCALER_APP, lambda a: a["spec"]["syncPolicy"].update(automatic={"prune": True}))),
     ("scaler not configured for the XRD's default natsUrl", "not among the scaler's nats.urls",

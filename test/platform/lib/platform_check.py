@@ -366,7 +366,7 @@ def get_path(obj, tokens):
 # XRDs
 
 
-def xrd_schemas(xrd_docs, report):
+def xrd_schemas(xrd_docs):
     """(group, version, kind) of each XR and claim -> (xrd doc, JSON schema)."""
     out = {}
     for d in xrd_docs:
@@ -984,7 +984,7 @@ def brace_globs(pattern):
     return [x for alt in m.group(1).split(",") for x in brace_globs(pattern[:m.start()] + alt + pattern[m.end():])]
 
 
-def check_applications(root, docs, report, validator):
+def check_applications(root, docs, report):
     apps = {d.source: d for d in docs if d.kind == "Application"}
     nats = apps.get("platform/bootstrap/components/01-nats.yaml")
     scaler = apps.get("platform/bootstrap/components/02-jetstream-scaler.yaml")
@@ -1273,7 +1273,7 @@ def main():
     docs = load_yaml_files(root, report)
     xrd_docs = [d for d in docs if gvk(d.obj)[:1] == ("apiextensions.crossplane.io",)
                 and d.kind == "CompositeResourceDefinition"]
-    xrds = xrd_schemas(xrd_docs, report)
+    xrds = xrd_schemas(xrd_docs)
     validator = Validator(report, schemas, xrds)
     functions = {d.name for d in docs if d.kind == "Function" and gvk(d.obj)[0] == "pkg.crossplane.io"}
 
@@ -1284,7 +1284,7 @@ def main():
     for d in docs:
         if d.kind == "Composition":
             CompositionCheck(d, validator, xrds, scaler_keys, report, functions).run()
-    nats, scaler = check_applications(root, docs, report, validator)
+    nats, scaler = check_applications(root, docs, report)
     check_nats_values(nats, report, validator)
     scaler_chart = check_scaler_values(root, scaler, report)
     check_wiring(nats, scaler, scaler_chart, xrds, docs, report)
