@@ -94,7 +94,7 @@ step() { echo; echo "== $*"; }
 # ---------------------------------------------------------------------------
 step "dependencies"
 missing=()
-for pkg in prometheus unzip python3-yaml curl openssl nats-server; do
+for pkg in prometheus unzip python3-yaml yamllint curl openssl nats-server; do
   [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] ||
     missing+=("$pkg")
 done
@@ -142,6 +142,14 @@ for tool in promtool curl openssl "$NATS_SERVER_BIN"; do
   command -v "$tool" >/dev/null || fail "$tool not found"
 done
 [[ -x $BIN ]] || fail "JETSTREAM_SCALER_BIN is not an executable: $BIN"
+
+# ---------------------------------------------------------------------------
+step "yamllint (plain YAML: values, ci values, Chart.yaml, alert rules and tests)"
+ok "yamllint" yamllint -s -d '{extends: default, rules: {line-length: {max: 120,
+    allow-non-breakable-inline-mappings: true}, document-start: disable,
+    comments: {min-spaces-from-content: 1}}}' \
+  "$CHART/Chart.yaml" "$CHART/values.yaml" "$CHART"/ci/*.yaml \
+  "$CHART/files/prometheus/alerts.yaml" deploy/prometheus/alerts_test.yaml
 
 # ---------------------------------------------------------------------------
 step "helm lint --strict and helm template, per ci values file"
