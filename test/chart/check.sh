@@ -218,6 +218,7 @@ bad "replicaCount=two" "replicaCount" --set replicaCount=two
 badfile "nats.url (typo for nats.urls)" "url" 'nats: {url: "nats://x:4222"}'
 badfile "nats.urls empty" "nats.urls" 'nats: {urls: []}'
 bad "nats.urls not a NATS URL" "nats.urls" --set 'nats.urls[0]=http://nats:8222'
+bad "credentials inside a NATS URL" "nats.urls" --set 'nats.urls[0]=nats://user:pw@nats:4222'
 badfile "named connection without urls" "namedConnections" 'nats: {namedConnections: [{name: a}]}'
 bad "grpc.port=70000" "grpc.port" --set grpc.port=70000
 bad "config.logLevel=verbose" "logLevel" --set config.logLevel=verbose
