@@ -3,7 +3,7 @@
 
   assert_manifests.py SCENARIO RENDERED.yaml RELEASE NAMESPACE ALERTS.yaml DASHBOARD.json
 
-SCENARIO is the ci values file's stem (default, tls, servicemonitor, networkpolicy);
+SCENARIO is the ci values file's stem (default, tls, servicemonitor, policy);
 common checks run for all, then the scenario's own. Prints PASS/FAIL lines.
 """
 import json
@@ -42,14 +42,15 @@ expected_kinds = {
     "tls": ["Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"],
     "servicemonitor": ["ConfigMap", "Deployment", "PodDisruptionBudget", "PrometheusRule",
                        "Service", "ServiceAccount", "ServiceMonitor"],
-    "networkpolicy": ["Deployment", "NetworkPolicy", "PodDisruptionBudget", "Service",
-                      "ServiceAccount"],
+    "policy": ["ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Service",
+               "ServiceAccount"],
 }[scenario]
 check(kinds == expected_kinds, "rendered kinds", f"{kinds} != {expected_kinds}")
 
 for d in docs:
     ns = d["metadata"].get("namespace")
-    want = "monitoring" if (scenario == "servicemonitor" and d["kind"] == "ConfigMap") else namespace
+    dashboard_cm = d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")
+    want = "monitoring" if dashboard_cm else namespace
     check(ns == want, f"{d['kind']} namespace is {want}", f"got {ns}")
     check(d["metadata"]["labels"].get("app.kubernetes.io/instance") == release,
           f"{d['kind']} has the standard labels", d["metadata"].get("labels"))
@@ -83,7 +84,7 @@ check(flags.get("--grpc-address") == ["0.0.0.0:6000"] and flags.get("--metrics-a
       "the binary listens on the container ports", flags)
 
 # --- replicas, spread, disruption budget
-want_replicas = 3 if scenario == "networkpolicy" else 2
+want_replicas = 3 if scenario == "policy" else 2
 check(dep["spec"]["replicas"] == want_replicas, f"{want_replicas} replicas", dep["spec"]["replicas"])
 tsc = pod.get("topologySpreadConstraints", [])
 keys = {t["topologyKey"] for t in tsc}
@@ -94,7 +95,7 @@ check(dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0,
       "rolling update keeps ready replicas (maxUnavailable 0)", dep["spec"]["strategy"])
 check(matches(pdb["spec"]["selector"]["matchLabels"], pod_labels), "PDB selects the pods",
       pdb["spec"]["selector"])
-if scenario == "networkpolicy":
+if scenario == "policy":
     check(pdb["spec"].get("minAvailable") == 2 and "maxUnavailable" not in pdb["spec"],
           "PDB minAvailable 2", pdb["spec"])
 else:
@@ -209,8 +210,21 @@ if scenario == "servicemonitor":
     data = cm["data"].get("jetstream-scaler.json", "")
     check(json.loads(data) == json.load(open(dashboard_path)),
           "dashboard ConfigMap == files/dashboards/jetstream-scaler.json", "they differ")
-if scenario == "networkpolicy":
+check(flags.get("--reload-interval") == ["10s"], "--reload-interval from config.reloadInterval", flags)
+if scenario != "policy":
+    check("--policy-file" not in flags and "policy" not in volumes, "no access policy unless enabled", flags)
+if scenario == "policy":
     check("--nats-token-file" in flags, "--nats-token-file set", args)
+    pcm = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == f"{release}-policy"]
+    policy = json.loads(pcm[0]["data"]["policy.json"]) if pcm else {}
+    check(policy.get("rules", [{}])[0].get("namespaces") == ["shop", "team-*"] and len(policy["rules"]) == 2,
+          "policy ConfigMap holds the rules as JSON", policy)
+    path = flags.get("--policy-file", [""])[0]
+    m = mounts.get("/etc/jetstream-scaler/policy", {})
+    vol = volumes.get(m.get("name"), {})
+    check(path == "/etc/jetstream-scaler/policy/policy.json" and m.get("readOnly") and "subPath" not in m
+          and vol.get("configMap", {}).get("name") == f"{release}-policy",
+          "--policy-file reads the ConfigMap through a directory mount (updates reach the pod)", (path, m, vol))
     check(pod.get("priorityClassName") == "system-cluster-critical", "priorityClassName", pod)
     np = one("NetworkPolicy")
     spec = np["spec"]

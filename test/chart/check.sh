@@ -168,7 +168,7 @@ for values in "$CHART"/ci/*-values.yaml; do
     fail "helm template ($name)" "$work/out"
   fi
 done
-for want in default tls servicemonitor networkpolicy; do
+for want in default tls servicemonitor policy; do
   [[ " ${scenarios[*]} " == *" $want "* ]] || fail "ci values file $CHART/ci/$want-values.yaml missing"
 done
 
@@ -235,7 +235,9 @@ bad "grpc.tls.enabled without a Secret" "existingSecret" --set grpc.tls.enabled=
 bad "grpc client CA without gRPC TLS" "clientCA" --set grpc.tls.clientCA.enabled=true
 bad "image.digest not sha256" "digest" --set image.digest=latest
 bad "serviceMonitor.interval=30 (no unit)" "interval" --set serviceMonitor.interval=30
-bad "policy.enabled (not in this scaler version)" "policy" --set policy.enabled=true
+bad "policy.enabled without rules (would deny everything)" "rules" --set policy.enabled=true
+badfile "policy rule without namespaces" "namespaces" 'policy: {enabled: true, rules: [{streams: [ORDERS]}]}'
+bad "config.reloadInterval=soon" "reloadInterval" --set config.reloadInterval=soon
 bad "unknown top-level key" "additional|not allowed" --set replicas=3
 ok "accepted: two NATS seed URLs via --set" "$HELM" template x "$CHART" \
   --set 'nats.urls={nats://a:4222,tls://b:4222}'

@@ -149,11 +149,37 @@ def start_nats(workdir, name, extra):
     return port
 
 
+def write_volume(vol_dir, files):
+    """Writes files the way the kubelet fills a Secret/ConfigMap volume: a timestamped
+    directory, a `..data` symlink to it swapped atomically on update, and each key a
+    symlink through `..data`. Calling it again is an update."""
+    os.makedirs(vol_dir, exist_ok=True)
+    stamp = f"..{time.time_ns()}"
+    os.mkdir(os.path.join(vol_dir, stamp))
+    for key, content in files.items():
+        path = os.path.join(vol_dir, stamp, key)
+        with open(path, "w") as f:
+            f.write(content)
+        os.chmod(path, 0o440)
+    tmp = os.path.join(vol_dir, "..data_tmp")
+    os.symlink(stamp, tmp)
+    old = os.path.realpath(os.path.join(vol_dir, "..data")) if os.path.lexists(
+        os.path.join(vol_dir, "..data")) else None
+    os.replace(tmp, os.path.join(vol_dir, "..data"))
+    for key in files:
+        link = os.path.join(vol_dir, key)
+        if not os.path.lexists(link):
+            os.symlink(os.path.join("..data", key), link)
+    if old:
+        shutil.rmtree(old)
+
+
 def deployment(rendered):
     docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
     dep = next(d for d in docs if d["kind"] == "Deployment")
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    return c.get("args", []), c.get("env", [])
+    configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    return c.get("args", []), c.get("env", []), configmaps
 
 
 def map_args(args, env, mounts_dir, nats_url):
@@ -162,6 +188,8 @@ def map_args(args, env, mounts_dir, nats_url):
         flag, _, val = a.partition("=")
         if flag in ("--grpc-address", "--metrics-address"):
             out.append(f"{flag}=127.0.0.1:0")
+        elif flag == "--reload-interval":
+            out.append(f"{flag}=1s")  # the test waits seconds, not the chart's default
         elif flag == "--nats-url":
             name, eq, _ = val.partition("=")
             if eq and "://" not in name:
@@ -279,7 +307,7 @@ def scenario_fixture(name, workdir, mounts):
             "--tlscacert", os.path.join(certs, "nats-ca.crt"), "--tlsverify",
             "--user", USER, "--pass", PASSWORD])
         return f"tls://127.0.0.1:{port}", files, certs
-    if name == "networkpolicy":
+    if name == "policy":
         files = {("nats-auth", "token"): TOKEN}
         port = start_nats(workdir, "nats", ["--auth", TOKEN])
         return f"nats://127.0.0.1:{port}", files, certs
@@ -293,17 +321,21 @@ def run(scenario, rendered, workdir, observe):
     os.makedirs(workdir, exist_ok=True)
     mounts = os.path.join(workdir, "mounts")
     url, contents, certs = scenario_fixture(scenario, workdir, mounts)
-    args, env = deployment(rendered)
+    args, env, configmaps = deployment(rendered)
+    # The policy file is the rendered ConfigMap itself.
+    for data in configmaps.values():
+        if "policy.json" in data:
+            contents[("policy", "policy.json")] = data["policy.json"]
     mapped, files, envmap = map_args(args, env, mounts, url)
     missing = [k for k in files if k not in contents]
-    if not report(not missing, f"{scenario}: every mounted secret file has test content",
+    if not report(not missing, f"{scenario}: every mounted file has test content",
                   f"no fixture for {missing}"):
         return
-    for key, path in files.items():
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(contents[key])
-        os.chmod(path, 0o440)
+    volumes = {}
+    for (vol, key) in files:
+        volumes.setdefault(vol, {})[key] = contents[(vol, key)]
+    for vol, vfiles in volumes.items():
+        write_volume(os.path.join(mounts, vol), vfiles)
     extra = []
     plain_url = None
     if observe:
@@ -338,6 +370,8 @@ def run(scenario, rendered, workdir, observe):
 
     if observe:
         observe_run(s, url, plain_url, workdir, *observe)
+    if scenario == "policy":
+        policy_run(s, os.path.join(mounts, "policy"))
 
     # Secret hygiene: nothing secret on the command line, in logs or in /metrics.
     _, metrics = http_get(s.url("/metrics"))
@@ -399,6 +433,45 @@ def observe_run(s, url, plain_url, workdir, dashboard, alerts):
     report(status == 200 and "jetstream_scaler_nats_request_errors_total" in metrics,
            "observe: /metrics scraped (with error families)", f"status {status}")
     prometheus_run(s, q, addr, workdir, metrics, dashboard, alerts)
+
+
+def policy_run(s, policy_dir):
+    """The tenant policy from the chart's ConfigMap: a namespace it does not list is
+    refused before any NATS traffic; a ConfigMap update (kubelet-style symlink swap)
+    applies without a restart; a broken update keeps the previous policy."""
+    tools = tools_dir()
+    if not report(tools is not None, "policy: jss-keda-query found next to the binary", "set JSS_TOOLS_DIR"):
+        return
+    q = os.path.join(tools, "jss-keda-query")
+    addr = f"127.0.0.1:{s.grpc_port}"
+
+    def ask():  # jss-keda-query asks as ScaledObject default/demo
+        return subprocess.run([q, addr, "stream=ORDERS", "consumer=workers"],
+                              capture_output=True, text=True).stdout
+
+    def metric(name):
+        _, text = http_get(s.url("/metrics"))
+        m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
+
+    out = ask()
+    report("GetMetrics:    error PERMISSION_DENIED" in out,
+           "policy: namespace default, not in the chart's rules, gets PERMISSION_DENIED", out)
+    report((metric('jetstream_scaler_policy_denials_total{namespace="default"}') or 0) >= 1,
+           "policy: the denial is counted", "no jetstream_scaler_policy_denials_total{namespace=\"default\"}")
+    report(not metric('jetstream_scaler_nats_requests_total{connection="default"}'),
+           "policy: a denied query sends nothing to NATS", "nats_requests_total > 0")
+
+    write_volume(policy_dir, {"policy.json": json.dumps(
+        {"rules": [{"namespaces": ["default"], "streams": ["ORDERS"]}]})})
+    allowed = wait_for(lambda: "PERMISSION_DENIED" not in ask(), 6, 0.5)
+    report(allowed, "policy: a ConfigMap update applies without a restart", ask())
+    report((metric('jetstream_scaler_policy_reloads_total{result="ok"}') or 0) >= 1,
+           "policy: the reload is counted (result=ok)", "")
+    write_volume(policy_dir, {"policy.json": '{"rules": [ {"namespaces": '})
+    rejected = wait_for(lambda: (metric('jetstream_scaler_policy_reloads_total{result="error"}') or 0) >= 1, 6, 0.5)
+    report(rejected and "PERMISSION_DENIED" not in ask(),
+           "policy: a broken update is rejected and the previous policy stays", s.text()[-400:])
 
 
 def free_port():

@@ -231,5 +231,83 @@ TEST_F(SecurityTest, RotatedServerCertificateIsServedWithoutRestartOrDroppedConn
   EXPECT_TRUE(Spec(*established).ok()) << "an established connection was dropped";
 }
 
+TEST_F(SecurityTest, EachNamedConnectionAuthenticatesWithItsOwnToken) {
+  std::string error;
+  NatsServerProcess::Options alpha_opts;
+  alpha_opts.token = "alpha-token";
+  auto alpha = NatsServerProcess::Start(alpha_opts, &error);
+  ASSERT_NE(alpha, nullptr) << error;
+  NatsServerProcess::Options bravo_opts;
+  bravo_opts.token = "bravo-token";
+  auto bravo = NatsServerProcess::Start(bravo_opts, &error);
+  ASSERT_NE(bravo, nullptr) << error;
+  for (auto* server : {alpha.get(), bravo.get()}) {
+    const std::string token = server == alpha.get() ? "alpha-token" : "bravo-token";
+    auto admin = tools::JetStreamAdmin::Connect("nats://" + token + "@127.0.0.1:" +
+                                                std::to_string(server->port()));
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    ASSERT_TRUE((*admin)->AddStream({"S", {"s.>"}}).ok());
+    ASSERT_TRUE((*admin)->AddConsumer({"S", "w", ""}).ok());
+    ASSERT_TRUE((*admin)->Publish("s.x", server == alpha.get() ? 3 : 7).ok());
+  }
+  TempDir dir;
+  WriteFile(dir / "alpha", "alpha-token\n");
+  WriteFile(dir / "bravo", "bravo-token\n");
+  auto parsed = app::ParseConfig(
+      {"--nats-url", "alpha=" + alpha->url(), "--nats-url", "bravo=" + bravo->url(),
+       "--nats-token-file", "alpha=" + (dir / "alpha"), "--nats-token-file",
+       "bravo=" + (dir / "bravo")},
+      app::Environment::Process());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  StartScaler([&](app::Config& c) {
+    c.connections = parsed->connections;
+    c.nats_auth = parsed->nats_auth;
+  });
+  auto a = client_->GetMetrics(Md("S", "w", {{"account", "alpha"}}), "");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->value, 3);
+  auto b = client_->GetMetrics(Md("S", "w", {{"account", "bravo"}}), "");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->value, 7);
+}
+
+TEST_F(SecurityTest, NatsOverTlsAndMutualTls) {
+  TempDir dir;
+  TestCa ca(dir, "ca");
+  ASSERT_TRUE(ca.ok() && ca.Issue("nats") && ca.Issue("scaler")) << "openssl failed";
+  std::string error;
+  NatsServerProcess::Options opts;
+  opts.extra_args = {"--tlsverify", "--tlscert", dir / "nats.crt", "--tlskey", dir / "nats.key",
+                     "--tlscacert", ca.cert_path()};
+  auto secure = NatsServerProcess::Start(opts, &error);
+  ASSERT_NE(secure, nullptr) << error;
+  const std::string url = "tls://localhost:" + std::to_string(secure->port());
+
+  // A JetStream API answer (the stream does not exist) proves a working
+  // session; without the client certificate there is none.
+  StartScaler([&](app::Config& c) {
+    c.connections = {{"default", {url}, false}};
+    c.nats_tls_ca_file = ca.cert_path();
+    c.nats_tls_cert_file = dir / "scaler.crt";
+    c.nats_tls_key_file = dir / "scaler.key";
+  });
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(server_->metrics_port(), "/readyz").status == 200; }));
+  auto answer = client_->GetMetrics(Md("NOPE", "w"), "");
+  EXPECT_EQ(answer.status().code(), core::StatusCode::kNotFound) << answer.status().ToString();
+  server_->Stop();
+  server_.reset();
+
+  StartScaler([&](app::Config& c) {
+    c.connections = {{"default", {url}, false}};
+    c.nats_tls_ca_file = ca.cert_path();
+    c.nats_tls_cert_file.clear();
+    c.nats_tls_key_file.clear();
+  });
+  auto refused = client_->GetMetrics(Md("NOPE", "w"), "");
+  EXPECT_EQ(refused.status().code(), core::StatusCode::kUnavailable)
+      << refused.status().ToString();
+  EXPECT_NE(HttpGet(server_->metrics_port(), "/readyz").status, 200);
+}
+
 }  // namespace
 }  // namespace jss::testing

@@ -123,6 +123,17 @@ else
   fail "yamllint platform/"
   while IFS= read -r line; do echo "       $line"; done <<<"$lint"
 fi
+# A duplicated key is the YAML mistake that parsers hide (the last one silently wins).
+dup_dir=$(mktemp -d)
+sed '0,/^  mode: Pipeline$/s//  mode: Pipeline\n  mode: Pipeline/' \
+  platform/04-apis/compositions/agent-executor-composition.yaml >"$dup_dir/composition.yaml"
+dup_lint=$(yamllint -f parsable -c "$here/yamllint.yaml" "$dup_dir/composition.yaml" 2>&1)
+if grep -q 'key-duplicates' <<<"$dup_lint"; then
+  pass "negative: yamllint rejects a duplicated key in the composition"
+else
+  fail "negative: yamllint did not report a duplicated key"
+fi
+rm -rf "$dup_dir"
 
 # --- 2. schemas, composition, wiring, examples, docs ------------------------------------------------
 run_checker platform_check.py $python "$here/lib/platform_check.py" --root "$root" \

@@ -79,7 +79,9 @@ bool NatsServerProcess::Launch(int port, std::string* error) {
     std::stringstream ss;
     ss << in.rdbuf();
     content = ss.str();
-    return content.find("nats://") != std::string::npos &&
+    // tls:// when the server requires TLS.
+    return (content.find("nats://") != std::string::npos ||
+            content.find("tls://") != std::string::npos) &&
            (!options_.monitoring || content.find("http://") != std::string::npos);
   });
   if (!up) {
@@ -88,7 +90,7 @@ bool NatsServerProcess::Launch(int port, std::string* error) {
     return false;
   }
   std::smatch m;
-  if (std::regex_search(content, m, std::regex("nats://127\\.0\\.0\\.1:(\\d+)"))) {
+  if (std::regex_search(content, m, std::regex("(?:nats|tls)://127\\.0\\.0\\.1:(\\d+)"))) {
     port_ = std::stoi(m[1]);
   }
   if (std::regex_search(content, m, std::regex("http://127\\.0\\.0\\.1:(\\d+)"))) {

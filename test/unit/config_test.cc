@@ -81,6 +81,48 @@ TEST(ConfigTest, SecretsComeFromFilesOrEnvironment) {
   EXPECT_EQ(c->nats_password, "pw");
 }
 
+TEST(ConfigTest, NamedConnectionsTakeTheirOwnAuthAndInheritTheRest) {
+  FakeEnv env;
+  env.files["/s/eu-token"] = "eu-secret\n";
+  env.files["/s/us-password"] = "us-pw";
+  auto c = Parse({"--nats-url", "nats://local:4222", "--nats-url", "eu=tls://eu:4222",
+                  "--nats-url", "us=nats://us:4222", "--nats-tls-ca", "/ca/shared.pem",
+                  "--nats-creds", "/c/default.creds", "--nats-token-file", "eu=/s/eu-token",
+                  "--nats-creds", "eu=/c/eu.creds", "--nats-user", "us=scaler",
+                  "--nats-password-file", "us=/s/us-password", "--nats-tls-ca",
+                  "us=/ca/us.pem"},
+                 env);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  struct Expect {
+    const char* connection;
+    const char* creds;
+    const char* token;
+    const char* user;
+    const char* password;
+    const char* ca;
+  };
+  const Expect table[] = {
+      {"default", "/c/default.creds", "", "", "", "/ca/shared.pem"},
+      {"eu", "/c/eu.creds", "eu-secret", "", "", "/ca/shared.pem"},
+      {"us", "/c/default.creds", "", "scaler", "us-pw", "/ca/us.pem"},
+  };
+  ASSERT_EQ(c->nats_auth.size(), 3u);
+  for (const auto& e : table) {
+    const NatsAuth& a = c->nats_auth.at(e.connection);
+    EXPECT_EQ(a.creds_file, e.creds) << e.connection;
+    EXPECT_EQ(a.token, e.token) << e.connection;
+    EXPECT_EQ(a.user, e.user) << e.connection;
+    EXPECT_EQ(a.password, e.password) << e.connection;
+    EXPECT_EQ(a.tls_ca_file, e.ca) << e.connection;
+  }
+}
+
+TEST(ConfigTest, AnEqualsSignInAPathIsNotAConnectionName) {
+  auto c = Parse({"--nats-creds", "/odd=dir/user.creds"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->nats_auth.at("default").creds_file, "/odd=dir/user.creds");
+}
+
 struct BadFlags {
   const char* name;
   std::vector<std::string> args;
@@ -120,7 +162,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlags{"client_ca_without_tls", {"--grpc-tls-client-ca", "/ca"}, "need TLS"},
         BadFlags{"switch_with_value", {"--help=yes"}, "takes no value"},
         BadFlags{"repeated_single", {"--log-level", "info", "--log-level", "debug"},
-                 "more than once"}),
+                 "more than once"},
+        BadFlags{"repeated_default_auth", {"--nats-creds", "/a", "--nats-creds", "/b"},
+                 "prefix NAME="},
+        BadFlags{"repeated_named_auth",
+                 {"--nats-url", "eu=nats://x:1", "--nats-creds", "eu=/a", "--nats-creds", "eu=/b"},
+                 "more than once for connection \"eu\""},
+        BadFlags{"named_nkey_without_seed",
+                 {"--nats-url", "eu=nats://x:1", "--nats-nkey", "eu=UABC"},
+                 "connection \"eu\""},
+        BadFlags{"nkey_without_seed", {"--nats-nkey", "UABC"}, "go together"},
+        BadFlags{"half_nats_tls_named",
+                 {"--nats-url", "eu=nats://x:1", "--nats-tls-cert", "eu=/c"}, "go together"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {

@@ -35,15 +35,21 @@ const std::vector<Flag>& Flags() {
        "NATS server(s). Repeat for more. NAME=URL makes a named connection that trigger "
        "metadata `account` selects; unnamed URLs form the default connection. In the "
        "environment variable, separate entries with spaces"},
-      {"nats-creds", true, false, "FILE", "", "NATS credentials file (JWT + nkey seed)"},
-      {"nats-token-file", true, false, "FILE", "",
+      // NATS authentication and TLS. Each takes an optional NAME= prefix that
+      // sets it for that named connection only; without one it applies to
+      // every connection that has no value of its own.
+      {"nats-creds", true, true, "[NAME=]FILE", "", "NATS credentials file (JWT + nkey seed)"},
+      {"nats-nkey", true, true, "[NAME=]PUBLIC_KEY", "",
+       "NATS nkey user (public key, U...); the seed comes from --nats-nkey-seed-file"},
+      {"nats-nkey-seed-file", true, true, "[NAME=]FILE", "", "file holding the nkey seed (SU...)"},
+      {"nats-token-file", true, true, "[NAME=]FILE", "",
        "file holding the NATS token (or set JETSTREAM_SCALER_NATS_TOKEN)"},
-      {"nats-user", true, false, "USER", "", "NATS user name"},
-      {"nats-password-file", true, false, "FILE", "",
+      {"nats-user", true, true, "[NAME=]USER", "", "NATS user name"},
+      {"nats-password-file", true, true, "[NAME=]FILE", "",
        "file holding the NATS password (or set JETSTREAM_SCALER_NATS_PASSWORD)"},
-      {"nats-tls-ca", true, false, "FILE", "", "CA bundle to verify the NATS server"},
-      {"nats-tls-cert", true, false, "FILE", "", "client certificate for NATS mTLS"},
-      {"nats-tls-key", true, false, "FILE", "", "client key for NATS mTLS"},
+      {"nats-tls-ca", true, true, "[NAME=]FILE", "", "CA bundle to verify the NATS server"},
+      {"nats-tls-cert", true, true, "[NAME=]FILE", "", "client certificate for NATS mTLS"},
+      {"nats-tls-key", true, true, "[NAME=]FILE", "", "client key for NATS mTLS"},
       {"grpc-tls-cert", true, false, "FILE", "", "serve gRPC over TLS with this certificate"},
       {"grpc-tls-key", true, false, "FILE", "", "private key for --grpc-tls-cert"},
       {"grpc-tls-client-ca", true, false, "FILE", "",
@@ -185,6 +191,37 @@ Environment Environment::Process() {
   return env;
 }
 
+constexpr const char* kNatsAuthFlags[] = {
+    "nats-creds",    "nats-nkey",   "nats-nkey-seed-file", "nats-token-file", "nats-user",
+    "nats-password-file", "nats-tls-ca", "nats-tls-cert",       "nats-tls-key"};
+
+// Reads a secret file named by `flag`; the content is trimmed and must not be empty.
+core::StatusOr<std::string> ReadSecretFile(const Environment& env, const char* flag,
+                                           const std::string& path) {
+  auto content = env.read_file(path);
+  if (!content.ok()) return Bad(flag, content.status().message());
+  std::string secret = TrimSecret(*content);
+  if (secret.empty()) return Bad(flag, core::StrCat("the file \"", path, "\" is empty"));
+  return secret;
+}
+
+// Pairs that only make sense together, checked per connection.
+core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
+  const std::string where =
+      connection == "default" ? std::string() : core::StrCat(" (connection \"", connection, "\")");
+  if (!a.password.empty() && a.user.empty()) {
+    return Bad("nats-user", core::StrCat("a NATS password was given without --nats-user", where));
+  }
+  if (a.tls_cert_file.empty() != a.tls_key_file.empty()) {
+    return Bad("nats-tls-cert", core::StrCat("--nats-tls-cert and --nats-tls-key go together", where));
+  }
+  if (a.nkey.empty() != a.nkey_seed_file.empty()) {
+    return Bad("nats-nkey",
+               core::StrCat("--nats-nkey and --nats-nkey-seed-file go together", where));
+  }
+  return core::OkStatus();
+}
+
 core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const Environment& env) {
   // Collect raw values: environment first, then the command line replaces.
   std::map<std::string, std::vector<std::string>> values;
@@ -260,6 +297,41 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
     return config;
   }
 
+  std::vector<std::string> urls = values["nats-url"];
+  if (urls.empty()) urls.push_back("nats://127.0.0.1:4222");
+  for (const auto& entry : urls) {
+    if (core::Status s = AddNatsUrl(entry, config.connections); !s.ok()) return s;
+  }
+  // Split NAME=VALUE (a named connection's own setting) from plain values
+  // (everyone's default). Only a configured connection name counts as a
+  // prefix, so a path that happens to contain '=' stays a path.
+  std::set<std::string> named;
+  for (const auto& c : config.connections) {
+    if (c.named) named.insert(c.name);
+  }
+  std::map<std::string, std::map<std::string, std::string>> per_connection;
+  for (const char* flag : kNatsAuthFlags) {
+    std::vector<std::string> plain;
+    for (const auto& v : values[flag]) {
+      const size_t eq = v.find('=');
+      if (eq != std::string::npos && named.count(v.substr(0, eq))) {
+        auto& slot = per_connection[v.substr(0, eq)][flag];
+        if (!slot.empty()) {
+          return Bad(flag, core::StrCat("given more than once for connection \"",
+                                        v.substr(0, eq), "\""));
+        }
+        slot = v.substr(eq + 1);
+        if (slot.empty()) return Bad(flag, core::StrCat("\"", v, "\" has an empty value"));
+      } else {
+        plain.push_back(v);
+      }
+    }
+    if (plain.size() > 1) {
+      return Bad(flag, "given more than once; prefix NAME= to set it for a named connection");
+    }
+    values[flag] = plain;
+  }
+
   auto single = [&values](const char* name) -> std::optional<std::string> {
     auto it = values.find(name);
     if (it == values.end() || it->second.empty()) return std::nullopt;
@@ -274,6 +346,7 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
   };
 
   for (const char* name : {"grpc-address", "metrics-address", "nats-creds", "nats-user",
+                           "nats-nkey", "nats-nkey-seed-file",
                            "nats-tls-ca", "nats-tls-cert", "nats-tls-key", "grpc-tls-cert",
                            "grpc-tls-key", "grpc-tls-client-ca", "log-level", "log-format",
                            "policy-file"}) {
@@ -283,6 +356,8 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
     if (n == "metrics-address") target = &config.metrics_address;
     if (n == "nats-creds") target = &config.nats_creds_file;
     if (n == "nats-user") target = &config.nats_user;
+    if (n == "nats-nkey") target = &config.nats_nkey;
+    if (n == "nats-nkey-seed-file") target = &config.nats_nkey_seed_file;
     if (n == "nats-tls-ca") target = &config.nats_tls_ca_file;
     if (n == "nats-tls-cert") target = &config.nats_tls_cert_file;
     if (n == "nats-tls-key") target = &config.nats_tls_key_file;
@@ -352,12 +427,6 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
     config.max_in_flight = n;
   }
 
-  std::vector<std::string> urls = values["nats-url"];
-  if (urls.empty()) urls.push_back("nats://127.0.0.1:4222");
-  for (const auto& entry : urls) {
-    if (core::Status s = AddNatsUrl(entry, config.connections); !s.ok()) return s;
-  }
-
   // Secrets: from files or the environment, never from argv.
   if (auto file = single("nats-token-file")) {
     auto content = env.read_file(*file);
@@ -374,11 +443,33 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
   } else if (auto v = env.get_env(EnvVarFor("nats-password")); v.has_value()) {
     config.nats_password = *v;
   }
-  if (!config.nats_password.empty() && config.nats_user.empty()) {
-    return Bad("nats-user", "a NATS password was given without --nats-user");
-  }
-  if (config.nats_tls_cert_file.empty() != config.nats_tls_key_file.empty()) {
-    return Bad("nats-tls-cert", "--nats-tls-cert and --nats-tls-key go together");
+  // Every connection starts from the plain values, then takes its own.
+  const NatsAuth defaults{config.nats_creds_file, config.nats_nkey,   config.nats_nkey_seed_file,
+                          config.nats_token,      config.nats_user,   config.nats_password,
+                          config.nats_tls_ca_file, config.nats_tls_cert_file,
+                          config.nats_tls_key_file};
+  for (const auto& c : config.connections) {
+    NatsAuth a = defaults;
+    auto own = per_connection.find(c.name);
+    if (own != per_connection.end()) {
+      for (const auto& [flag, value] : own->second) {
+        const std::string_view f = flag;
+        if (f == "nats-creds") a.creds_file = value;
+        if (f == "nats-nkey") a.nkey = value;
+        if (f == "nats-nkey-seed-file") a.nkey_seed_file = value;
+        if (f == "nats-user") a.user = value;
+        if (f == "nats-tls-ca") a.tls_ca_file = value;
+        if (f == "nats-tls-cert") a.tls_cert_file = value;
+        if (f == "nats-tls-key") a.tls_key_file = value;
+        if (f == "nats-token-file" || f == "nats-password-file") {
+          auto secret = ReadSecretFile(env, flag.c_str(), value);
+          if (!secret.ok()) return secret.status();
+          (f == "nats-token-file" ? a.token : a.password) = *secret;
+        }
+      }
+    }
+    if (core::Status s = ValidateAuth(a, c.name); !s.ok()) return s;
+    config.nats_auth[c.name] = std::move(a);
   }
   if (config.grpc_tls_cert_file.empty() != config.grpc_tls_key_file.empty()) {
     return Bad("grpc-tls-cert", "--grpc-tls-cert and --grpc-tls-key go together");

@@ -86,6 +86,11 @@ core::Status NatsConnection::Start() {
                                                 nullptr);
     if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": --nats-creds"));
   }
+  if (!options_.nkey.empty()) {
+    s = natsOptions_SetNKeyFromSeed(opts.get(), options_.nkey.c_str(),
+                                    options_.nkey_seed_file.c_str());
+    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": NATS nkey seed file"));
+  }
   if (!options_.token.empty()) {
     s = natsOptions_SetToken(opts.get(), options_.token.c_str());
     if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": NATS token"));

@@ -97,13 +97,16 @@ class ServerImpl final : public Server {
       nats::NatsConnectionOptions opts;
       opts.name = c.name;
       opts.servers = c.servers;
-      opts.creds_file = config_.nats_creds_file;
-      opts.token = config_.nats_token;
-      opts.user = config_.nats_user;
-      opts.password = config_.nats_password;
-      opts.tls_ca_file = config_.nats_tls_ca_file;
-      opts.tls_cert_file = config_.nats_tls_cert_file;
-      opts.tls_key_file = config_.nats_tls_key_file;
+      const app::NatsAuth auth = AuthFor(c.name);
+      opts.creds_file = auth.creds_file;
+      opts.nkey = auth.nkey;
+      opts.nkey_seed_file = auth.nkey_seed_file;
+      opts.token = auth.token;
+      opts.user = auth.user;
+      opts.password = auth.password;
+      opts.tls_ca_file = auth.tls_ca_file;
+      opts.tls_cert_file = auth.tls_cert_file;
+      opts.tls_key_file = auth.tls_key_file;
       opts.max_in_flight = config_.max_in_flight;
       auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_);
       if (!conn.ok()) return conn.status();
@@ -190,6 +193,18 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // ParseConfig resolves every connection; a Config built in code (tests,
+  // embedding) may only set the plain fields, which then apply to all.
+  app::NatsAuth AuthFor(const std::string& connection) const {
+    auto it = config_.nats_auth.find(connection);
+    if (it != config_.nats_auth.end()) return it->second;
+    return app::NatsAuth{config_.nats_creds_file, config_.nats_nkey,
+                         config_.nats_nkey_seed_file, config_.nats_token,
+                         config_.nats_user,       config_.nats_password,
+                         config_.nats_tls_ca_file, config_.nats_tls_cert_file,
+                         config_.nats_tls_key_file};
+  }
+
   // Re-reads the policy file every --reload-interval (a ConfigMap update
   // reaches the pod without a restart). A broken edit keeps the last good
   // policy in force and is logged, so a typo never opens or closes access.

@@ -109,6 +109,7 @@ class Report:
     def __init__(self):
         self.checks = OrderedDict()
         self.skips = []
+        self.notes = []
 
     def add(self, name, errors=()):
         self.checks.setdefault(name, []).extend(errors)
@@ -119,7 +120,14 @@ class Report:
     def skip(self, name, why):
         self.skips.append((name, why))
 
+    def note(self, text):
+        if text not in self.notes:
+            self.notes.append(text)
+
     def emit(self):
+        """Prints the results; returns the number of failed checks."""
+        for text in self.notes:
+            print(f"NOTE {text}")
         failed = 0
         for name, errors in self.checks.items():
             if errors:
@@ -309,36 +317,39 @@ class Validator:
         self.node_partials.append((check, where, {"apiVersion": api_version, "kind": kind,
                                                   "object": nest(tokens, value)}))
 
-    def run_node(self, node_modules):
-        if not self.node_docs and not self.node_partials:
-            return
-        entries, owners = {"documents": [], "partials": []}, {}
-        for bucket, items in (("documents", self.node_docs), ("partials", self.node_partials)):
+
+def run_node(validators, node_modules):
+    """Runs the queued Kubernetes/Argo CD/KEDA checks of all validators in one node (and tsc) run."""
+    entries, owners = {"documents": [], "partials": []}, {}
+    for v in validators:
+        for bucket, items in (("documents", v.node_docs), ("partials", v.node_partials)):
             for check, where, obj in items:
                 ident = f"n{len(owners)}"
-                owners[ident] = (check, where)
+                owners[ident] = (v.report, check, where)
                 if bucket == "documents":
                     entries[bucket].append({"id": ident, "apiVersion": obj.get("apiVersion"),
                                             "kind": obj.get("kind"), "object": obj})
                 else:
                     entries[bucket].append({"id": ident, **obj})
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(entries, f)
-            request = f.name
-        env = dict(os.environ, NODE_PATH=node_modules,
-                   JSS_TSC_WORKDIR=os.path.dirname(os.path.abspath(node_modules)))
-        try:
-            proc = subprocess.run(["node", os.path.join(HERE, "k8s_models.js"), request],
-                                  capture_output=True, text=True, env=env, timeout=600)
-        finally:
-            os.unlink(request)
-        if proc.returncode != 0:
-            first = next(iter(owners.values()))[0]
-            self.report.fail(first, f"node validator failed: {proc.stderr.strip()[-800:]}")
-            return
-        for r in json.loads(proc.stdout)["results"]:
-            check, where = owners[r["id"]]
-            self.report.add(check, [where + e for e in r["errors"]])
+    if not owners:
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(entries, f)
+        request = f.name
+    env = dict(os.environ, NODE_PATH=node_modules,
+               JSS_TSC_WORKDIR=os.path.dirname(os.path.abspath(node_modules)))
+    try:
+        proc = subprocess.run(["node", os.path.join(HERE, "k8s_models.js"), request],
+                              capture_output=True, text=True, env=env, timeout=900)
+    finally:
+        os.unlink(request)
+    if proc.returncode != 0:
+        for report, check, _ in owners.values():
+            report.fail(check, f"node validator failed: {proc.stderr.strip()[-800:]}")
+        return
+    for r in json.loads(proc.stdout)["results"]:
+        report, check, where = owners[r["id"]]
+        report.add(check, [where + e for e in r["errors"]])
 
 
 def nest(tokens, value):
@@ -872,7 +883,7 @@ class CompositionCheck:
             if "triggerType" not in spec_props:
                 errors.append("XRD has no triggerType field to choose external or external-push")
         for n in notes:
-            print(f"NOTE {n}")
+            self.report.note(n)
         self.report.add(check, errors)
 
     def check_plan(self):
@@ -1258,16 +1269,11 @@ def check_namespaces(docs, report):
 # ---------------------------------------------------------------------------------------------
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default=".")
-    ap.add_argument("--scaler-keys", required=True, help="file with the scaler's --print-metadata-keys output")
-    ap.add_argument("--node-modules", required=True, help="node_modules with the kubernetes-models packages")
-    args = ap.parse_args()
-    root = os.path.abspath(args.root)
-    with open(args.scaler_keys, encoding="utf-8") as f:
-        scaler_keys = [line.strip() for line in f if line.strip()]
+def analyse(root, scaler_keys):
+    """Runs every check on the tree at root; returns (report, validator).
 
+    The Kubernetes/Argo CD/KEDA model checks are only queued: run_node() completes them.
+    """
     report = Report()
     schemas = load_schemas()
     docs = load_yaml_files(root, report)
@@ -1297,9 +1303,23 @@ def main():
             d = entry[3]
             validator.validate(f"docs {d.label}", d.obj)
     check_namespaces(docs + [e[3] for e in blocks if e[0] == "doc"], report)
-    validator.run_node(args.node_modules)
-    failed = report.emit()
-    return 1 if failed else 0
+    return report, validator
+
+
+def read_keys(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default=".")
+    ap.add_argument("--scaler-keys", required=True, help="file with the scaler's --print-metadata-keys output")
+    ap.add_argument("--node-modules", required=True, help="node_modules with the kubernetes-models packages")
+    args = ap.parse_args()
+    report, validator = analyse(os.path.abspath(args.root), read_keys(args.scaler_keys))
+    run_node([validator], args.node_modules)
+    return 1 if report.emit() else 0
 
 
 if __name__ == "__main__":

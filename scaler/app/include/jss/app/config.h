@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,19 @@
 #include "jss/core/status.h"
 
 namespace jss::app {
+
+// How one NATS connection authenticates. Secret members are never printed.
+struct NatsAuth {
+  std::string creds_file;      // JWT + nkey seed (.creds)
+  std::string nkey;            // nkey user public key (not secret)
+  std::string nkey_seed_file;  // path; the seed itself is read by cnats
+  std::string token;           // secret
+  std::string user;
+  std::string password;  // secret
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
 
 enum class Action { kRun, kHelp, kVersion, kPrintMetadataKeys };
 
@@ -20,13 +34,18 @@ struct Config {
   std::string grpc_address = "0.0.0.0:6000";
   std::string metrics_address = "0.0.0.0:8080";
   std::vector<core::ConnectionConfig> connections;
+  // Plain (unprefixed) NATS auth flags: the default for every connection.
   std::string nats_creds_file;
+  std::string nats_nkey;
+  std::string nats_nkey_seed_file;
   std::string nats_token;
   std::string nats_user;
   std::string nats_password;
   std::string nats_tls_ca_file;
   std::string nats_tls_cert_file;
   std::string nats_tls_key_file;
+  // Resolved per connection name (defaults + NAME= values); what the server uses.
+  std::map<std::string, NatsAuth> nats_auth;
   std::string grpc_tls_cert_file;
   std::string grpc_tls_key_file;
   std::string grpc_tls_client_ca_file;

@@ -30,6 +30,8 @@ struct NatsConnectionOptions {
   std::string name = "default";
   std::vector<std::string> servers;
   std::string creds_file;  // JWT + nkey seed (.creds)
+  std::string nkey;        // nkey user public key
+  std::string nkey_seed_file;
   std::string token;       // secret
   std::string user;
   std::string password;  // secret

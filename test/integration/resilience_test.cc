@@ -1,0 +1,681 @@
+// Resilience: the scaler under faults injected into real nats-server
+// processes (kill/restart under load, cluster leader loss, freeze, overload)
+// and the real binary stopped with SIGTERM mid-traffic. The invariant in every
+// case: a call answers the true lag or a typed error — never an invented
+// value — and service comes back without restarting the scaler.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "integration/scaler_fixture.h"
+#include "support/nats_cluster.h"
+
+namespace jss::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNanos() { return Clock::now().time_since_epoch().count(); }
+
+// Resident memory of this process (scaler and clients are in-process), KiB.
+int64_t VmRssKib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// One open StreamIsActive call read on its own thread like KEDA does,
+// keeping every value it ever received (to prove no `false` was pushed).
+class PushStream {
+ public:
+  PushStream(externalscaler::ExternalScaler::Stub& stub,
+             const std::map<std::string, std::string>& md, const std::string& name = "so") {
+    reader_ = stub.StreamIsActive(&ctx_, tools::MakeRef(md, name, "apps"));
+    thread_ = std::thread([this] {
+      externalscaler::IsActiveResponse msg;
+      while (reader_->Read(&msg)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        unread_.push_back(msg.result());
+        history_.push_back(msg.result());
+        cv_.notify_all();
+      }
+      grpc::Status status = reader_->Finish();
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = status;
+      cv_.notify_all();
+    });
+  }
+  ~PushStream() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+
+  // The next value, or nullopt when the stream ended or nothing came within
+  // `timeout` (a bound for a failing test, not a measurement).
+  std::optional<bool> Next(milliseconds timeout = seconds(15)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return !unread_.empty() || status_.has_value(); });
+    if (unread_.empty()) return std::nullopt;
+    const bool value = unread_.front();
+    unread_.pop_front();
+    return value;
+  }
+
+  std::optional<grpc::Status> Ended(milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return status_.has_value(); });
+    return status_;
+  }
+
+  std::vector<bool> History() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return history_;
+  }
+
+ private:
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<bool> unread_;
+  std::vector<bool> history_;
+  std::optional<grpc::Status> status_;
+  std::thread thread_;
+};
+
+// Unary calls fired without waiting (gRPC's callback client API), so many
+// can be in flight from one thread; each records its code and latency.
+class AsyncCalls {
+ public:
+  struct Result {
+    grpc::StatusCode code;
+    std::string message;
+    milliseconds latency;
+    int64_t value;  // GetMetrics: the metric value; IsActive: 1 for true
+  };
+
+  explicit AsyncCalls(externalscaler::ExternalScaler::Stub& stub) : stub_(stub) {}
+  ~AsyncCalls() { WaitAll(seconds(60)); }  // calls must not outlive their contexts
+
+  void GetMetrics(const std::map<std::string, std::string>& md, milliseconds deadline) {
+    Call& call = NewCall(deadline);
+    *call.metrics_request.mutable_scaledobjectref() = tools::MakeRef(md, "so", "apps");
+    stub_.async()->GetMetrics(&call.ctx, &call.metrics_request, &call.metrics_response,
+                              [this, &call](grpc::Status s) {
+                                const int64_t v = call.metrics_response.metricvalues_size() == 1
+                                                      ? call.metrics_response.metricvalues(0)
+                                                            .metricvalue()
+                                                      : -1;
+                                Done(call, s, v);
+                              });
+  }
+
+  void IsActive(const std::map<std::string, std::string>& md, milliseconds deadline) {
+    Call& call = NewCall(deadline);
+    call.ref = tools::MakeRef(md, "so", "apps");
+    stub_.async()->IsActive(&call.ctx, &call.ref, &call.active_response,
+                            [this, &call](grpc::Status s) {
+                              Done(call, s, call.active_response.result() ? 1 : 0);
+                            });
+  }
+
+  // Every result once all fired calls finished (or what finished by `timeout`).
+  std::vector<Result> WaitAll(milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return results_.size() == calls_.size(); });
+    return results_;
+  }
+
+  size_t finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return results_.size();
+  }
+
+ private:
+  struct Call {
+    grpc::ClientContext ctx;
+    externalscaler::GetMetricsRequest metrics_request;
+    externalscaler::GetMetricsResponse metrics_response;
+    externalscaler::ScaledObjectRef ref;
+    externalscaler::IsActiveResponse active_response;
+    Clock::time_point started;
+  };
+
+  Call& NewCall(milliseconds deadline) {
+    auto call = std::make_unique<Call>();
+    call->ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    call->started = Clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back(std::move(call));
+    return *calls_.back();
+  }
+
+  void Done(const Call& call, const grpc::Status& s, int64_t value) {
+    const auto latency = std::chrono::duration_cast<milliseconds>(Clock::now() - call.started);
+    std::lock_guard<std::mutex> lock(mu_);
+    results_.push_back({s.error_code(), s.error_message(), latency, value});
+    cv_.notify_all();
+  }
+
+  externalscaler::ExternalScaler::Stub& stub_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Call>> calls_;
+  std::vector<Result> results_;
+};
+
+class ResilienceTest : public ScalerFixture {
+ protected:
+  double Scrape(const std::string& series) {
+    const double v = ScrapeValue(Metrics(), series);
+    return v < 0 ? 0 : v;  // a labelled series appears with its first sample
+  }
+
+  // N clients call GetMetrics and IsActive back to back while nats-server is
+  // SIGKILLed and restarted on the same port. Every answer must be the true
+  // lag (8, active) or UNAVAILABLE; a correct value must come back within 5 s
+  // of the restarted server accepting connections.
+  void KillAndRestartUnderLoad() {
+    constexpr int64_t kLag = 8;
+    constexpr int kClients = 4;
+    CreateStream("LOAD", "load.>", "w");
+    ASSERT_TRUE(admin_->Publish("load.x", static_cast<int>(kLag)).ok());
+    admin_.reset();  // it would otherwise reconnect noisily
+    ASSERT_EQ(client_->GetMetrics(Md("LOAD", "w"), "")->value, kLag);
+
+    const std::string address = "127.0.0.1:" + std::to_string(server_->grpc_port());
+    const auto md = Md("LOAD", "w");
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> killed_at{INT64_MAX};
+    std::atomic<int64_t> restarted_at{INT64_MAX};
+    std::atomic<int> ok{0};
+    std::atomic<int> unavailable{0};
+    std::atomic<int> ok_after_restart{0};
+    std::mutex mu;
+    std::vector<std::string> violations;
+    auto record = [&](const char* method, const core::Status& status, bool right_value,
+                      const std::string& value, int64_t started) {
+      const int64_t ended = NowNanos();
+      std::string violation;
+      if (status.ok() && right_value) {
+        ++ok;
+        if (started >= restarted_at.load()) ++ok_after_restart;
+        return;
+      }
+      if (status.ok()) {
+        violation = std::string(method) + " answered OK with " + value + " (true: lag " +
+                    std::to_string(kLag) + ")";
+      } else if (status.code() != core::StatusCode::kUnavailable) {
+        violation = std::string(method) + " failed with " + status.ToString();
+      } else if (ended < killed_at.load()) {
+        violation = std::string(method) + " failed before NATS was killed: " + status.ToString();
+      } else {
+        ++unavailable;
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (violations.size() < 20) violations.push_back(violation);
+    };
+    std::vector<std::thread> clients;
+    for (int t = 0; t < kClients; ++t) {
+      clients.emplace_back([&, t] {
+        tools::KedaClient client(address);  // a channel (TCP connection) each
+        while (!stop.load()) {
+          const int64_t started = NowNanos();
+          if (t % 2 == 0) {
+            auto v = client.GetMetrics(md, "");
+            record("GetMetrics", v.status(), v.ok() && v->value == kLag,
+                   v.ok() ? std::to_string(v->value) : "", started);
+          } else {
+            auto v = client.IsActive(md);
+            record("IsActive", v.status(), v.ok() && *v, v.ok() && *v ? "true" : "false",
+                   started);
+          }
+        }
+      });
+    }
+    auto join = [&] {
+      stop = true;
+      for (auto& c : clients) c.join();
+      clients.clear();
+    };
+
+    const bool loaded = WaitFor([&] { return ok.load() >= 200; });
+    killed_at = NowNanos();
+    nats_->Kill();
+    // The outage must actually be seen by the clients before NATS returns.
+    const bool outage_seen = WaitFor([&] { return unavailable.load() >= 100; });
+    const bool restarted = nats_->Restart();
+    restarted_at = NowNanos();
+    const bool recovered = WaitFor([&] { return ok_after_restart.load() > 0; }, seconds(5));
+    const double recovery_ms = static_cast<double>(NowNanos() - restarted_at.load()) / 1e6;
+    // Keep the load on for a while after recovery: service stays correct.
+    WaitFor([&] { return ok_after_restart.load() >= 200; });
+    join();
+
+    ASSERT_TRUE(loaded) << "the scaler did not serve the load before the fault";
+    ASSERT_TRUE(outage_seen) << "no UNAVAILABLE while NATS was down";
+    ASSERT_TRUE(restarted) << "nats-server did not restart on port " << nats_->port();
+    EXPECT_TRUE(recovered) << "no correct answer within 5 s of nats-server accepting connections";
+    EXPECT_TRUE(violations.empty()) << ::testing::PrintToString(violations);
+    RecordProperty("ok", ok.load());
+    RecordProperty("unavailable", unavailable.load());
+    RecordProperty("recovery_ms", static_cast<int>(recovery_ms));
+    EXPECT_EQ(client_->GetMetrics(md, "")->value, kLag);
+    EXPECT_GE(Scrape("jetstream_scaler_nats_reconnects_total{connection=\"default\"}"), 1);
+  }
+};
+
+TEST_F(ResilienceTest, NatsKilledAndRestartedUnderLoadNoCache) {
+  StartScaler();  // lag cache off: every call reaches NATS
+  KillAndRestartUnderLoad();
+}
+
+TEST_F(ResilienceTest, NatsKilledAndRestartedUnderLoadDefaultCache) {
+  // The production default: values and errors are shared for 1 s, which must
+  // neither hide the outage behind a number other than the true lag nor keep
+  // an error past the 5 s recovery bound.
+  StartScaler([](app::Config& c) { c.lag_cache_ttl = milliseconds(1000); });
+  KillAndRestartUnderLoad();
+}
+
+TEST_F(ResilienceTest, FrozenServerEndsOpenPushStreamsByTheReadDeadlineWithoutAValue) {
+  // NatsOutageTest covers unary calls against a frozen or silent server; an
+  // open push stream must not hang on it either, nor turn it into `false`.
+  CreateStream("FRZ", "frz.>", "w");
+  ASSERT_TRUE(admin_->Publish("frz.x", 3).ok());
+  admin_.reset();
+  StartScaler([](app::Config& c) { c.request_timeout = milliseconds(500); });
+  PushStream stream(client_->stub(), Md("FRZ", "w", {{"pushInterval", "100ms"}}));
+  ASSERT_EQ(stream.Next(), true);
+  nats_->Pause();
+  // The watcher's read in flight fails at its 500 ms deadline; 100 ms of
+  // interval plus scheduling slack on a loaded CI machine bound the rest.
+  auto status = stream.Ended(seconds(3));
+  ASSERT_TRUE(status.has_value()) << "the stream outlived its read deadline";
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE) << status->error_message();
+  EXPECT_EQ(stream.History(), std::vector<bool>{true}) << "a frozen NATS must not look idle";
+
+  // A stream opened while NATS is frozen gets no value at all.
+  PushStream late(client_->stub(), Md("FRZ", "w", {{"pushInterval", "100ms"}}), "late");
+  status = late.Ended(seconds(3));
+  nats_->Resume();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(late.History().empty());
+  // And the scaler reads again once NATS thaws.
+  EXPECT_TRUE(WaitFor([&] {
+    auto v = client_->GetMetrics(Md("FRZ", "w"), "");
+    return v.ok() && v->value == 3;
+  }));
+}
+
+TEST_F(ResilienceTest, SilentServerEndsPushStreamsWithUnavailable) {
+  SilentTcpServer silent;
+  StartScaler([&](app::Config& c) {
+    c.connections = {{"default", {"nats://127.0.0.1:" + std::to_string(silent.port())}, false}};
+  });
+  PushStream stream(client_->stub(), Md("ANY", "w"));
+  auto status = stream.Ended(seconds(5));
+  ASSERT_TRUE(status.has_value()) << "a stream against a server that never speaks stayed open";
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE) << status->error_message();
+  EXPECT_TRUE(stream.History().empty());
+}
+
+TEST_F(ResilienceTest, TenfoldOverloadIsRejectedFastAndMemoryStaysBounded) {
+  constexpr size_t kMaxInFlight = 8;
+  CreateStream("OVR", "ovr.>", "w");
+  ASSERT_TRUE(admin_->Publish("ovr.x", 4).ok());
+  admin_.reset();
+  // A long NATS timeout: the in-flight reads below are bounded by KEDA's
+  // deadline, which is what KEDA sees in production.
+  StartScaler([](app::Config& c) {
+    c.max_in_flight = kMaxInFlight;
+    c.request_timeout = seconds(30);
+  });
+  ASSERT_EQ(client_->GetMetrics(Md("OVR", "w"), "")->value, 4);
+  nats_->Pause();
+
+  // 10x the limit, each a different consumer so that nothing coalesces.
+  const milliseconds deadline(2000);
+  {
+    AsyncCalls calls(client_->stub());
+    for (size_t i = 0; i < 10 * kMaxInFlight; ++i) {
+      calls.GetMetrics(Md("OVR", "c" + std::to_string(i)), deadline);
+    }
+    const auto results = calls.WaitAll(seconds(10));
+    ASSERT_EQ(results.size(), 10 * kMaxInFlight) << "calls outlived their deadline";
+    size_t fast = 0, waited = 0;
+    for (const auto& r : results) {
+      ASSERT_NE(r.code, grpc::StatusCode::OK) << "a value " << r.value << " from a frozen NATS";
+      // Half the deadline separates a rejection from a call that waited for
+      // NATS until the deadline; nothing in between is expected.
+      if (r.latency < deadline / 2) {
+        ++fast;
+        EXPECT_THAT(r.code, ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                             grpc::StatusCode::UNAVAILABLE))
+            << r.message;
+      } else {
+        ++waited;
+        // The scaler's own answer by KEDA's deadline, not the client giving up.
+        EXPECT_EQ(r.code, grpc::StatusCode::UNAVAILABLE) << r.message;
+        EXPECT_LT(r.latency, deadline) << r.message;
+      }
+    }
+    EXPECT_LE(waited, kMaxInFlight) << "only the admitted requests may wait for NATS";
+    EXPECT_GE(fast, 9 * kMaxInFlight);
+    EXPECT_GE(Scrape("jetstream_scaler_nats_request_errors_total{connection=\"default\","
+                     "reason=\"overloaded\"}"),
+              9 * kMaxInFlight);
+  }
+
+  // Memory: fill the limit with reads that stay in flight, then throw 10,000
+  // calls at the full scaler. Rejections must not accumulate state.
+  const double sent_before = Scrape("jetstream_scaler_nats_requests_total{connection=\"default\"}");
+  AsyncCalls holders(client_->stub());
+  for (size_t i = 0; i < kMaxInFlight; ++i) {
+    holders.GetMetrics(Md("OVR", "h" + std::to_string(i)), seconds(20));
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    return Scrape("jetstream_scaler_nats_requests_total{connection=\"default\"}") ==
+           sent_before + kMaxInFlight;
+  }));
+  const std::string address = "127.0.0.1:" + std::to_string(server_->grpc_port());
+  auto burst = [&](int total) {
+    constexpr int kThreads = 8;
+    std::atomic<int> next{0};
+    std::atomic<int> rejected{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        tools::KedaClient client(address, seconds(5));
+        for (int i = next++; i < total; i = next++) {
+          // 100 ScaledObjects' consumers, asked over and over.
+          auto v = client.GetMetrics(Md("OVR", "b" + std::to_string(i % 100)), "");
+          if (!v.ok() && (v.status().code() == core::StatusCode::kResourceExhausted ||
+                          v.status().code() == core::StatusCode::kUnavailable)) {
+            ++rejected;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    return rejected.load();
+  };
+  // The first burst brings gRPC's and the allocator's pools to steady state.
+  ASSERT_EQ(burst(1000), 1000);
+  const int64_t rss_before = VmRssKib();
+  const auto burst_started = Clock::now();
+  ASSERT_EQ(burst(10000), 10000) << "every call past the limit is rejected, none answered";
+  const auto burst_ms =
+      std::chrono::duration_cast<milliseconds>(Clock::now() - burst_started).count();
+  const int64_t rss_after = VmRssKib();
+  RecordProperty("burst_ms", static_cast<int>(burst_ms));
+  RecordProperty("rss_growth_kib", static_cast<int>(rss_after - rss_before));
+  EXPECT_LT(rss_after - rss_before, 64 * 1024)
+      << "RSS grew from " << rss_before << " KiB to " << rss_after << " KiB";
+  EXPECT_EQ(holders.finished(), 0u) << "the admitted reads were still waiting for NATS";
+
+  nats_->Resume();
+  // The held reads now get NATS's answer (those consumers do not exist).
+  for (const auto& r : holders.WaitAll(seconds(25))) {
+    EXPECT_EQ(r.code, grpc::StatusCode::NOT_FOUND) << r.message;
+  }
+  EXPECT_TRUE(WaitFor([&] {
+    auto v = client_->GetMetrics(Md("OVR", "w"), "");
+    return v.ok() && v->value == 4;
+  }));
+}
+
+// A 3-node JetStream cluster, an R3 stream and a durable consumer with a
+// known lag; the scaler has the three servers as one seed list.
+class ResilienceClusterTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kLag = 7;  // 5 pending + 2 delivered, unacknowledged
+
+  void SetUp() override {
+    std::string error;
+    cluster_ = NatsCluster::Start(3, &error);
+    ASSERT_NE(cluster_, nullptr) << error;
+    auto admin = tools::JetStreamAdmin::Connect(cluster_->seed_list());
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    admin_ = std::move(*admin);
+    // An R3 stream needs every server known to the meta leader; right after
+    // the election that may take a moment.
+    ASSERT_TRUE(WaitFor([&] { return admin_->AddStream({"R3", {"r3.>"}, false, 3}).ok(); },
+                        seconds(30)));
+    ASSERT_TRUE(WaitFor([&] { return admin_->AddConsumer({"R3", "w", ""}).ok(); }));
+    ASSERT_TRUE(admin_->Publish("r3.x", static_cast<int>(kLag)).ok());
+    ASSERT_EQ(*admin_->Fetch("R3", "w", 2, /*ack=*/false), 2);
+    auto reference = admin_->ConsumerInfo("R3", "w");
+    ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+    ASSERT_EQ(reference->num_pending + reference->num_ack_pending, static_cast<uint64_t>(kLag));
+
+    app::Config config;
+    config.grpc_address = "127.0.0.1:0";
+    config.metrics_address = "127.0.0.1:0";
+    config.connections = {{"default", cluster_->urls(), false}};
+    config.lag_cache_ttl = milliseconds(0);
+    config.request_timeout = milliseconds(1000);
+    auto server = Server::Start(config, logging::Logger::Null());
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    client_ = std::make_unique<tools::KedaClient>("127.0.0.1:" +
+                                                  std::to_string(server_->grpc_port()));
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  // Reads through the scaler until the true lag comes back; every answer on
+  // the way must be the true lag or UNAVAILABLE.
+  bool AwaitTrueLag(std::vector<std::string>* violations) {
+    const auto md = std::map<std::string, std::string>{{"stream", "R3"}, {"consumer", "w"}};
+    return WaitFor(
+        [&] {
+          auto active = client_->IsActive(md);
+          if (active.ok() && !*active) violations->push_back("IsActive answered false");
+          if (!active.ok() && active.status().code() != core::StatusCode::kUnavailable) {
+            violations->push_back("IsActive: " + active.status().ToString());
+          }
+          auto v = client_->GetMetrics(md, "");
+          if (v.ok() && v->value != kLag) {
+            violations->push_back("GetMetrics answered " + std::to_string(v->value));
+          }
+          if (!v.ok() && v.status().code() != core::StatusCode::kUnavailable) {
+            violations->push_back("GetMetrics: " + v.status().ToString());
+          }
+          return v.ok() && v->value == kLag;
+        },
+        seconds(30));
+  }
+
+  std::unique_ptr<NatsCluster> cluster_;
+  std::unique_ptr<tools::JetStreamAdmin> admin_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<tools::KedaClient> client_;
+};
+
+TEST_F(ResilienceClusterTest, ConsumerLeaderLossIsSurvivedWithoutRestart) {
+  std::vector<std::string> violations;
+  ASSERT_TRUE(AwaitTrueLag(&violations));
+  const int scaler_on = cluster_->ServerOfClient("jetstream-scaler");
+  ASSERT_GE(scaler_on, 0);
+
+  // Round 1: the consumer leader is the very server the scaler is connected
+  // to, so its connection and the consumer's leader go down together.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const int leader = cluster_->ConsumerLeader("R3", "w");
+        if (leader == scaler_on) return true;
+        if (leader >= 0) cluster_->StepDownConsumerLeader("R3", "w");
+        return false;
+      },
+      seconds(20)))
+      << "could not move the consumer's leadership to n" << scaler_on;
+  std::map<std::string, std::string> push_md = {
+      {"stream", "R3"}, {"consumer", "w"}, {"pushInterval", "100ms"}};
+  auto stream = std::make_unique<PushStream>(client_->stub(), push_md, "round1");
+  ASSERT_EQ(stream->Next(), true);
+
+  cluster_->Kill(scaler_on);
+  EXPECT_TRUE(AwaitTrueLag(&violations)) << "no true lag 30 s after losing n" << scaler_on;
+  const int new_leader = cluster_->ConsumerLeader("R3", "w");
+  EXPECT_GE(new_leader, 0);
+  EXPECT_NE(new_leader, scaler_on);
+  const int reconnected_to = cluster_->ServerOfClient("jetstream-scaler");
+  EXPECT_GE(reconnected_to, 0);
+  EXPECT_NE(reconnected_to, scaler_on);
+  // The push stream may have ended with UNAVAILABLE during the failover, but
+  // it never pushed `false` while the lag was 7.
+  auto ended = stream->Ended(milliseconds(0));
+  if (ended.has_value()) {
+    EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAVAILABLE) << ended->error_message();
+  }
+  EXPECT_EQ(stream->History(), std::vector<bool>{true});
+  stream = std::make_unique<PushStream>(client_->stub(), push_md, "round2");
+  EXPECT_EQ(stream->Next(), true) << "a new push stream reads the new leader";
+
+  // Round 2: bring the lost server back, and once every replica is current,
+  // kill a leader the scaler is *not* connected to: the request must find
+  // the new leader through the cluster's routes.
+  ASSERT_TRUE(cluster_->Restart(scaler_on));
+  ASSERT_TRUE(WaitFor([&] { return cluster_->FullyReplicated("R3", "w"); }, seconds(30)))
+      << "n" << scaler_on << " did not catch up after its restart";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const int leader = cluster_->ConsumerLeader("R3", "w");
+        if (leader >= 0 && leader != reconnected_to) return true;
+        if (leader >= 0) cluster_->StepDownConsumerLeader("R3", "w");
+        return false;
+      },
+      seconds(20)));
+  const int round2_leader = cluster_->ConsumerLeader("R3", "w");
+  ASSERT_TRUE(AwaitTrueLag(&violations));
+  cluster_->Kill(round2_leader);
+  EXPECT_TRUE(AwaitTrueLag(&violations)) << "no true lag 30 s after losing n" << round2_leader;
+  EXPECT_EQ(cluster_->ServerOfClient("jetstream-scaler"), reconnected_to)
+      << "the scaler's own server stayed up; its connection should have too";
+  ended = stream->Ended(milliseconds(0));
+  if (ended.has_value()) {
+    EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAVAILABLE) << ended->error_message();
+  }
+  EXPECT_EQ(stream->History(), std::vector<bool>{true});
+  EXPECT_TRUE(violations.empty()) << ::testing::PrintToString(violations);
+}
+
+// The real binary receives SIGTERM with push streams open and unary calls
+// waiting on a frozen NATS.
+TEST(ResilienceBinaryTest, SigtermEndsStreamsAnswersInFlightCallsAndExitsZero) {
+  std::string error;
+  auto nats = NatsServerProcess::Start({}, &error);
+  ASSERT_NE(nats, nullptr) << error;
+  {
+    auto admin = tools::JetStreamAdmin::Connect(nats->url());
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    ASSERT_TRUE((*admin)->AddStream({"SIG", {"sig.>"}}).ok());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE((*admin)->AddConsumer({"SIG", "w" + std::to_string(i), ""}).ok());
+    }
+    ASSERT_TRUE((*admin)->Publish("sig.x", 5).ok());
+  }
+  const int grpc_port = PickFreePort();
+  const int metrics_port = PickFreePort();
+  // A NATS timeout longer than the server's 5 s drain: in-flight calls must
+  // still be answered, not cut off, when the scaler stops.
+  ChildProcess scaler({JSS_SCALER_BIN, "--grpc-address", "127.0.0.1:" + std::to_string(grpc_port),
+                       "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port),
+                       "--nats-url", nats->url(), "--request-timeout", "20s", "--log-level",
+                       "debug"});
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(metrics_port, "/readyz").status == 200; }))
+      << scaler.Output();
+  tools::KedaClient client("127.0.0.1:" + std::to_string(grpc_port), seconds(25));
+
+  // Push streams that read once and then stay quiet (1 h interval, active so
+  // no wake-up), so that the only NATS requests below are the unary calls.
+  std::vector<std::unique_ptr<PushStream>> streams;
+  for (int i = 0; i < 3; ++i) {
+    streams.push_back(std::make_unique<PushStream>(
+        client.stub(),
+        std::map<std::string, std::string>{
+            {"stream", "SIG"}, {"consumer", "w" + std::to_string(i)}, {"pushInterval", "1h"}},
+        "push-" + std::to_string(i)));
+    ASSERT_EQ(streams.back()->Next(), true);
+  }
+  struct SpecStream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<externalscaler::GetMetricSpecResponse>> reader;
+  };
+  std::vector<std::unique_ptr<SpecStream>> specs;
+  for (int i = 0; i < 3; ++i) {
+    auto s = std::make_unique<SpecStream>();
+    s->reader = client.stub().StreamMetricSpec(
+        &s->ctx, tools::MakeRef({{"stream", "SIG"}, {"consumer", "w0"}}, "spec", "apps"));
+    externalscaler::GetMetricSpecResponse first;
+    ASSERT_TRUE(s->reader->Read(&first));
+    specs.push_back(std::move(s));
+  }
+
+  auto requests_sent = [&] {
+    const double v = ScrapeValue(HttpGet(metrics_port, "/metrics").body,
+                                 "jetstream_scaler_nats_requests_total{connection=\"default\"}");
+    return v < 0 ? 0 : v;
+  };
+  const double sent_before = requests_sent();
+  nats->Pause();
+  AsyncCalls calls(client.stub());
+  for (int i = 0; i < 3; ++i) {
+    calls.GetMetrics({{"stream", "SIG"}, {"consumer", "w" + std::to_string(i)}}, seconds(25));
+    calls.IsActive({{"stream", "SIG"}, {"consumer", "w" + std::to_string(i)}}, seconds(25));
+  }
+  // Concurrent reads of one consumer share one request: three in flight.
+  ASSERT_TRUE(WaitFor([&] { return requests_sent() == sent_before + 3; })) << scaler.Output();
+  ASSERT_EQ(calls.finished(), 0u);
+
+  const auto signalled = Clock::now();
+  scaler.Signal(SIGTERM);
+  for (auto& s : streams) {
+    auto status = s->Ended(seconds(30));
+    ASSERT_TRUE(status.has_value()) << "a push stream stayed open after SIGTERM";
+    EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE) << status->error_message();
+    EXPECT_EQ(s->History(), std::vector<bool>{true}) << "nothing is invented on the way out";
+  }
+  for (auto& s : specs) {
+    externalscaler::GetMetricSpecResponse more;
+    EXPECT_FALSE(s->reader->Read(&more));
+    const grpc::Status status = s->reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  }
+  const auto results = calls.WaitAll(seconds(30));
+  EXPECT_EQ(results.size(), 6u) << "in-flight calls were left without an answer";
+  for (const auto& r : results) {
+    EXPECT_EQ(r.code, grpc::StatusCode::UNAVAILABLE) << r.message;
+  }
+  // The chart's terminationGracePeriodSeconds is 30.
+  const int exit_code = scaler.Wait(seconds(30));
+  const auto exit_ms =
+      std::chrono::duration_cast<milliseconds>(Clock::now() - signalled).count();
+  RecordProperty("exit_ms", static_cast<int>(exit_ms));
+  EXPECT_EQ(exit_code, 0) << scaler.Output();
+  EXPECT_THAT(scaler.Output(), HasSubstr("signal received"));
+  nats->Resume();
+}
+
+}  // namespace
+}  // namespace jss::testing
