@@ -14,7 +14,7 @@ import re
 
 import yaml
 
-ANY = {}  # schema that accepts anything (an open, unknown subtree)
+ANY = {}  # sentinel returned by resolve() for an open, unchecked subtree; never mutated
 
 _COPY_KEYS = (
     "type", "enum", "pattern", "minimum", "maximum", "minLength", "maxLength", "minItems",
@@ -26,7 +26,7 @@ _COPY_KEYS = (
 def to_json_schema(s):
     """Converts one OpenAPI v3 structural schema node into a (strict) JSON Schema node."""
     if not isinstance(s, dict):
-        return ANY
+        return {}
     out = {k: copy.deepcopy(s[k]) for k in _COPY_KEYS if k in s}
     # OpenAPI 3.0 boolean exclusive bounds -> JSON Schema numeric ones.
     if s.get("exclusiveMinimum") is True and "minimum" in out:
