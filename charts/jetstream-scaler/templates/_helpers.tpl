@@ -60,6 +60,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "jss.mount.natsTLS" -}}/etc/jetstream-scaler/nats-tls{{- end -}}
 {{- define "jss.mount.grpcTLS" -}}/etc/jetstream-scaler/grpc-tls{{- end -}}
 {{- define "jss.mount.grpcClientCA" -}}/etc/jetstream-scaler/grpc-client-ca{{- end -}}
+{{- define "jss.mount.policy" -}}/etc/jetstream-scaler/policy{{- end -}}
+{{- define "jss.policyConfigMap" -}}
+{{- .Values.policy.existingConfigMap | default (printf "%s-policy" (include "jss.fullname" .)) -}}
+{{- end -}}
 
 {{/* True when any NATS auth file comes from the Secret. */}}
 {{- define "jss.natsAuthMounted" -}}
@@ -69,9 +73,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{- define "jss.validate" -}}
-{{- if .Values.policy.enabled -}}
-{{- fail "policy.enabled: tenant policy is not supported by this scaler version (it has no policy flag yet); leave policy.enabled=false" -}}
-{{- end -}}
 {{- if and .Values.grpc.tls.clientCA.enabled (not .Values.grpc.tls.enabled) -}}
 {{- fail "grpc.tls.clientCA.enabled needs grpc.tls.enabled=true (client certificates are only checked over TLS)" -}}
 {{- end -}}
