@@ -1,5 +1,6 @@
-// Fuzzes decoding of $JS.API.CONSUMER.INFO replies: whatever NATS (or
-// something pretending to be NATS) sends, we get a lag or a typed error.
+// Fuzzes decoding of JetStream API replies ($JS.API.CONSUMER.INFO and
+// $JS.API.STREAM.INFO): whatever NATS (or something pretending to be NATS)
+// sends, we get a lag / subject list or a typed error, never a crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -7,16 +8,34 @@
 
 #include "jss/core/consumer_info_decoder.h"
 
+namespace {
+
+void ExpectTypedError(const jss::core::Status& status) {
+  const auto code = status.code();
+  if (code != jss::core::StatusCode::kNotFound && code != jss::core::StatusCode::kUnavailable) {
+    std::abort();
+  }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
   auto lag = jss::core::DecodeConsumerInfoResponse(body, "S", "C");
-  if (!lag.ok()) {
-    const auto code = lag.status().code();
-    if (code != jss::core::StatusCode::kNotFound && code != jss::core::StatusCode::kUnavailable) {
-      std::abort();
-    }
-    return 0;
+  if (lag.ok()) {
+    (void)lag->Total();
+  } else {
+    ExpectTypedError(lag.status());
   }
-  (void)lag->Total();
+  auto filters = jss::core::DecodeConsumerFilterSubjects(body, "S", "C");
+  if (filters.ok()) {
+    for (const auto& f : *filters) {
+      if (f.empty()) std::abort();  // an empty subject would subscribe to nothing useful
+    }
+  } else {
+    ExpectTypedError(filters.status());
+  }
+  auto subjects = jss::core::DecodeStreamSubjects(body, "S");
+  if (!subjects.ok()) ExpectTypedError(subjects.status());
   return 0;
 }
