@@ -149,16 +149,19 @@ check(all(m["name"] in volumes for m in mounts.values()), "every volumeMount has
 file_flags = [f for f in ("--nats-creds", "--nats-token-file", "--nats-password-file", "--nats-tls-ca",
                           "--nats-tls-cert", "--nats-tls-key", "--grpc-tls-cert", "--grpc-tls-key",
                           "--grpc-tls-client-ca") if f in flags]
+named = {v.split("=", 1)[0] for v in flags.get("--nats-url", []) if "=" in v.split("://", 1)[0]}
 for f in file_flags:
-    path = flags[f][0]
-    mdir, _, key = path.rpartition("/")
-    m = mounts.get(mdir)
-    vol = volumes.get(m["name"]) if m else None
-    sec = (vol or {}).get("secret")
-    ok = bool(m and m.get("readOnly") and sec and sec.get("secretName"))
-    if ok and "items" in sec:
-        ok = any(i["key"] == key and i["path"] == key for i in sec["items"])
-    check(ok, f"{f} reads {path} from a read-only Secret mount", (m, vol))
+    for value in flags[f]:
+        head, eq, rest = value.partition("=")
+        path = rest if eq and head in named else value
+        mdir, _, key = path.rpartition("/")
+        m = mounts.get(mdir)
+        vol = volumes.get(m["name"]) if m else None
+        sec = (vol or {}).get("secret")
+        ok = bool(m and m.get("readOnly") and sec and sec.get("secretName"))
+        if ok and "items" in sec:
+            ok = any(i["key"] == key and i["path"] == key for i in sec["items"])
+        check(ok, f"{f}={value} reads from a read-only Secret mount", (m, vol))
 if "tmp" in volumes:
     check(mounts.get("/tmp", {}).get("name") == "tmp", "writable /tmp is an emptyDir", mounts)
 
@@ -182,7 +185,13 @@ if scenario == "tls":
 if scenario == "servicemonitor":
     check(nats_urls == ["nats://nats.nats.svc:4222", "tenant-a=nats://nats.tenant-a.svc:4222"],
           "named connection rendered as NAME=URL", nats_urls)
-    check("--nats-creds" in flags, "--nats-creds set", args)
+    check(flags.get("--nats-creds") == ["/etc/jetstream-scaler/nats-auth/scaler.creds"],
+          "--nats-creds for the default connection (and, unless overridden, the named ones)", args)
+    check(flags.get("--nats-token-file") ==
+          ["tenant-a=/etc/jetstream-scaler/connections/tenant-a/auth/token"],
+          "the named connection's own token as --nats-token-file=tenant-a=FILE", args)
+    check(volumes.get("nats-auth-0", {}).get("secret", {}).get("secretName") == "tenant-a-nats",
+          "the named connection's Secret mounted separately", volumes.get("nats-auth-0"))
     sm = one("ServiceMonitor")
     ep = sm["spec"]["endpoints"][0]
     check(sm["spec"].get("jobLabel") == "app.kubernetes.io/name" and

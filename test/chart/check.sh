@@ -220,6 +220,9 @@ badfile "nats.urls empty" "nats.urls" 'nats: {urls: []}'
 bad "nats.urls not a NATS URL" "nats.urls" --set 'nats.urls[0]=http://nats:8222'
 bad "credentials inside a NATS URL" "nats.urls" --set 'nats.urls[0]=nats://user:pw@nats:4222'
 badfile "named connection without urls" "namedConnections" 'nats: {namedConnections: [{name: a}]}'
+badfile "named connection's token without its Secret" "existingSecret" \
+  'nats: {namedConnections: [{name: a, urls: ["nats://a:4222"], auth: {tokenKey: token}}]}'
+bad "nkey without its seed" "nkey" --set nats.auth.nkey=UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4
 bad "grpc.port=70000" "grpc.port" --set grpc.port=70000
 bad "config.logLevel=verbose" "logLevel" --set config.logLevel=verbose
 bad "config.requestTimeout=2seconds" "requestTimeout" --set config.requestTimeout=2seconds

@@ -38,6 +38,7 @@ BIN = os.environ.get("JETSTREAM_SCALER_BIN", "")
 NATS = os.environ.get("NATS_SERVER_BIN", "nats-server")
 MOUNT_RE = re.compile(r"^/etc/jetstream-scaler/([a-z0-9-]+)/(.+)$")
 TOKEN = "tok-S3cret-7f1c9e"
+TENANT_TOKEN = "tok-Tenant-5d2e80"
 PASSWORD = "pw-S3cret-a91b"
 USER = "scaler-user"
 
@@ -182,25 +183,28 @@ def deployment(rendered):
     return c.get("args", []), c.get("env", []), configmaps
 
 
-def map_args(args, env, mounts_dir, nats_url):
+def map_args(args, env, mounts_dir, nats_urls):
+    """nats_urls: connection name -> local URL ("default" for the unnamed one)."""
+    named = {a.split("=", 2)[1] for a in args
+             if a.startswith("--nats-url=") and a.count("=") >= 2 and "://" not in a.split("=", 2)[1]}
     out, files = [], {}
     for a in args:
         flag, _, val = a.partition("=")
+        prefix = ""
+        head, eq, rest = val.partition("=")
+        if eq and head in named:  # NAME=VALUE: a named connection's own setting
+            prefix, val = f"{head}=", rest
         if flag in ("--grpc-address", "--metrics-address"):
             out.append(f"{flag}=127.0.0.1:0")
         elif flag == "--reload-interval":
             out.append(f"{flag}=1s")  # the test waits seconds, not the chart's default
         elif flag == "--nats-url":
-            name, eq, _ = val.partition("=")
-            if eq and "://" not in name:
-                out.append(f"--nats-url={name}={nats_url}")
-            else:
-                out.append(f"--nats-url={nats_url}")
+            out.append(f"--nats-url={prefix}{nats_urls.get(prefix[:-1] or 'default', nats_urls['default'])}")
         elif MOUNT_RE.match(val):
             vol, key = MOUNT_RE.match(val).groups()
             local = os.path.join(mounts_dir, vol, key)
             files[(vol, key)] = local
-            out.append(f"{flag}={local}")
+            out.append(f"{flag}={prefix}{local}")
         else:
             out.append(a)
     envmap = {}
@@ -311,10 +315,15 @@ def scenario_fixture(name, workdir, mounts):
         files = {("nats-auth", "token"): TOKEN}
         port = start_nats(workdir, "nats", ["--auth", TOKEN])
         return f"nats://127.0.0.1:{port}", files, certs
+    urls = {}
     if name == "servicemonitor":
-        files = {("nats-auth", "scaler.creds"): fake_creds()}
+        # default: a creds file (server without auth); tenant-a: its own token.
+        files = {("nats-auth", "scaler.creds"): fake_creds(),
+                 ("connections", "tenant-a/auth/token"): TENANT_TOKEN}
+        urls["tenant-a"] = f"nats://127.0.0.1:{start_nats(workdir, 'tenant-a', ['--auth', TENANT_TOKEN])}"
     port = start_nats(workdir, "nats", ["-js", "-sd", os.path.join(workdir, "nats", "js")])
-    return f"nats://127.0.0.1:{port}", files, certs
+    urls["default"] = f"nats://127.0.0.1:{port}"
+    return urls, files, certs
 
 
 def run(scenario, rendered, workdir, observe):
@@ -326,16 +335,18 @@ def run(scenario, rendered, workdir, observe):
     for data in configmaps.values():
         if "policy.json" in data:
             contents[("policy", "policy.json")] = data["policy.json"]
-    mapped, files, envmap = map_args(args, env, mounts, url)
+    urls = url if isinstance(url, dict) else {"default": url}
+    url = urls["default"]
+    mapped, files, envmap = map_args(args, env, mounts, urls)
     missing = [k for k in files if k not in contents]
     if not report(not missing, f"{scenario}: every mounted file has test content",
                   f"no fixture for {missing}"):
         return
-    volumes = {}
-    for (vol, key) in files:
-        volumes.setdefault(vol, {})[key] = contents[(vol, key)]
-    for vol, vfiles in volumes.items():
-        write_volume(os.path.join(mounts, vol), vfiles)
+    volumes = {}  # one kubelet-style volume per mounted directory
+    for k, local in files.items():
+        volumes.setdefault(os.path.dirname(local), {})[os.path.basename(local)] = contents[k]
+    for vdir, vfiles in volumes.items():
+        write_volume(vdir, vfiles)
     extra = []
     plain_url = None
     if observe:
@@ -376,7 +387,7 @@ def run(scenario, rendered, workdir, observe):
     # Secret hygiene: nothing secret on the command line, in logs or in /metrics.
     _, metrics = http_get(s.url("/metrics"))
     cmdline = open(f"/proc/{s.p.pid}/cmdline", "rb").read().decode(errors="replace")
-    leaks = [w for w in (TOKEN, PASSWORD) if w in s.text() or w in metrics or w in cmdline]
+    leaks = [w for w in (TOKEN, TENANT_TOKEN, PASSWORD) if w in s.text() or w in metrics or w in cmdline]
     report(not leaks, f"{scenario}: no secret in argv, logs or /metrics", f"found {leaks}")
 
     rc = s.stop()

@@ -65,11 +65,59 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- .Values.policy.existingConfigMap | default (printf "%s-policy" (include "jss.fullname" .)) -}}
 {{- end -}}
 
-{{/* True when any NATS auth file comes from the Secret. */}}
+{{- define "jss.mount.connections" -}}/etc/jetstream-scaler/connections{{- end -}}
+
+{{/* Given an auth block: "true" when any of its files comes from its Secret. */}}
 {{- define "jss.natsAuthMounted" -}}
-{{- with .Values.nats.auth -}}
-{{- if or .credsKey .tokenKey .passwordKey -}}true{{- end -}}
+{{- if or .credsKey .tokenKey .passwordKey .nkeySeedKey -}}true{{- end -}}
 {{- end -}}
+
+{{/* The secret volume for an auth block: only the keys it uses. */}}
+{{- define "jss.natsAuthVolume" -}}
+secret:
+  secretName: {{ .existingSecret }}
+  defaultMode: 0440
+  items:
+    {{- range (list .credsKey .tokenKey .passwordKey .nkeySeedKey | compact | uniq) }}
+    - key: {{ . }}
+      path: {{ . }}
+    {{- end }}
+{{- end -}}
+
+{{/*
+NATS auth/TLS flags for one connection: prefix "" (the default connection, and the
+fallback for every named connection that leaves a setting out) or "NAME=".
+Only file paths: secrets never reach the command line.
+*/}}
+{{- define "jss.natsArgs" -}}
+{{- $p := .prefix -}}
+{{- $a := .auth -}}
+{{- $t := .tls -}}
+{{- if $a.credsKey }}
+- --nats-creds={{ $p }}{{ .authDir }}/{{ $a.credsKey }}
+{{- end }}
+{{- if $a.nkey }}
+- --nats-nkey={{ $p }}{{ $a.nkey }}
+{{- end }}
+{{- if $a.nkeySeedKey }}
+- --nats-nkey-seed-file={{ $p }}{{ .authDir }}/{{ $a.nkeySeedKey }}
+{{- end }}
+{{- if $a.tokenKey }}
+- --nats-token-file={{ $p }}{{ .authDir }}/{{ $a.tokenKey }}
+{{- end }}
+{{- if $a.user }}
+- --nats-user={{ $p }}{{ $a.user }}
+{{- end }}
+{{- if $a.passwordKey }}
+- --nats-password-file={{ $p }}{{ .authDir }}/{{ $a.passwordKey }}
+{{- end }}
+{{- if $t.enabled }}
+- --nats-tls-ca={{ $p }}{{ .tlsDir }}/{{ $t.caKey }}
+{{- if $t.certKey }}
+- --nats-tls-cert={{ $p }}{{ .tlsDir }}/{{ $t.certKey }}
+- --nats-tls-key={{ $p }}{{ .tlsDir }}/{{ $t.keyKey }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "jss.validate" -}}
