@@ -468,8 +468,9 @@ def policy_run(s, policy_dir):
     out = ask()
     report("GetMetrics:    error PERMISSION_DENIED" in out,
            "policy: namespace default, not in the chart's rules, gets PERMISSION_DENIED", out)
-    report((metric('jetstream_scaler_policy_denials_total{namespace="default"}') or 0) >= 1,
-           "policy: the denial is counted", "no jetstream_scaler_policy_denials_total{namespace=\"default\"}")
+    report((metric('jetstream_scaler_policy_denials_total{scaledobject_namespace="default"}') or 0) >= 1,
+           "policy: the denial is counted",
+           "no jetstream_scaler_policy_denials_total{scaledobject_namespace=\"default\"}")
     report(not metric('jetstream_scaler_nats_requests_total{connection="default"}'),
            "policy: a denied query sends nothing to NATS", "nats_requests_total > 0")
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "jss/app/config.h"
@@ -46,7 +47,12 @@ class ScalerFixture : public ::testing::Test {
                       ? logging::Logger::ToStderr(spdlog::level::debug, logging::Format::kText)
                       : logging::Logger::Null();
     auto server = Server::Start(config_, logger);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    if (!server.ok()) {
+      // A helper's ASSERT only returns from the helper; throwing ends the
+      // test (gtest reports it) instead of letting it use a null client.
+      ADD_FAILURE() << "scaler did not start: " << server.status().ToString();
+      throw std::runtime_error("scaler did not start");
+    }
     server_ = std::move(*server);
     client_ = std::make_unique<tools::KedaClient>(
         "127.0.0.1:" + std::to_string(server_->grpc_port()));

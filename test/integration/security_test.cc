@@ -129,7 +129,7 @@ TEST_F(SecurityTest, PolicyDeniesOtherNamespacesOnEveryRpcAndCountsThem) {
   // is PERMISSION_DENIED too, not NOT_FOUND.
   EXPECT_EQ(client_->GetMetrics(Md("ORDERS", "ghost"), "", "so", "billing").status().code(),
             core::StatusCode::kPermissionDenied);
-  EXPECT_EQ(ScrapeValue(Metrics(), "jetstream_scaler_policy_denials_total{namespace=\"billing\"}"),
+  EXPECT_EQ(ScrapeValue(Metrics(), "jetstream_scaler_policy_denials_total{scaledobject_namespace=\"billing\"}"),
             5);
 }
 

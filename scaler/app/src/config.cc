@@ -130,6 +130,15 @@ core::Status AddNatsUrl(std::string_view entry, std::vector<core::ConnectionConf
                                           "\" is not a NATS URL (expected nats://HOST:PORT "
                                           "or tls://HOST:PORT)"));
     }
+    // user:password@ or token@ in a URL would sit in the process list, the
+    // pod spec and every log line that names the server.
+    const std::string_view rest = url.substr(url.find("://") + 3);
+    if (rest.substr(0, rest.find('/')).find('@') != std::string_view::npos) {
+      return Bad("nats-url",
+                 "credentials inside the URL are not accepted (they would show in the process "
+                 "list and logs); use --nats-creds, --nats-token-file or --nats-user with "
+                 "--nats-password-file");
+    }
     servers.emplace_back(url);
   }
   if (servers.empty()) return Bad("nats-url", "empty URL");

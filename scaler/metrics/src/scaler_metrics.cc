@@ -165,7 +165,7 @@ void ScalerMetrics::OnPolicyReload(bool ok) {
 }
 
 void ScalerMetrics::OnPolicyDenied(std::string_view ns) {
-  policy_denials_.Add({{"namespace", std::string(ns)}}).Increment();
+  policy_denials_.Add({{"scaledobject_namespace", std::string(ns)}}).Increment();
 }
 
 void ScalerMetrics::OnWakeupSubscriptions(int delta) {

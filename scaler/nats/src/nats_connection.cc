@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <fstream>
 #include <utility>
 
 #include "jss/core/strings.h"
@@ -10,6 +11,16 @@
 
 namespace jss::nats {
 namespace {
+
+// cnats' last error text for a connection (never holds secrets: it is the
+// server's -ERR line or a local error description).
+std::string LastError(natsConnection* conn) {
+  if (conn == nullptr) return "";
+  const char* text = nullptr;
+  const natsStatus s = natsConnection_GetLastError(conn, &text);
+  if (s == NATS_OK) return "";
+  return text != nullptr && *text ? std::string(text) : std::string(natsStatus_GetText(s));
+}
 
 struct OptionsDeleter {
   void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
@@ -81,6 +92,21 @@ core::Status NatsConnection::Start() {
   // until it connects, and /readyz tells Kubernetes.
   natsOptions_SetRetryOnFailedConnect(opts.get(), true, &NatsConnection::OnConnected, this);
 
+  // cnats reads these files only while connecting, in the background; check
+  // them now so a wrong path stops start-up with the flag named instead of
+  // retrying forever.
+  for (const auto& [flag, path] :
+       {std::pair<const char*, const std::string*>{"--nats-creds", &options_.creds_file},
+        {"--nats-nkey-seed-file", &options_.nkey_seed_file},
+        {"--nats-tls-ca", &options_.tls_ca_file},
+        {"--nats-tls-cert", &options_.tls_cert_file},
+        {"--nats-tls-key", &options_.tls_key_file}}) {
+    if (path->empty()) continue;
+    if (std::ifstream probe(*path); !probe) {
+      return core::InvalidArgumentError(
+          core::StrCat(conn_label, ": ", flag, " \"", *path, "\" cannot be read"));
+    }
+  }
   if (!options_.creds_file.empty()) {
     s = natsOptions_SetUserCredentialsFromFiles(opts.get(), options_.creds_file.c_str(),
                                                 nullptr);
@@ -140,8 +166,12 @@ core::Status NatsConnection::Start() {
   s = natsConnection_Subscribe(&inbox_sub_, conn_, wildcard.c_str(), &NatsConnection::OnMessage,
                                this);
   if (s != NATS_OK) {
+    // Usually the connection was closed for good while connecting (bad
+    // credentials file, authorization refused): say why.
+    const std::string cause = LastError(conn_);
     Shutdown();
-    return NatsError(s, core::StrCat(conn_label, ": subscribing to reply inbox"));
+    return NatsError(s, core::StrCat(conn_label, ": subscribing to reply inbox",
+                                     cause.empty() ? "" : core::StrCat(" (NATS: ", cause, ")")));
   }
   // Replies are small; a generous pending limit avoids dropping replies in a
   // burst (a dropped reply would only cost a timeout, never a wrong value).
@@ -157,6 +187,7 @@ void NatsConnection::Shutdown() {
     if (stopping_) return;
     stopping_ = true;
   }
+  stopping_requested_ = true;
   cv_.notify_all();
   if (timer_.joinable()) timer_.join();
   FailAll(core::UnavailableError("the scaler is shutting down"), "disconnected");
@@ -369,7 +400,7 @@ void NatsConnection::OnConnected(natsConnection*, void* self) {
   c->logger_->Info("connected to NATS", {{"connection", c->options_.name}});
 }
 
-void NatsConnection::OnDisconnected(natsConnection*, void* self) {
+void NatsConnection::OnDisconnected(natsConnection* nc, void* self) {
   auto* c = static_cast<NatsConnection*>(self);
   c->connected_ = false;
   c->observer_.OnConnectionState(c->options_.name, false);
@@ -378,7 +409,9 @@ void NatsConnection::OnDisconnected(natsConnection*, void* self) {
   c->FailAll(core::UnavailableError(core::StrCat("NATS connection \"", c->options_.name,
                                                  "\" was lost; reconnecting")),
              "disconnected");
-  c->logger_->Warn("disconnected from NATS; reconnecting", {{"connection", c->options_.name}});
+  if (c->stopping_requested_.load()) return;  // our own Close(), not an outage
+  c->logger_->Warn("disconnected from NATS; reconnecting",
+                   {{"connection", c->options_.name}, {"last_error", LastError(nc)}});
 }
 
 void NatsConnection::OnReconnected(natsConnection*, void* self) {

@@ -119,6 +119,7 @@ class NatsConnection {
   using DeadlineItem = std::pair<core::SteadyTime, uint64_t>;
   std::priority_queue<DeadlineItem, std::vector<DeadlineItem>, std::greater<>> deadlines_;
   bool stopping_ = false;
+  std::atomic<bool> stopping_requested_{false};  // read by cnats callbacks
   bool closed_ = false;
   std::thread timer_;
 };
