@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs unit + integration tests (real nats-server, real
 # gRPC) and the offline platform/chart checks, then the same unit and
-# integration tests under ASan+UBSan, then a bounded fuzz run.
+# integration tests under ASan+UBSan and under TSan, then a bounded fuzz run.
 # Ends with one line "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +51,20 @@ if scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DJSS_SANITIZE=ON -DJSS_
     LSAN_OPTIONS=suppressions=$(pwd)/test/sanitizers/lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j2 -L 'unit|integration' 2>&1 | tee "$log"
+  count_ctest
+else
+  failed=$((failed + 1))
+fi
+
+step "build (ThreadSanitizer)"
+if scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=Debug -DJSS_TSAN=ON -DJSS_WERROR=ON \
+    -DJSS_BUILD_BENCH=OFF -- jss_unit_tests jss_integration_tests jetstream-scaler; then
+  step "tests under TSan: unit, integration"
+  # Debian's gRPC, Abseil and cnats are not instrumented: test/sanitizers/tsan.supp
+  # silences reports that run through them; our own code is checked.
+  TSAN_OPTIONS="halt_on_error=1 suppressions=$(pwd)/test/sanitizers/tsan.supp" \
+    ctest --test-dir build-tsan --output-on-failure -j2 -L 'unit|integration' \
+    --timeout 300 2>&1 | tee "$log"
   count_ctest
 else
   failed=$((failed + 1))
