@@ -30,6 +30,20 @@ using Clock = std::chrono::steady_clock;
 
 int64_t NowNanos() { return Clock::now().time_since_epoch().count(); }
 
+// ASan keeps freed blocks in a quarantine (256 MiB by default), so resident
+// memory there says nothing about what the scaler retains; LSan checks that.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // Resident memory of this process (scaler and clients are in-process), KiB.
 int64_t VmRssKib() {
   std::ifstream in("/proc/self/status");
@@ -197,7 +211,9 @@ class ResilienceTest : public ScalerFixture {
     CreateStream("LOAD", "load.>", "w");
     ASSERT_TRUE(admin_->Publish("load.x", static_cast<int>(kLag)).ok());
     admin_.reset();  // it would otherwise reconnect noisily
-    ASSERT_EQ(client_->GetMetrics(Md("LOAD", "w"), "")->value, kLag);
+    auto first = client_->GetMetrics(Md("LOAD", "w"), "");
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    ASSERT_EQ(first->value, kLag);
 
     const std::string address = "127.0.0.1:" + std::to_string(server_->grpc_port());
     const auto md = Md("LOAD", "w");
@@ -277,7 +293,9 @@ class ResilienceTest : public ScalerFixture {
     RecordProperty("ok", ok.load());
     RecordProperty("unavailable", unavailable.load());
     RecordProperty("recovery_ms", static_cast<int>(recovery_ms));
-    EXPECT_EQ(client_->GetMetrics(md, "")->value, kLag);
+    auto last = client_->GetMetrics(md, "");
+    ASSERT_TRUE(last.ok()) << last.status().ToString();
+    EXPECT_EQ(last->value, kLag);
     EXPECT_GE(Scrape("jetstream_scaler_nats_reconnects_total{connection=\"default\"}"), 1);
   }
 };
@@ -305,9 +323,13 @@ TEST_F(ResilienceTest, FrozenServerEndsOpenPushStreamsByTheReadDeadlineWithoutAV
   PushStream stream(client_->stub(), Md("FRZ", "w", {{"pushInterval", "100ms"}}));
   ASSERT_EQ(stream.Next(), true);
   nats_->Pause();
+  const auto paused = Clock::now();
   // The watcher's read in flight fails at its 500 ms deadline; 100 ms of
   // interval plus scheduling slack on a loaded CI machine bound the rest.
   auto status = stream.Ended(seconds(3));
+  RecordProperty("ended_after_ms",
+                 static_cast<int>(std::chrono::duration_cast<milliseconds>(Clock::now() - paused)
+                                      .count()));
   ASSERT_TRUE(status.has_value()) << "the stream outlived its read deadline";
   EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE) << status->error_message();
   EXPECT_EQ(stream.History(), std::vector<bool>{true}) << "a frozen NATS must not look idle";
@@ -349,7 +371,9 @@ TEST_F(ResilienceTest, TenfoldOverloadIsRejectedFastAndMemoryStaysBounded) {
     c.max_in_flight = kMaxInFlight;
     c.request_timeout = seconds(30);
   });
-  ASSERT_EQ(client_->GetMetrics(Md("OVR", "w"), "")->value, 4);
+  auto first = client_->GetMetrics(Md("OVR", "w"), "");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->value, 4);
   nats_->Pause();
 
   // 10x the limit, each a different consumer so that nothing coalesces.
@@ -378,6 +402,8 @@ TEST_F(ResilienceTest, TenfoldOverloadIsRejectedFastAndMemoryStaysBounded) {
         EXPECT_LT(r.latency, deadline) << r.message;
       }
     }
+    RecordProperty("rejected_fast", static_cast<int>(fast));
+    RecordProperty("waited_for_deadline", static_cast<int>(waited));
     EXPECT_LE(waited, kMaxInFlight) << "only the admitted requests may wait for NATS";
     EXPECT_GE(fast, 9 * kMaxInFlight);
     EXPECT_GE(Scrape("jetstream_scaler_nats_request_errors_total{connection=\"default\","
@@ -428,8 +454,10 @@ TEST_F(ResilienceTest, TenfoldOverloadIsRejectedFastAndMemoryStaysBounded) {
   const int64_t rss_after = VmRssKib();
   RecordProperty("burst_ms", static_cast<int>(burst_ms));
   RecordProperty("rss_growth_kib", static_cast<int>(rss_after - rss_before));
-  EXPECT_LT(rss_after - rss_before, 64 * 1024)
-      << "RSS grew from " << rss_before << " KiB to " << rss_after << " KiB";
+  if (!kAddressSanitizer) {
+    EXPECT_LT(rss_after - rss_before, 64 * 1024)
+        << "RSS grew from " << rss_before << " KiB to " << rss_after << " KiB";
+  }
   EXPECT_EQ(holders.finished(), 0u) << "the admitted reads were still waiting for NATS";
 
   nats_->Resume();
@@ -462,10 +490,13 @@ class ResilienceClusterTest : public ::testing::Test {
                         seconds(30)));
     ASSERT_TRUE(WaitFor([&] { return admin_->AddConsumer({"R3", "w", ""}).ok(); }));
     ASSERT_TRUE(admin_->Publish("r3.x", static_cast<int>(kLag)).ok());
-    ASSERT_EQ(*admin_->Fetch("R3", "w", 2, /*ack=*/false), 2);
+    auto fetched = admin_->Fetch("R3", "w", 2, /*ack=*/false);
+    ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+    ASSERT_EQ(*fetched, 2);
     auto reference = admin_->ConsumerInfo("R3", "w");
     ASSERT_TRUE(reference.ok()) << reference.status().ToString();
     ASSERT_EQ(reference->num_pending + reference->num_ack_pending, static_cast<uint64_t>(kLag));
+    admin_.reset();  // it would only reconnect noisily through the kills below
 
     app::Config config;
     config.grpc_address = "127.0.0.1:0";
@@ -488,7 +519,8 @@ class ResilienceClusterTest : public ::testing::Test {
   // the way must be the true lag or UNAVAILABLE.
   bool AwaitTrueLag(std::vector<std::string>* violations) {
     const auto md = std::map<std::string, std::string>{{"stream", "R3"}, {"consumer", "w"}};
-    return WaitFor(
+    const auto started = Clock::now();
+    const bool ok = WaitFor(
         [&] {
           auto active = client_->IsActive(md);
           if (active.ok() && !*active) violations->push_back("IsActive answered false");
@@ -502,10 +534,21 @@ class ResilienceClusterTest : public ::testing::Test {
           if (!v.ok() && v.status().code() != core::StatusCode::kUnavailable) {
             violations->push_back("GetMetrics: " + v.status().ToString());
           }
+          if (!v.ok()) {
+            ++unavailable_;
+            if (last_error_.empty()) last_error_ = v.status().ToString();
+          }
           return v.ok() && v->value == kLag;
         },
         seconds(30));
+    last_wait_ms_ = static_cast<int>(
+        std::chrono::duration_cast<milliseconds>(Clock::now() - started).count());
+    return ok;
   }
+
+  int unavailable_ = 0;     // GetMetrics answered UNAVAILABLE while awaiting the lag
+  std::string last_error_;  // the first such answer
+  int last_wait_ms_ = 0;    // how long the last AwaitTrueLag took
 
   std::unique_ptr<NatsCluster> cluster_;
   std::unique_ptr<tools::JetStreamAdmin> admin_;
@@ -537,12 +580,15 @@ TEST_F(ResilienceClusterTest, ConsumerLeaderLossIsSurvivedWithoutRestart) {
 
   cluster_->Kill(scaler_on);
   EXPECT_TRUE(AwaitTrueLag(&violations)) << "no true lag 30 s after losing n" << scaler_on;
+  RecordProperty("round1_recovery_ms", last_wait_ms_);
+  RecordProperty("round1_unavailable", unavailable_);
+  RecordProperty("round1_first_error", last_error_);
   const int new_leader = cluster_->ConsumerLeader("R3", "w");
   EXPECT_GE(new_leader, 0);
   EXPECT_NE(new_leader, scaler_on);
+  // Its connection moved to a surviving server from the seed list.
   const int reconnected_to = cluster_->ServerOfClient("jetstream-scaler");
-  EXPECT_GE(reconnected_to, 0);
-  EXPECT_NE(reconnected_to, scaler_on);
+  ASSERT_GE(reconnected_to, 0);
   // The push stream may have ended with UNAVAILABLE during the failover, but
   // it never pushed `false` while the lag was 7.
   auto ended = stream->Ended(milliseconds(0));
@@ -569,8 +615,13 @@ TEST_F(ResilienceClusterTest, ConsumerLeaderLossIsSurvivedWithoutRestart) {
       seconds(20)));
   const int round2_leader = cluster_->ConsumerLeader("R3", "w");
   ASSERT_TRUE(AwaitTrueLag(&violations));
+  unavailable_ = 0;
+  last_error_.clear();
   cluster_->Kill(round2_leader);
   EXPECT_TRUE(AwaitTrueLag(&violations)) << "no true lag 30 s after losing n" << round2_leader;
+  RecordProperty("round2_recovery_ms", last_wait_ms_);
+  RecordProperty("round2_unavailable", unavailable_);
+  RecordProperty("round2_first_error", last_error_);
   EXPECT_EQ(cluster_->ServerOfClient("jetstream-scaler"), reconnected_to)
       << "the scaler's own server stayed up; its connection should have too";
   ended = stream->Ended(milliseconds(0));
