@@ -307,6 +307,10 @@ TEST_F(SecurityTest, NatsOverTlsAndMutualTls) {
   EXPECT_EQ(refused.status().code(), core::StatusCode::kUnavailable)
       << refused.status().ToString();
   EXPECT_NE(HttpGet(server_->metrics_port(), "/readyz").status, 200);
+  // cnats gives up on a refused TLS handshake; nothing in-process can
+  // recover, so liveness fails and Kubernetes restarts the scaler.
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(server_->metrics_port(), "/healthz").status == 503; }))
+      << "a connection closed for good must make /healthz fail";
 }
 
 }  // namespace

@@ -30,13 +30,14 @@ std::string ToCivetPort(const std::string& address) { return address; }
 }  // namespace
 
 HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry,
-                       std::function<bool()> ready)
-    : registry_(std::move(registry)), ready_(std::move(ready)) {}
+                       std::function<bool()> ready, std::function<bool()> alive)
+    : registry_(std::move(registry)), ready_(std::move(ready)), alive_(std::move(alive)) {}
 
 core::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
-    std::function<bool()> ready) {
-  std::unique_ptr<HttpServer> server(new HttpServer(std::move(registry), std::move(ready)));
+    std::function<bool()> ready, std::function<bool()> alive) {
+  std::unique_ptr<HttpServer> server(
+      new HttpServer(std::move(registry), std::move(ready), std::move(alive)));
   mg_init_library(0);
   const std::string ports = ToCivetPort(address);
   const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "4",
@@ -67,8 +68,11 @@ int HttpServer::HandleMetrics(::mg_connection* conn, void* self) {
   return Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body);
 }
 
-int HttpServer::HandleHealthz(::mg_connection* conn, void*) {
-  return Reply(conn, 200, "text/plain", "ok\n");
+int HttpServer::HandleHealthz(::mg_connection* conn, void* self) {
+  auto* server = static_cast<HttpServer*>(self);
+  if (server->alive_()) return Reply(conn, 200, "text/plain", "ok\n");
+  return Reply(conn, 503, "text/plain",
+               "unhealthy: a NATS connection was closed for good; restart the scaler\n");
 }
 
 int HttpServer::HandleReadyz(::mg_connection* conn, void* self) {

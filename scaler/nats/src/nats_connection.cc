@@ -165,9 +165,16 @@ core::Status NatsConnection::Start() {
   const std::string wildcard = core::StrCat(inbox_prefix_, "*");
   s = natsConnection_Subscribe(&inbox_sub_, conn_, wildcard.c_str(), &NatsConnection::OnMessage,
                                this);
+  if (s == NATS_CONNECTION_CLOSED) {
+    // cnats gave up while connecting (seen with servers that never complete
+    // the handshake). Start anyway: every read fails UNAVAILABLE and
+    // /healthz asks Kubernetes for a restart, which retries from scratch.
+    dead_ = true;
+    logger_->Error("NATS connection closed for good while connecting; reporting unhealthy",
+                   {{"connection", options_.name}, {"last_error", LastError(conn_)}});
+    return core::OkStatus();
+  }
   if (s != NATS_OK) {
-    // Usually the connection was closed for good while connecting (bad
-    // credentials file, authorization refused): say why.
     const std::string cause = LastError(conn_);
     Shutdown();
     return NatsError(s, core::StrCat(conn_label, ": subscribing to reply inbox",
@@ -262,7 +269,9 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
     observer_.OnRequestDone(options_.name, "disconnected", 0);
     done(core::UnavailableError(core::StrCat(
         "NATS connection \"", options_.name, "\" is not connected (",
-        core::StrJoin(options_.servers, ","), "); retrying in the background")));
+        core::StrJoin(options_.servers, ","), "); ",
+        dead_.load() ? "it was closed for good and the scaler reports unhealthy to be restarted"
+                     : "retrying in the background")));
     return;
   }
   if (deadline <= now) {
@@ -422,9 +431,13 @@ void NatsConnection::OnReconnected(natsConnection*, void* self) {
   c->logger_->Info("reconnected to NATS", {{"connection", c->options_.name}});
 }
 
-void NatsConnection::OnClosed(natsConnection*, void* self) {
+void NatsConnection::OnClosed(natsConnection* nc, void* self) {
   auto* c = static_cast<NatsConnection*>(self);
   c->connected_ = false;
+  if (!c->stopping_requested_.load() && !c->dead_.exchange(true)) {
+    c->logger_->Error("NATS connection closed for good; reporting unhealthy",
+                      {{"connection", c->options_.name}, {"last_error", LastError(nc)}});
+  }
   c->observer_.OnConnectionState(c->options_.name, false);
   std::lock_guard<std::mutex> lock(c->mu_);
   c->closed_ = true;

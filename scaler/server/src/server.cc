@@ -151,8 +151,9 @@ class ServerImpl final : public Server {
           "--grpc-address \"", config_.grpc_address,
           "\": cannot listen there (bad host:port, or the port is in use)"));
     }
-    auto http = metrics::HttpServer::Start(config_.metrics_address, metrics_->registry(),
-                                           [this] { return AllConnected(); });
+    auto http = metrics::HttpServer::Start(
+        config_.metrics_address, metrics_->registry(), [this] { return AllConnected(); },
+        [this] { return NoneDead(); });
     if (!http.ok()) return http.status();
     http_ = std::move(*http);
     // gRPC health: SERVING for liveness; readiness is /readyz (NATS connected).
@@ -228,6 +229,13 @@ class ServerImpl final : public Server {
       }
       ScheduleReload();
     });
+  }
+
+  bool NoneDead() const {
+    for (const auto& c : connections_) {
+      if (c->IsDead()) return false;
+    }
+    return true;
   }
 
   bool AllConnected() const {

@@ -12,14 +12,15 @@ struct mg_connection;
 
 namespace jss::metrics {
 
-// Serves /metrics (Prometheus text format), /healthz (process alive) and
+// Serves /metrics (Prometheus text format), /healthz (200 while `alive()`,
+// else 503: the process cannot recover by itself and should be restarted) and
 // /readyz (200 only while `ready()` is true, else 503) on one address.
 class HttpServer {
  public:
   // `address` is host:port; port 0 picks a free port (see port()).
   static core::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& address, std::shared_ptr<prometheus::Registry> registry,
-      std::function<bool()> ready);
+      std::function<bool()> ready, std::function<bool()> alive = [] { return true; });
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -27,13 +28,15 @@ class HttpServer {
   int port() const { return port_; }
 
  private:
-  HttpServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready);
+  HttpServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready,
+             std::function<bool()> alive);
   static int HandleMetrics(::mg_connection* conn, void* self);
   static int HandleHealthz(::mg_connection* conn, void* self);
   static int HandleReadyz(::mg_connection* conn, void* self);
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::function<bool()> ready_;
+  std::function<bool()> alive_;
   mg_context* ctx_ = nullptr;
   int port_ = 0;
 };

@@ -77,6 +77,10 @@ class NatsConnection {
                                                           std::function<void()> on_message);
 
   bool IsConnected() const;
+  // True once cnats closed the connection for good without being asked to
+  // (it gave up, e.g. on a fatal error while connecting). Nothing in this
+  // process will reconnect it: /healthz turns 503 so Kubernetes restarts us.
+  bool IsDead() const { return dead_.load(); }
   const std::string& name() const { return options_.name; }
 
   // Fails every pending request, closes the connection and joins the timer.
@@ -112,6 +116,7 @@ class NatsConnection {
   std::string inbox_prefix_;  // "_INBOX.<nuid>." ; reply subjects append an id
   std::atomic<uint64_t> next_id_{1};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> dead_{false};
 
   std::mutex mu_;
   std::condition_variable cv_;
