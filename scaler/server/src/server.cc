@@ -7,6 +7,9 @@
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include <fstream>
 #include <map>
@@ -29,6 +32,8 @@ namespace jss {
 namespace {
 
 constexpr std::chrono::seconds kDrainTimeout{5};
+// Reads still in flight this long before the drain deadline are failed.
+constexpr std::chrono::milliseconds kDrainMargin{300};
 
 core::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -182,9 +187,34 @@ class ServerImpl final : public Server {
       // replica instead of waiting for the drain deadline.
       hub_->Shutdown();
       service_->CloseStreams();
-      // In-flight RPCs finish by their NATS deadline at the latest.
+      // In-flight RPCs normally finish on their own. gRPC cancels those
+      // still running at the drain deadline but waits for their handlers,
+      // and a handler ends only when its NATS read does (up to
+      // --request-timeout). So shortly before the deadline every read still
+      // in flight is failed with UNAVAILABLE: KEDA gets a typed answer and
+      // the process exits within its grace period.
+      std::mutex drain_mu;
+      std::condition_variable drain_cv;
+      bool drained = false;
+      std::thread guard([&] {
+        std::unique_lock<std::mutex> lock(drain_mu);
+        if (drain_cv.wait_for(lock, kDrainTimeout - kDrainMargin, [&] { return drained; })) {
+          return;
+        }
+        lock.unlock();
+        logger_->Warn("drain deadline near: failing NATS reads still in flight");
+        for (auto& c : connections_) {
+          c->FailPending(core::UnavailableError("the scaler is shutting down"));
+        }
+      });
       grpc_server_->Shutdown(std::chrono::system_clock::now() + kDrainTimeout);
       grpc_server_->Wait();
+      {
+        std::lock_guard<std::mutex> lock(drain_mu);
+        drained = true;
+      }
+      drain_cv.notify_all();
+      guard.join();
       logger_->Debug("gRPC server drained");
     }
     http_.reset();

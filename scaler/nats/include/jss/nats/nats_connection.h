@@ -77,6 +77,10 @@ class NatsConnection {
                                                           std::function<void()> on_message);
 
   bool IsConnected() const;
+  // Fails every request in flight with `status` now (their callbacks run on
+  // this thread). Used by a draining server: a reply NATS has not sent yet
+  // must not hold the process past its grace period.
+  void FailPending(const core::Status& status) { FailAll(status, "shutdown"); }
   // True once cnats closed the connection for good without being asked to
   // (it gave up, e.g. on a fatal error while connecting). Nothing in this
   // process will reconnect it: /healthz turns 503 so Kubernetes restarts us.
