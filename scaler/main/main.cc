@@ -1,4 +1,5 @@
 // jetstream-scaler: parse configuration, start the server, wait for a signal.
+#include <grpc/support/log.h>
 #include <nats/nats.h>
 #include <signal.h>
 
@@ -17,6 +18,27 @@ spdlog::level::level_enum LevelFromName(const std::string& name) {
   if (name == "warn") return spdlog::level::warn;
   if (name == "error") return spdlog::level::err;
   return spdlog::level::info;
+}
+
+// gRPC core logs through a C callback; this is the one logger it reaches,
+// so its lines (TLS handshake failures, ...) come out in our format, JSON
+// included. Held for the whole process: gRPC may log during its own exit.
+jss::logging::Logger* grpc_core_logger = nullptr;
+
+void LogFromGrpcCore(gpr_log_func_args* args) {
+  if (grpc_core_logger == nullptr || args == nullptr || args->message == nullptr) return;
+  const std::string where = std::string(args->file != nullptr ? args->file : "?") + ":" +
+                            std::to_string(args->line);
+  const std::initializer_list<jss::logging::Field> fields = {{"source", "grpc"},
+                                                             {"detail", args->message},
+                                                             {"at", where}};
+  // gRPC's ERROR lines are mostly about one peer (a failed handshake); they
+  // do not mean the scaler is broken, so they are warnings here.
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) {
+    grpc_core_logger->Warn("grpc core", fields);
+  } else {
+    grpc_core_logger->Debug("grpc core", fields);
+  }
 }
 
 }  // namespace
@@ -54,6 +76,8 @@ int main(int argc, char** argv) {
   auto logger = jss::logging::Logger::ToStderr(
       LevelFromName(config->log_level),
       config->log_format == "json" ? jss::logging::Format::kJson : jss::logging::Format::kText);
+  grpc_core_logger = new jss::logging::Logger(*logger);  // never freed, see above
+  gpr_set_log_function(&LogFromGrpcCore);
   if (natsStatus s = nats_Open(-1); s != NATS_OK) {
     logger->Error("cannot initialise the NATS library", {{"error", natsStatus_GetText(s)}});
     return 1;

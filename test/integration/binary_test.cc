@@ -1,5 +1,10 @@
 // The jetstream-scaler binary itself: flags, exit codes, signals, secrets.
 #include <signal.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
 
 #include "gmock/gmock.h"
 #include "jss/tools/jetstream_admin.h"
@@ -103,6 +108,40 @@ TEST(BinaryTest, ServesFromEnvironmentConfigAndDrainsOnSigterm) {
   EXPECT_THAT(logs, HasSubstr("signal received"));
   EXPECT_THAT(logs, Not(HasSubstr(token)));
   EXPECT_THAT(metrics, Not(HasSubstr(token)));
+}
+
+TEST(BinaryTest, GrpcCoreLogLinesAreJsonToo) {
+  char tmpl[] = "/tmp/jss-bin-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                         "-nodes -days 1 -subj /CN=localhost -keyout " + dir + "/key.pem -out " +
+                         dir + "/cert.pem >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  const int grpc_port = PickFreePort();
+  const int metrics_port = PickFreePort();
+  ChildProcess scaler({JSS_SCALER_BIN, "--log-format", "json", "--grpc-address",
+                       "127.0.0.1:" + std::to_string(grpc_port), "--metrics-address",
+                       "127.0.0.1:" + std::to_string(metrics_port), "--grpc-tls-cert",
+                       dir + "/cert.pem", "--grpc-tls-key", dir + "/key.pem", "--nats-url",
+                       "nats://127.0.0.1:" + std::to_string(PickFreePort())});
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(metrics_port, "/healthz").status != 0; }))
+      << scaler.Output();
+  // A plaintext client makes gRPC core log a failed TLS handshake.
+  tools::KedaClient plaintext("127.0.0.1:" + std::to_string(grpc_port));
+  EXPECT_FALSE(plaintext.GetMetricSpec({{"stream", "S"}, {"consumer", "c"}}).ok());
+  EXPECT_TRUE(WaitFor([&] { return scaler.Output().find("\"msg\":\"grpc core\"") !=
+                                   std::string::npos; }))
+      << scaler.Output();
+  scaler.Signal(SIGTERM);
+  EXPECT_EQ(scaler.Wait(), 0);
+  std::istringstream lines(scaler.Output());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    EXPECT_EQ(line.front(), '{') << "not a JSON line: " << line;
+    EXPECT_EQ(line.back(), '}') << "not a JSON line: " << line;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
