@@ -287,9 +287,9 @@ TEST_F(SecurityTest, NatsOverTlsAndMutualTls) {
   // session; without the client certificate there is none.
   StartScaler([&](app::Config& c) {
     c.connections = {{"default", {url}, false}};
-    c.nats_tls_ca_file = ca.cert_path();
-    c.nats_tls_cert_file = dir / "scaler.crt";
-    c.nats_tls_key_file = dir / "scaler.key";
+    c.nats_default_auth.tls_ca_file = ca.cert_path();
+    c.nats_default_auth.tls_cert_file = dir / "scaler.crt";
+    c.nats_default_auth.tls_key_file = dir / "scaler.key";
   });
   ASSERT_TRUE(WaitFor([&] { return HttpGet(server_->metrics_port(), "/readyz").status == 200; }));
   auto answer = client_->GetMetrics(Md("NOPE", "w"), "");
@@ -299,9 +299,9 @@ TEST_F(SecurityTest, NatsOverTlsAndMutualTls) {
 
   StartScaler([&](app::Config& c) {
     c.connections = {{"default", {url}, false}};
-    c.nats_tls_ca_file = ca.cert_path();
-    c.nats_tls_cert_file.clear();
-    c.nats_tls_key_file.clear();
+    c.nats_default_auth.tls_ca_file = ca.cert_path();
+    c.nats_default_auth.tls_cert_file.clear();
+    c.nats_default_auth.tls_key_file.clear();
   });
   auto refused = client_->GetMetrics(Md("NOPE", "w"), "");
   EXPECT_EQ(refused.status().code(), core::StatusCode::kUnavailable)

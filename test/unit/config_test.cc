@@ -77,8 +77,8 @@ TEST(ConfigTest, SecretsComeFromFilesOrEnvironment) {
   env.vars["JETSTREAM_SCALER_NATS_PASSWORD"] = "pw";
   auto c = Parse({"--nats-token-file", "/run/secrets/token", "--nats-user", "u"}, env);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->nats_token, "s3cr3t");
-  EXPECT_EQ(c->nats_password, "pw");
+  EXPECT_EQ(c->nats_default_auth.token, "s3cr3t");
+  EXPECT_EQ(c->nats_default_auth.password, "pw");
 }
 
 TEST(ConfigTest, NamedConnectionsTakeTheirOwnAuthAndInheritTheRest) {

@@ -214,6 +214,19 @@ core::StatusOr<std::string> ReadSecretFile(const Environment& env, const char* f
   return secret;
 }
 
+// The NatsAuth member a non-secret auth flag sets; nullptr for the secret
+// files (--nats-token-file, --nats-password-file), which are read instead.
+std::string* AuthField(NatsAuth& a, std::string_view flag) {
+  if (flag == "nats-creds") return &a.creds_file;
+  if (flag == "nats-nkey") return &a.nkey;
+  if (flag == "nats-nkey-seed-file") return &a.nkey_seed_file;
+  if (flag == "nats-user") return &a.user;
+  if (flag == "nats-tls-ca") return &a.tls_ca_file;
+  if (flag == "nats-tls-cert") return &a.tls_cert_file;
+  if (flag == "nats-tls-key") return &a.tls_key_file;
+  return nullptr;
+}
+
 // Pairs that only make sense together, checked per connection.
 core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
   const std::string where =
@@ -354,22 +367,17 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
     return core::OkStatus();
   };
 
-  for (const char* name : {"grpc-address", "metrics-address", "nats-creds", "nats-user",
-                           "nats-nkey", "nats-nkey-seed-file",
-                           "nats-tls-ca", "nats-tls-cert", "nats-tls-key", "grpc-tls-cert",
-                           "grpc-tls-key", "grpc-tls-client-ca", "log-level", "log-format",
-                           "policy-file"}) {
+  for (const char* flag : kNatsAuthFlags) {
+    if (std::string* target = AuthField(config.nats_default_auth, flag)) {
+      if (core::Status s = non_empty(flag, target); !s.ok()) return s;
+    }
+  }
+  for (const char* name : {"grpc-address", "metrics-address", "grpc-tls-cert", "grpc-tls-key",
+                           "grpc-tls-client-ca", "log-level", "log-format", "policy-file"}) {
     std::string* target = nullptr;
     const std::string_view n = name;
     if (n == "grpc-address") target = &config.grpc_address;
     if (n == "metrics-address") target = &config.metrics_address;
-    if (n == "nats-creds") target = &config.nats_creds_file;
-    if (n == "nats-user") target = &config.nats_user;
-    if (n == "nats-nkey") target = &config.nats_nkey;
-    if (n == "nats-nkey-seed-file") target = &config.nats_nkey_seed_file;
-    if (n == "nats-tls-ca") target = &config.nats_tls_ca_file;
-    if (n == "nats-tls-cert") target = &config.nats_tls_cert_file;
-    if (n == "nats-tls-key") target = &config.nats_tls_key_file;
     if (n == "grpc-tls-cert") target = &config.grpc_tls_cert_file;
     if (n == "grpc-tls-key") target = &config.grpc_tls_key_file;
     if (n == "grpc-tls-client-ca") target = &config.grpc_tls_client_ca_file;
@@ -440,41 +448,33 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
   if (auto file = single("nats-token-file")) {
     auto content = env.read_file(*file);
     if (!content.ok()) return Bad("nats-token-file", content.status().message());
-    config.nats_token = TrimSecret(*content);
-    if (config.nats_token.empty()) return Bad("nats-token-file", "the file is empty");
+    config.nats_default_auth.token = TrimSecret(*content);
+    if (config.nats_default_auth.token.empty()) {
+      return Bad("nats-token-file", "the file is empty");
+    }
   } else if (auto v = env.get_env(EnvVarFor("nats-token")); v.has_value() && !v->empty()) {
-    config.nats_token = *v;
+    config.nats_default_auth.token = *v;
   }
   if (auto file = single("nats-password-file")) {
     auto content = env.read_file(*file);
     if (!content.ok()) return Bad("nats-password-file", content.status().message());
-    config.nats_password = TrimSecret(*content);
+    config.nats_default_auth.password = TrimSecret(*content);
   } else if (auto v = env.get_env(EnvVarFor("nats-password")); v.has_value()) {
-    config.nats_password = *v;
+    config.nats_default_auth.password = *v;
   }
   // Every connection starts from the plain values, then takes its own.
-  const NatsAuth defaults{config.nats_creds_file, config.nats_nkey,   config.nats_nkey_seed_file,
-                          config.nats_token,      config.nats_user,   config.nats_password,
-                          config.nats_tls_ca_file, config.nats_tls_cert_file,
-                          config.nats_tls_key_file};
   for (const auto& c : config.connections) {
-    NatsAuth a = defaults;
+    NatsAuth a = config.nats_default_auth;
     auto own = per_connection.find(c.name);
     if (own != per_connection.end()) {
       for (const auto& [flag, value] : own->second) {
-        const std::string_view f = flag;
-        if (f == "nats-creds") a.creds_file = value;
-        if (f == "nats-nkey") a.nkey = value;
-        if (f == "nats-nkey-seed-file") a.nkey_seed_file = value;
-        if (f == "nats-user") a.user = value;
-        if (f == "nats-tls-ca") a.tls_ca_file = value;
-        if (f == "nats-tls-cert") a.tls_cert_file = value;
-        if (f == "nats-tls-key") a.tls_key_file = value;
-        if (f == "nats-token-file" || f == "nats-password-file") {
-          auto secret = ReadSecretFile(env, flag.c_str(), value);
-          if (!secret.ok()) return secret.status();
-          (f == "nats-token-file" ? a.token : a.password) = *secret;
+        if (std::string* target = AuthField(a, flag)) {
+          *target = value;
+          continue;
         }
+        auto secret = ReadSecretFile(env, flag.c_str(), value);
+        if (!secret.ok()) return secret.status();
+        (flag == "nats-token-file" ? a.token : a.password) = *secret;
       }
     }
     if (core::Status s = ValidateAuth(a, c.name); !s.ok()) return s;

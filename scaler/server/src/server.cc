@@ -102,7 +102,7 @@ class ServerImpl final : public Server {
       nats::NatsConnectionOptions opts;
       opts.name = c.name;
       opts.servers = c.servers;
-      const app::NatsAuth auth = AuthFor(c.name);
+      const app::NatsAuth& auth = AuthFor(c.name);
       opts.creds_file = auth.creds_file;
       opts.nkey = auth.nkey;
       opts.nkey_seed_file = auth.nkey_seed_file;
@@ -226,14 +226,9 @@ class ServerImpl final : public Server {
  private:
   // ParseConfig resolves every connection; a Config built in code (tests,
   // embedding) may only set the plain fields, which then apply to all.
-  app::NatsAuth AuthFor(const std::string& connection) const {
+  const app::NatsAuth& AuthFor(const std::string& connection) const {
     auto it = config_.nats_auth.find(connection);
-    if (it != config_.nats_auth.end()) return it->second;
-    return app::NatsAuth{config_.nats_creds_file, config_.nats_nkey,
-                         config_.nats_nkey_seed_file, config_.nats_token,
-                         config_.nats_user,       config_.nats_password,
-                         config_.nats_tls_ca_file, config_.nats_tls_cert_file,
-                         config_.nats_tls_key_file};
+    return it != config_.nats_auth.end() ? it->second : config_.nats_default_auth;
   }
 
   // Re-reads the policy file every --reload-interval (a ConfigMap update

@@ -28,22 +28,14 @@ struct NatsAuth {
 enum class Action { kRun, kHelp, kVersion, kPrintMetadataKeys };
 
 // Everything main needs, after flags and environment are merged and checked.
-// Secret members (nats_token, nats_password) are never printed.
+// Secret members (NatsAuth token, password) are never printed.
 struct Config {
   Action action = Action::kRun;
   std::string grpc_address = "0.0.0.0:6000";
   std::string metrics_address = "0.0.0.0:8080";
   std::vector<core::ConnectionConfig> connections;
   // Plain (unprefixed) NATS auth flags: the default for every connection.
-  std::string nats_creds_file;
-  std::string nats_nkey;
-  std::string nats_nkey_seed_file;
-  std::string nats_token;
-  std::string nats_user;
-  std::string nats_password;
-  std::string nats_tls_ca_file;
-  std::string nats_tls_cert_file;
-  std::string nats_tls_key_file;
+  NatsAuth nats_default_auth;
   // Resolved per connection name (defaults + NAME= values); what the server uses.
   std::map<std::string, NatsAuth> nats_auth;
   std::string grpc_tls_cert_file;
