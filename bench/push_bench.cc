@@ -23,6 +23,7 @@
 #include "jss/tools/jetstream_admin.h"
 #include "jss/tools/keda_client.h"
 #include "load_generator.h"
+#include "report.h"
 #include "support/nats_server_process.h"
 #include "support/test_util.h"
 
@@ -36,19 +37,6 @@ using testing::NatsServerProcess;
 using testing::PickFreePort;
 using testing::ScrapeValue;
 using testing::WaitFor;
-
-std::ostringstream report;
-
-void Line(const std::string& s) {
-  std::cout << s << std::endl;
-  report << s << "\n";
-}
-
-std::string Fmt(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), fmt, v);
-  return buf;
-}
 
 // Every pushed value of every stream lands here, time-stamped on arrival.
 struct Board {
@@ -103,15 +91,6 @@ struct ModeResult {
   double nats_requests_per_s = 0;
   double wakeup_subscriptions = 0;
 };
-
-double RssMiB(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return -1;
-}
 
 // One scaler, `watched` open streams (stream i watches consumer c<i>), then
 // `samples` publishes, each to a consumer of [first, first + samples) that is
@@ -254,10 +233,7 @@ int Main(int argc, char** argv) {
          Fmt("%.1f", r.rss_mib) + " |");
   }
   Line("");
-  if (!out.empty()) {
-    std::ofstream f(out);
-    f << report.str();
-  }
+  SaveReport(out);
   return 0;
 }
 

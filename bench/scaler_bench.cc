@@ -17,6 +17,7 @@
 
 #include "jss/tools/jetstream_admin.h"
 #include "load_generator.h"
+#include "report.h"
 #include "noop_server.h"
 #include "support/nats_server_process.h"
 #include "support/test_util.h"
@@ -30,28 +31,6 @@ using testing::NatsServerProcess;
 using testing::PickFreePort;
 using testing::ScrapeValue;
 using testing::WaitFor;
-
-std::ostringstream report;
-
-void Line(const std::string& s) {
-  std::cout << s << std::endl;
-  report << s << "\n";
-}
-
-std::string Fmt(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), fmt, v);
-  return buf;
-}
-
-double RssMiB(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return -1;
-}
 
 struct Scaler {
   std::unique_ptr<ChildProcess> process;
@@ -256,10 +235,7 @@ int Main(int argc, char** argv) {
     Line("");
   }
 
-  if (!out.empty()) {
-    std::ofstream f(out);
-    f << report.str();
-  }
+  SaveReport(out);
   return 0;
 }
 
