@@ -1,14 +1,10 @@
 // StreamIsActive / StreamMetricSpec (KEDA external-push) against a real
 // nats-server over real gRPC.
+#include <dirent.h>
 #include <grpcpp/grpcpp.h>
 
-#include <condition_variable>
-#include <deque>
-#include <dirent.h>
-#include <mutex>
-#include <thread>
-
 #include "gmock/gmock.h"
+#include "integration/activity_stream.h"
 #include "integration/scaler_fixture.h"
 
 namespace jss::testing {
@@ -16,65 +12,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using std::chrono::milliseconds;
-
-// One open StreamIsActive call, read on its own thread like KEDA does.
-class ActivityStream {
- public:
-  ActivityStream(externalscaler::ExternalScaler::Stub& stub,
-                 const std::map<std::string, std::string>& md, const std::string& name = "so") {
-    reader_ = stub.StreamIsActive(&ctx_, tools::MakeRef(md, name, "apps"));
-    thread_ = std::thread([this] {
-      externalscaler::IsActiveResponse msg;
-      while (reader_->Read(&msg)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        received_.push_back(msg.result());
-        cv_.notify_all();
-      }
-      grpc::Status status = reader_->Finish();
-      std::lock_guard<std::mutex> lock(mu_);
-      status_ = status;
-      cv_.notify_all();
-    });
-  }
-  ~ActivityStream() {
-    ctx_.TryCancel();
-    thread_.join();
-  }
-
-  // The next pushed value, or nullopt when the stream ended or nothing came
-  // within `timeout` (a generous bound for a failing test, not a measurement).
-  std::optional<bool> Next(milliseconds timeout = milliseconds(15000)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return !received_.empty() || status_.has_value(); });
-    if (received_.empty()) return std::nullopt;
-    const bool value = received_.front();
-    received_.pop_front();
-    return value;
-  }
-
-  // The final status once the stream ended (waits up to `timeout`).
-  std::optional<grpc::Status> Ended(milliseconds timeout = milliseconds(15000)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return status_.has_value(); });
-    return status_;
-  }
-
-  std::deque<bool> Unread() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return received_;
-  }
-
-  void Cancel() { ctx_.TryCancel(); }
-
- private:
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<bool> received_;
-  std::optional<grpc::Status> status_;
-  std::thread thread_;
-};
 
 class PushTest : public ScalerFixture {
  protected:

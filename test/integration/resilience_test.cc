@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "integration/activity_stream.h"
 #include "integration/scaler_fixture.h"
 #include "support/nats_cluster.h"
 
@@ -53,65 +54,6 @@ int64_t VmRssKib() {
   }
   return -1;
 }
-
-// One open StreamIsActive call read on its own thread like KEDA does,
-// keeping every value it ever received (to prove no `false` was pushed).
-class PushStream {
- public:
-  PushStream(externalscaler::ExternalScaler::Stub& stub,
-             const std::map<std::string, std::string>& md, const std::string& name = "so") {
-    reader_ = stub.StreamIsActive(&ctx_, tools::MakeRef(md, name, "apps"));
-    thread_ = std::thread([this] {
-      externalscaler::IsActiveResponse msg;
-      while (reader_->Read(&msg)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        unread_.push_back(msg.result());
-        history_.push_back(msg.result());
-        cv_.notify_all();
-      }
-      grpc::Status status = reader_->Finish();
-      std::lock_guard<std::mutex> lock(mu_);
-      status_ = status;
-      cv_.notify_all();
-    });
-  }
-  ~PushStream() {
-    ctx_.TryCancel();
-    thread_.join();
-  }
-
-  // The next value, or nullopt when the stream ended or nothing came within
-  // `timeout` (a bound for a failing test, not a measurement).
-  std::optional<bool> Next(milliseconds timeout = seconds(15)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return !unread_.empty() || status_.has_value(); });
-    if (unread_.empty()) return std::nullopt;
-    const bool value = unread_.front();
-    unread_.pop_front();
-    return value;
-  }
-
-  std::optional<grpc::Status> Ended(milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return status_.has_value(); });
-    return status_;
-  }
-
-  std::vector<bool> History() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return history_;
-  }
-
- private:
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<bool> unread_;
-  std::vector<bool> history_;
-  std::optional<grpc::Status> status_;
-  std::thread thread_;
-};
 
 // Unary calls fired without waiting (gRPC's callback client API), so many
 // can be in flight from one thread; each records its code and latency.
@@ -313,14 +255,14 @@ TEST_F(ResilienceTest, NatsKilledAndRestartedUnderLoadDefaultCache) {
   KillAndRestartUnderLoad();
 }
 
-TEST_F(ResilienceTest, FrozenServerEndsOpenPushStreamsByTheReadDeadlineWithoutAValue) {
+TEST_F(ResilienceTest, FrozenServerEndsOpenActivityStreamsByTheReadDeadlineWithoutAValue) {
   // NatsOutageTest covers unary calls against a frozen or silent server; an
   // open push stream must not hang on it either, nor turn it into `false`.
   CreateStream("FRZ", "frz.>", "w");
   ASSERT_TRUE(admin_->Publish("frz.x", 3).ok());
   admin_.reset();
   StartScaler([](app::Config& c) { c.request_timeout = milliseconds(500); });
-  PushStream stream(client_->stub(), Md("FRZ", "w", {{"pushInterval", "100ms"}}));
+  ActivityStream stream(client_->stub(), Md("FRZ", "w", {{"pushInterval", "100ms"}}));
   ASSERT_EQ(stream.Next(), true);
   nats_->Pause();
   const auto paused = Clock::now();
@@ -335,7 +277,7 @@ TEST_F(ResilienceTest, FrozenServerEndsOpenPushStreamsByTheReadDeadlineWithoutAV
   EXPECT_EQ(stream.History(), std::vector<bool>{true}) << "a frozen NATS must not look idle";
 
   // A stream opened while NATS is frozen gets no value at all.
-  PushStream late(client_->stub(), Md("FRZ", "w", {{"pushInterval", "100ms"}}), "late");
+  ActivityStream late(client_->stub(), Md("FRZ", "w", {{"pushInterval", "100ms"}}), "late");
   status = late.Ended(seconds(3));
   nats_->Resume();
   ASSERT_TRUE(status.has_value());
@@ -348,12 +290,12 @@ TEST_F(ResilienceTest, FrozenServerEndsOpenPushStreamsByTheReadDeadlineWithoutAV
   }));
 }
 
-TEST_F(ResilienceTest, SilentServerEndsPushStreamsWithUnavailable) {
+TEST_F(ResilienceTest, SilentServerEndsActivityStreamsWithUnavailable) {
   SilentTcpServer silent;
   StartScaler([&](app::Config& c) {
     c.connections = {{"default", {"nats://127.0.0.1:" + std::to_string(silent.port())}, false}};
   });
-  PushStream stream(client_->stub(), Md("ANY", "w"));
+  ActivityStream stream(client_->stub(), Md("ANY", "w"));
   auto status = stream.Ended(seconds(5));
   ASSERT_TRUE(status.has_value()) << "a stream against a server that never speaks stayed open";
   EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE) << status->error_message();
@@ -575,7 +517,7 @@ TEST_F(ResilienceClusterTest, ConsumerLeaderLossIsSurvivedWithoutRestart) {
       << "could not move the consumer's leadership to n" << scaler_on;
   std::map<std::string, std::string> push_md = {
       {"stream", "R3"}, {"consumer", "w"}, {"pushInterval", "100ms"}};
-  auto stream = std::make_unique<PushStream>(client_->stub(), push_md, "round1");
+  auto stream = std::make_unique<ActivityStream>(client_->stub(), push_md, "round1");
   ASSERT_EQ(stream->Next(), true);
 
   cluster_->Kill(scaler_on);
@@ -596,7 +538,7 @@ TEST_F(ResilienceClusterTest, ConsumerLeaderLossIsSurvivedWithoutRestart) {
     EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAVAILABLE) << ended->error_message();
   }
   EXPECT_EQ(stream->History(), std::vector<bool>{true});
-  stream = std::make_unique<PushStream>(client_->stub(), push_md, "round2");
+  stream = std::make_unique<ActivityStream>(client_->stub(), push_md, "round2");
   EXPECT_EQ(stream->Next(), true) << "a new push stream reads the new leader";
 
   // Round 2: bring the lost server back, and once every replica is current,
@@ -662,9 +604,9 @@ TEST(ResilienceBinaryTest, SigtermEndsStreamsAnswersInFlightCallsAndExitsZero) {
 
   // Push streams that read once and then stay quiet (1 h interval, active so
   // no wake-up), so that the only NATS requests below are the unary calls.
-  std::vector<std::unique_ptr<PushStream>> streams;
+  std::vector<std::unique_ptr<ActivityStream>> streams;
   for (int i = 0; i < 3; ++i) {
-    streams.push_back(std::make_unique<PushStream>(
+    streams.push_back(std::make_unique<ActivityStream>(
         client.stub(),
         std::map<std::string, std::string>{
             {"stream", "SIG"}, {"consumer", "w" + std::to_string(i)}, {"pushInterval", "1h"}},
