@@ -5,36 +5,12 @@
 #include <map>
 #include <vector>
 
+#include "mocks/core_fakes.h"
+
 namespace jss::core {
 namespace {
 
 using std::chrono::milliseconds;
-
-class FakeClock final : public Clock {
- public:
-  SteadyTime Now() const override { return now_; }
-  void Advance(milliseconds d) { now_ += d; }
-
- private:
-  SteadyTime now_ = SteadyTime() + std::chrono::hours(1);
-};
-
-// Records reads; the test completes them.
-class ManualLagSource final : public LagSource {
- public:
-  void ReadLag(const ConsumerKey&, SteadyTime, LagCallback done) override {
-    pending.push_back(std::move(done));
-    ++reads;
-  }
-  void Complete(const LagResult& result) {
-    ASSERT_FALSE(pending.empty()) << "no read in flight";
-    auto cb = std::move(pending.front());
-    pending.erase(pending.begin());
-    cb(result);
-  }
-  std::vector<LagCallback> pending;
-  int reads = 0;
-};
 
 // Tasks run only when the test says so.
 class ManualScheduler final : public Scheduler {
@@ -142,7 +118,7 @@ class ActivityHubTest : public ::testing::Test {
 TEST_F(ActivityHubTest, FirstSubscriberReadsOnceAndIsToldTheActivity) {
   Inbox inbox;
   hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
-  EXPECT_EQ(source_.reads, 1);
+  EXPECT_EQ(source_.reads(), 1);
   EXPECT_TRUE(inbox.values().empty()) << "nothing is sent before NATS answered";
   source_.Complete(Lag(0));
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
@@ -173,14 +149,14 @@ TEST_F(ActivityHubTest, OnlyChangesAreSent) {
 TEST_F(ActivityHubTest, HundredSubscribersShareOneWatcherAndOneRead) {
   std::vector<Inbox> inboxes(100);
   for (auto& inbox : inboxes) hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
-  EXPECT_EQ(source_.reads, 1);
+  EXPECT_EQ(source_.reads(), 1);
   EXPECT_EQ(hub_.WatcherCount(), 1u);
   EXPECT_EQ(observer_.watchers, 1u);
   EXPECT_EQ(observer_.streams, 100u);
   source_.Complete(Lag(4));
   for (const auto& inbox : inboxes) EXPECT_EQ(inbox.values(), std::vector<bool>{true});
   scheduler_.RunAll();
-  EXPECT_EQ(source_.reads, 2) << "one read per interval, not per subscriber";
+  EXPECT_EQ(source_.reads(), 2) << "one read per interval, not per subscriber";
 }
 
 TEST_F(ActivityHubTest, LateSubscriberIsAnsweredFromTheWatchersLastRead) {
@@ -190,7 +166,7 @@ TEST_F(ActivityHubTest, LateSubscriberIsAnsweredFromTheWatchersLastRead) {
   source_.Complete(Lag(2));
   hub_.Subscribe(kKey, 0, kInterval, late.Listener());
   EXPECT_EQ(late.values(), std::vector<bool>{true});
-  EXPECT_EQ(source_.reads, 1);
+  EXPECT_EQ(source_.reads(), 1);
 }
 
 TEST_F(ActivityHubTest, EachSubscriberUsesItsOwnActivationThreshold) {
@@ -247,7 +223,7 @@ TEST_F(ActivityHubTest, WakeupIsHeldOnlyWhileSomeSubscriberIsInactive) {
   EXPECT_EQ(wakeups_.active, 1);
   ASSERT_TRUE(wakeups_.fire);
   wakeups_.fire();
-  EXPECT_EQ(source_.reads, 2) << "a publish reads at once";
+  EXPECT_EQ(source_.reads(), 2) << "a publish reads at once";
   EXPECT_TRUE(scheduler_.tasks.empty()) << "the poll timer gives way to the wake-up read";
   EXPECT_EQ(observer_.wakeups, 1);
   source_.Complete(Lag(1));
@@ -261,10 +237,10 @@ TEST_F(ActivityHubTest, APublishDuringAReadTriggersAnotherRead) {
   source_.Complete(Lag(0));
   wakeups_.fire();  // read 2 in flight
   wakeups_.fire();  // its reply may predate this publish
-  EXPECT_EQ(source_.reads, 2);
+  EXPECT_EQ(source_.reads(), 2);
   clock_.Advance(ActivityHub::kMinWakeupGap);
   source_.Complete(Lag(0));
-  EXPECT_EQ(source_.reads, 3);
+  EXPECT_EQ(source_.reads(), 3);
   source_.Complete(Lag(1));
   EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
 }
@@ -275,14 +251,14 @@ TEST_F(ActivityHubTest, WakeupReadsAreSpacedOnABusySubject) {
   source_.Complete(Lag(0));
   wakeups_.fire();
   source_.Complete(Lag(1));
-  EXPECT_EQ(source_.reads, 2);
+  EXPECT_EQ(source_.reads(), 2);
   for (int i = 0; i < 50; ++i) wakeups_.fire();  // a burst within the gap
-  EXPECT_EQ(source_.reads, 2) << "the burst waits for the gap";
+  EXPECT_EQ(source_.reads(), 2) << "the burst waits for the gap";
   ASSERT_TRUE(scheduler_.OnlyDelay().has_value());
   EXPECT_LE(*scheduler_.OnlyDelay(), ActivityHub::kMinWakeupGap);
   clock_.Advance(ActivityHub::kMinWakeupGap);
   scheduler_.RunAll();
-  EXPECT_EQ(source_.reads, 3) << "one read covers the whole burst";
+  EXPECT_EQ(source_.reads(), 3) << "one read covers the whole burst";
 }
 
 TEST_F(ActivityHubTest, LastUnsubscribeDropsTheWatcherAndIgnoresItsRead) {
@@ -315,7 +291,7 @@ TEST_F(ActivityHubTest, AWatcherRestartsCleanlyAfterAnError) {
   source_.Complete(UnavailableError("nats down"));
   Inbox again;  // KEDA reconnects
   hub_.Subscribe(kKey, 0, kInterval, again.Listener());
-  EXPECT_EQ(source_.reads, 2);
+  EXPECT_EQ(source_.reads(), 2);
   source_.Complete(Lag(0));
   EXPECT_EQ(again.values(), std::vector<bool>{false});
   EXPECT_EQ(first.values(), std::vector<bool>{});
@@ -334,7 +310,7 @@ TEST_F(ActivityHubTest, ShutdownEndsEverySubscriptionAndRefusesNewOnes) {
   hub_.Subscribe(kKey, 0, kInterval, late.Listener());
   ASSERT_EQ(late.errors().size(), 1u);
   EXPECT_EQ(late.errors()[0].code(), StatusCode::kUnavailable);
-  EXPECT_EQ(source_.reads, 1);
+  EXPECT_EQ(source_.reads(), 1);
 }
 
 TEST_F(ActivityHubTest, WithoutAWakeupSourcePollingAloneWorks) {

@@ -4,35 +4,12 @@
 
 #include <vector>
 
+#include "mocks/core_fakes.h"
+
 namespace jss::core {
 namespace {
 
 using std::chrono::milliseconds;
-
-class FakeClock final : public Clock {
- public:
-  SteadyTime Now() const override { return now_; }
-  void Advance(milliseconds d) { now_ += d; }
-
- private:
-  SteadyTime now_ = SteadyTime() + std::chrono::hours(1);
-};
-
-// Records reads and completes them only when the test says so.
-class ManualLagSource final : public LagSource {
- public:
-  void ReadLag(const ConsumerKey& key, SteadyTime, LagCallback done) override {
-    keys.push_back(key);
-    pending.push_back(std::move(done));
-  }
-  void CompleteAll(const LagResult& result) {
-    auto callbacks = std::move(pending);
-    pending.clear();
-    for (auto& cb : callbacks) cb(result);
-  }
-  std::vector<ConsumerKey> keys;
-  std::vector<LagCallback> pending;
-};
 
 class CountingObserver final : public LagObserver {
  public:
