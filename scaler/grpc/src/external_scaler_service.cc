@@ -20,6 +20,15 @@ grpc::Status ToGrpc(const core::Status& status) {
 // turns it into an anonymous DEADLINE_EXCEEDED.
 constexpr std::chrono::milliseconds kDeadlineMargin{50};
 
+// GetMetricSpec's answer; StreamMetricSpec sends the same, as KEDA requires.
+void FillMetricSpec(const core::TriggerMetadata& metadata,
+                    externalscaler::GetMetricSpecResponse* response) {
+  auto* spec = response->add_metricspecs();
+  spec->set_metricname(core::MetricNameForStream(metadata.stream));
+  spec->set_targetsize(metadata.lag_threshold);
+  spec->set_targetsizefloat(static_cast<double>(metadata.lag_threshold));
+}
+
 }  // namespace
 
 // What a finished RPC reports: for metrics and the request log line.
@@ -133,10 +142,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
   }
   call.stream = parsed->metadata.stream;
   call.consumer = parsed->metadata.consumer;
-  auto* spec = response->add_metricspecs();
-  spec->set_metricname(core::MetricNameForStream(parsed->metadata.stream));
-  spec->set_targetsize(parsed->metadata.lag_threshold);
-  spec->set_targetsizefloat(static_cast<double>(parsed->metadata.lag_threshold));
+  FillMetricSpec(parsed->metadata, response);
   Done(call, core::OkStatus(), "target", core::StrCat(parsed->metadata.lag_threshold));
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -211,14 +217,9 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>*
 ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* /*ctx*/,
                                       const externalscaler::ScaledObjectRef* request) {
-  auto call = std::make_shared<Call>(Call{"StreamIsActive", next_request_id_++,
-                                          request->namespace_(), request->name(), {}, {},
-                                          std::chrono::steady_clock::now()});
+  auto call = NewStreamCall("StreamIsActive", *request);
   auto parsed = Parse(*request);
-  auto* stream = new IsActiveStream(hub_, [this, call](core::StatusCode code) {
-    Done(*call, code == core::StatusCode::kOk ? core::OkStatus()
-                                              : core::Status(code, "stream ended"));
-  });
+  auto* stream = new IsActiveStream(hub_, DoneWhenEnded(call));
   if (!parsed.ok()) {
     stream->Reject(parsed.status());
     return stream;
@@ -235,13 +236,7 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* /*ctx*/,
 grpc::ServerWriteReactor<externalscaler::GetMetricSpecResponse>*
 ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* /*ctx*/,
                                         const externalscaler::ScaledObjectRef* request) {
-  auto call = std::make_shared<Call>(Call{"StreamMetricSpec", next_request_id_++,
-                                          request->namespace_(), request->name(), {}, {},
-                                          std::chrono::steady_clock::now()});
-  auto done = [this, call](core::StatusCode code) {
-    Done(*call, code == core::StatusCode::kOk ? core::OkStatus()
-                                              : core::Status(code, "stream ended"));
-  };
+  auto done = DoneWhenEnded(NewStreamCall("StreamMetricSpec", *request));
   auto unregister = [this](MetricSpecStream* s) {
     std::lock_guard<std::recursive_mutex> lock(streams_mu_);
     spec_streams_.erase(s);
@@ -252,12 +247,8 @@ ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* /*ctx*/,
     stream->Reject(parsed.status());
     return stream;
   }
-  // The same answer as GetMetricSpec, as KEDA's contract requires.
   externalscaler::GetMetricSpecResponse spec;
-  auto* metric = spec.add_metricspecs();
-  metric->set_metricname(core::MetricNameForStream(parsed->metadata.stream));
-  metric->set_targetsize(parsed->metadata.lag_threshold);
-  metric->set_targetsizefloat(static_cast<double>(parsed->metadata.lag_threshold));
+  FillMetricSpec(parsed->metadata, &spec);
   auto* stream = new MetricSpecStream(std::move(spec), done, unregister);
   bool closed;
   {
@@ -267,6 +258,19 @@ ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* /*ctx*/,
   }
   if (closed) stream->Close(core::UnavailableError("the scaler is shutting down"));
   return stream;
+}
+
+std::shared_ptr<ExternalScalerService::Call> ExternalScalerService::NewStreamCall(
+    const char* method, const externalscaler::ScaledObjectRef& ref) {
+  return std::make_shared<Call>(Call{method, next_request_id_++, ref.namespace_(), ref.name(),
+                                     {}, {}, std::chrono::steady_clock::now()});
+}
+
+StreamDone ExternalScalerService::DoneWhenEnded(std::shared_ptr<Call> call) {
+  return [this, call = std::move(call)](core::StatusCode code) {
+    Done(*call, code == core::StatusCode::kOk ? core::OkStatus()
+                                              : core::Status(code, "stream ended"));
+  };
 }
 
 void ExternalScalerService::CloseStreams() {

@@ -66,6 +66,10 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   void Done(const Call& call, const core::Status& status, std::string_view extra_key = {},
             std::string_view extra_value = {});
   void NoteIgnoredKeys(const core::TriggerMetadata& metadata);
+  // A streaming call's record, and the callback its reactor runs when it ends.
+  std::shared_ptr<Call> NewStreamCall(const char* method,
+                                      const externalscaler::ScaledObjectRef& ref);
+  StreamDone DoneWhenEnded(std::shared_ptr<Call> call);
 
   core::LagSource& lag_source_;
   const core::ConnectionSelector& selector_;
