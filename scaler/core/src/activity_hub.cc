@@ -40,7 +40,7 @@ ActivityHub::SubscriptionId ActivityHub::Subscribe(const ConsumerKey& key,
     id = next_id_++;
     auto shared_listener = std::make_shared<Listener>(std::move(listener));
     if (shut_down_) {
-      ending_[id] = true;
+      ending_.insert(id);
       deliveries.push_back({id, shared_listener, UnavailableError("the scaler is shutting down")});
     } else {
       auto [it, created] = watchers_.try_emplace(key);
@@ -106,7 +106,7 @@ void ActivityHub::Shutdown() {
       scheduler_.Cancel(w.timer);
       if (w.wakeup) dropped.push_back(std::move(w.wakeup));
       for (auto& [id, sub] : w.subscribers) {
-        ending_[id] = true;
+        ending_.insert(id);
         deliveries.push_back({id, sub.listener, UnavailableError("the scaler is shutting down")});
       }
     }
@@ -143,7 +143,7 @@ void ActivityHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagR
       // Never guess: every stream of this consumer ends with the error and
       // KEDA reconnects (with back-off), which starts a fresh watcher.
       for (auto& [id, sub] : w.subscribers) {
-        ending_[id] = true;
+        ending_.insert(id);
         owner_.erase(id);
         deliveries.push_back({id, sub.listener, result.status()});
       }

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "jss/core/clock.h"
@@ -120,7 +121,7 @@ class ActivityHub {
   std::unordered_map<ConsumerKey, Watcher, ConsumerKeyHash> watchers_;
   std::unordered_map<SubscriptionId, ConsumerKey> owner_;
   // Subscriptions ended by an error whose listener has not been told yet.
-  std::unordered_map<SubscriptionId, bool> ending_;
+  std::unordered_set<SubscriptionId> ending_;
   SubscriptionId next_id_ = 1;
   uint64_t next_generation_ = 1;
   bool shut_down_ = false;
