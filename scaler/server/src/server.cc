@@ -79,11 +79,11 @@ core::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const a
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-// Reads and parses the policy file; errors name the file and the fix.
-core::StatusOr<core::AccessPolicy> LoadPolicy(const std::string& path, std::string* content) {
-  auto text = ReadFile("policy-file", path);
+// Parses the policy file's text, or passes on why it could not be read;
+// errors name the file and the fix.
+core::StatusOr<core::AccessPolicy> ParsePolicy(const core::StatusOr<std::string>& text,
+                                               const std::string& path) {
   if (!text.ok()) return text.status();
-  if (content != nullptr) *content = *text;
   return core::AccessPolicy::Parse(*text, path);
 }
 
@@ -124,8 +124,10 @@ class ServerImpl final : public Server {
     selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
     scheduler_ = std::make_unique<core::ThreadScheduler>();
     if (!config_.policy_file.empty()) {
-      auto policy = LoadPolicy(config_.policy_file, &policy_text_);
+      auto text = ReadFile("policy-file", config_.policy_file);
+      auto policy = ParsePolicy(text, config_.policy_file);
       if (!policy.ok()) return policy.status();
+      policy_text_ = *text;
       logger_->Info("access policy loaded", {{"file", config_.policy_file},
                                              {"rules", core::StrCat(policy->rule_count())}});
       policy_.Replace(std::move(*policy));
@@ -236,21 +238,24 @@ class ServerImpl final : public Server {
   // policy in force and is logged, so a typo never opens or closes access.
   void ScheduleReload() {
     scheduler_->RunAfter(config_.reload_interval, [this] {
-      std::string text;
-      auto policy = LoadPolicy(config_.policy_file, &text);
-      if (!policy.ok()) {
-        if (text != policy_text_) {
+      // Parsed only when the content changed (an unreadable file counts as
+      // empty content, so it is reported once, not every interval).
+      auto text = ReadFile("policy-file", config_.policy_file);
+      const std::string seen = text.ok() ? *text : std::string();
+      if (seen != policy_text_) {
+        policy_text_ = seen;
+        auto policy = ParsePolicy(text, config_.policy_file);
+        if (!policy.ok()) {
           logger_->Error("access policy not reloaded; the previous one stays in force",
                          {{"error", policy.status().message()}});
           metrics_->OnPolicyReload(false);
-          policy_text_ = text;
+        } else {
+          logger_->Info("access policy reloaded",
+                        {{"file", config_.policy_file},
+                         {"rules", core::StrCat(policy->rule_count())}});
+          policy_.Replace(std::move(*policy));
+          metrics_->OnPolicyReload(true);
         }
-      } else if (text != policy_text_) {
-        policy_text_ = text;
-        logger_->Info("access policy reloaded", {{"file", config_.policy_file},
-                                                 {"rules", core::StrCat(policy->rule_count())}});
-        policy_.Replace(std::move(*policy));
-        metrics_->OnPolicyReload(true);
       }
       ScheduleReload();
     });
