@@ -446,12 +446,9 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
 
   // Secrets: from files or the environment, never from argv.
   if (auto file = single("nats-token-file")) {
-    auto content = env.read_file(*file);
-    if (!content.ok()) return Bad("nats-token-file", content.status().message());
-    config.nats_default_auth.token = TrimSecret(*content);
-    if (config.nats_default_auth.token.empty()) {
-      return Bad("nats-token-file", "the file is empty");
-    }
+    auto token = ReadSecretFile(env, "nats-token-file", *file);
+    if (!token.ok()) return token.status();
+    config.nats_default_auth.token = *token;
   } else if (auto v = env.get_env(EnvVarFor("nats-token")); v.has_value() && !v->empty()) {
     config.nats_default_auth.token = *v;
   }
