@@ -10,7 +10,12 @@
 #    Argo CD Application and KEDA ScaledObject with the kubernetes-models npm packages, strictly),
 #    the Composition patch by patch against the XRD and the target kinds, the ScaledObject's
 #    trigger metadata against the scaler's own key list (--print-metadata-keys), chart values,
-#    wiring between the files, examples and the plan's numbers;
+#    wiring between the files, examples and the plan's numbers; lib/hazard_checks.py: repository
+#    URL, sync waves, delete protection, scaler image and NetworkPolicy, provider-kubernetes
+#    (pinned, SSA, RBAC = the composed kinds), tracking label, restricted pods, readiness, NATS
+#    users; lib/render.py: each example claim rendered through the Composition (function-patch-
+#    and-transform v0.10.8 semantics) equals its golden in golden/ and passes the schemas
+#    (regenerate: /usr/bin/python3 test/platform/lib/render.py --write);
 # 3. lib/negative_tests.py: broken copies of the tree that the checker must reject.
 #
 # Installs what it needs when missing (Debian packages as root; npm packages pinned by

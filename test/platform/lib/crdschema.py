@@ -69,10 +69,16 @@ def to_json_schema(s):
     return out
 
 
+_PARSED = {}  # path -> parsed CRD; the negative cases load the same large files many times
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when python3-yaml has it; safe either way
+
+
 def load_crd(path):
     """Returns {(group, version, kind): json_schema} for every version of the CRD file."""
-    with open(path, encoding="utf-8") as f:
-        crd = yaml.safe_load(f)
+    if path not in _PARSED:
+        with open(path, encoding="utf-8") as f:
+            _PARSED[path] = yaml.load(f, Loader=LOADER)
+    crd = _PARSED[path]  # to_json_schema copies what it keeps; crd itself is never mutated
     group = crd["spec"]["group"]
     kind = crd["spec"]["names"]["kind"]
     out = {}

@@ -74,13 +74,27 @@ CLAIM_INJECTED = {
 }
 
 # CEL rules of our own XRD, evaluated offline. A rule not listed here fails the XRD check, so a
-# new rule cannot go unnoticed: add its Python equivalent here.
+# new rule cannot go unnoticed: add its Python equivalent here. Rules on spec get the spec.
 CEL_RULES = {
     "self.minReplicas <= self.maxReplicas":
         lambda s: s.get("minReplicas", 0) <= s.get("maxReplicas", 0),
     "!has(self.pushInterval) || self.triggerType == 'external-push'":
         lambda s: "pushInterval" not in s or s.get("triggerType") == "external-push",
 }
+# Root rules get the whole object (a CRD root rule may read apiVersion, kind, metadata.name and
+# metadata.generateName). CEL's matches() is an unanchored RE2 search, like re.search.
+CEL_ROOT_RULES = {
+    "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')":
+        lambda o: re.search(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", str(_name(o))) is not None,
+    "self.kind != 'AgentExecutor' || size(self.metadata.name) <= 52":
+        lambda o: o.get("kind") != "AgentExecutor" or len(str(_name(o))) <= 52,
+    "self.metadata.name != 'default'":
+        lambda o: _name(o) != "default",
+}
+
+
+def _name(obj):
+    return (obj.get("metadata") or {}).get("name", "")
 
 # What the plan fixes (tasks 2.1-2.8, adapted): checked against the XRD and the Composition.
 PLAN_SIZES = {
@@ -96,8 +110,9 @@ PLAN_XRD_DEFAULTS = {
     "postgresConnectionSecret": "postgres-connection", "dragonflyConnectionSecret": "dragonfly-connection",
     "llmKeysSecret": "llm-keys", "lagThreshold": 5, "minReplicas": 1, "maxReplicas": 10,
     "triggerType": "external", "activationLagThreshold": 0,
-    "scalerAddress": "jetstream-scaler.keda.svc:6000",
 }
+# Claim fields that must not exist: the address KEDA's operator dials is the platform's.
+FORBIDDEN_XRD_FIELDS = {"scalerAddress": "tenants must not choose the address KEDA's operator connects to"}
 PLAN_XRD_REQUIRED = {"image", "natsStreamName", "natsConsumerGroup"}
 PLAN_XRD_FIELDS = set(PLAN_XRD_DEFAULTS) | PLAN_XRD_REQUIRED | {"imagePullSecrets", "pushInterval"}
 
@@ -179,7 +194,7 @@ def load_yaml_files(root, report):
         rel = os.path.relpath(path, root)
         try:
             with open(path, encoding="utf-8") as f:
-                loaded = [d for d in yaml.safe_load_all(f) if d is not None]
+                loaded = [d for d in yaml.load_all(f, Loader=crdschema.LOADER) if d is not None]
         except yaml.YAMLError as e:
             report.fail(f"parse {rel}", str(e).replace("\n", " "))
             continue
@@ -207,7 +222,7 @@ def load_doc_blocks(root):
             text = f.read()
         for n, m in enumerate(re.finditer(r"^```ya?ml\n(.*?)^```", text, re.S | re.M)):
             try:
-                loaded = [d for d in yaml.safe_load_all(m.group(1)) if d is not None]
+                loaded = [d for d in yaml.load_all(m.group(1), Loader=crdschema.LOADER) if d is not None]
             except yaml.YAMLError:
                 out.append(("error", rel, n, m.group(1)))
                 continue
@@ -310,6 +325,12 @@ class Validator:
                 errors.append(f"{where}spec: CEL rule {rule!r} has no offline equivalent in platform_check.py")
             elif not fn(spec):
                 errors.append(f"{where}spec: violates CEL rule {rule!r}")
+        for rule in schema.get("x-cel", []):
+            fn = CEL_ROOT_RULES.get(rule)
+            if fn is None:
+                errors.append(f"{where}<root>: CEL rule {rule!r} has no offline equivalent in platform_check.py")
+            elif not fn(obj):
+                errors.append(f"{where}metadata.name {_name(obj)!r}: violates CEL rule {rule!r}")
         return errors
 
     def partial(self, check, api_version, kind, tokens, value, where):
@@ -319,13 +340,20 @@ class Validator:
 
 
 def run_node(validators, node_modules):
-    """Runs the queued Kubernetes/Argo CD/KEDA checks of all validators in one node (and tsc) run."""
-    entries, owners = {"documents": [], "partials": []}, {}
+    """Runs the queued Kubernetes/Argo CD/KEDA checks of all validators in one node (and tsc) run.
+
+    Identical objects (the negative cases share most of the tree) are validated once and the
+    result goes to every check that queued them."""
+    entries, owners, seen = {"documents": [], "partials": []}, {}, {}
     for v in validators:
         for bucket, items in (("documents", v.node_docs), ("partials", v.node_partials)):
             for check, where, obj in items:
-                ident = f"n{len(owners)}"
-                owners[ident] = (v.report, check, where)
+                key = (bucket, json.dumps(obj, sort_keys=True))
+                if key in seen:
+                    owners[seen[key]].append((v.report, check, where))
+                    continue
+                ident = seen[key] = f"n{len(owners)}"
+                owners[ident] = [(v.report, check, where)]
                 if bucket == "documents":
                     entries[bucket].append({"id": ident, "apiVersion": obj.get("apiVersion"),
                                             "kind": obj.get("kind"), "object": obj})
@@ -344,12 +372,12 @@ def run_node(validators, node_modules):
     finally:
         os.unlink(request)
     if proc.returncode != 0:
-        for report, check, _ in owners.values():
+        for report, check, _ in (o for group in owners.values() for o in group):
             report.fail(check, f"node validator failed: {proc.stderr.strip()[-800:]}")
         return
     for r in json.loads(proc.stdout)["results"]:
-        report, check, where = owners[r["id"]]
-        report.add(check, [where + e for e in r["errors"]])
+        for report, check, where in owners[r["id"]]:
+            report.add(check, [where + e for e in r["errors"]])
 
 
 def nest(tokens, value):
@@ -446,6 +474,20 @@ def check_xrd(d, report):
         for rule in [r.get("rule") for r in sp.get("x-kubernetes-validations") or []]:
             if rule not in CEL_RULES:
                 errors.append(f"{v.get('name')}: CEL rule {rule!r} has no offline equivalent in platform_check.py")
+        root_rules = [r.get("rule") for r in raw.get("x-kubernetes-validations") or []]
+        for rule in root_rules:
+            if rule not in CEL_ROOT_RULES:
+                errors.append(f"{v.get('name')}: CEL rule {rule!r} has no offline equivalent in platform_check.py")
+        # Claim names become object names (hazard 8): the XRD must validate them.
+        for probe, why in (("default", "the namespace's default ServiceAccount"), ("a.b", "a dot"),
+                           ("1abc", "a leading digit"), ("a" * 53, "53 characters")):
+            claim = {"kind": (spec.get("claimNames") or {}).get("kind"), "metadata": {"name": probe}}
+            if all(CEL_ROOT_RULES[r](claim) for r in root_rules if r in CEL_ROOT_RULES):
+                errors.append(f"{v.get('name')}: a claim named {probe!r} ({why}) passes the XRD's root CEL "
+                              "rules; claim names must be DNS-1035 labels of at most 52 characters, not 'default'")
+        for field, why in FORBIDDEN_XRD_FIELDS.items():
+            if field in props:
+                errors.append(f"{v.get('name')}: spec.{field} must not be part of the claim API: {why}")
         # The plan's fields, defaults and requirements (task 2.1, plus the scaling fields).
         missing = sorted(PLAN_XRD_FIELDS - set(props))
         if missing:
@@ -864,6 +906,10 @@ class CompositionCheck:
                     rest = tok[len(prefix):]
                     if rest[:1] == ["metadata"] and len(rest) == 2:
                         keys.add(rest[1])
+                        if rest[1] == "scalerAddress":
+                            errors.append(f"{r.get('name')}: triggers[{ti}].metadata.scalerAddress is patched from "
+                                          f"{p.get('fromFieldPath')}: the address KEDA's operator dials must be the "
+                                          "platform's value in the base, never a claim's")
                     if rest == ["type"]:
                         src, _ = crdschema.resolve(self.xr_schema, parse_path(p.get("fromFieldPath", "")))
                         types |= set((src or {}).get("enum") or crdschema.sample_values(src or ANY))
@@ -1045,10 +1091,6 @@ def check_applications(root, docs, report):
             errors.append("04-apis: sync-wave must be \"1\"")
         if "SkipDryRunOnMissingResource=true" not in ((s.get("syncPolicy") or {}).get("syncOptions") or []):
             errors.append("04-apis: needs SkipDryRunOnMissingResource=true (claims before their XRD)")
-        if scaler is not None:
-            for k in ("repoURL", "targetRevision"):
-                if src.get(k) != (scaler.obj["spec"].get("source") or {}).get(k):
-                    errors.append(f"04-apis and 02-jetstream-scaler disagree on source.{k} (both are this repository)")
         directory = src.get("directory") or {}
         globs = brace_globs(directory.get("include", "*"))
         base = os.path.join(root, "platform/04-apis")
@@ -1123,7 +1165,7 @@ def check_scaler_values(root, scaler, report):
         report.skip(name, "charts/jetstream-scaler/values.yaml is not in this tree yet")
         return
     with open(os.path.join(chart_dir, "values.yaml"), encoding="utf-8") as f:
-        chart = yaml.safe_load(f) or {}
+        chart = yaml.load(f, Loader=crdschema.LOADER) or {}
     known = set(flatten(chart))
 
     def free_maps(v, prefix=""):
@@ -1164,7 +1206,13 @@ def check_wiring(nats, scaler, scaler_chart, xrds, docs, report):
         return
     props = xrd_specs[0]
     nats_url = (props.get("natsUrl") or {}).get("default")
-    scaler_addr = (props.get("scalerAddress") or {}).get("default")
+    # The scaler address is the platform's: the Composition's base trigger metadata.
+    scaler_addr = None
+    for d in docs:
+        if d.kind == "Composition":
+            for r in (get_path(d.obj, ["spec", "pipeline", 0, "input", "resources"]) or []):
+                for t in get_path(r.get("base") or {}, MANIFEST + ["spec", "triggers"]) or []:
+                    scaler_addr = scaler_addr or (t.get("metadata") or {}).get("scalerAddress")
     if nats is not None:
         rel = ((nats.obj["spec"].get("source") or {}).get("helm") or {}).get("releaseName") or nats.name
         ns = (nats.obj["spec"].get("destination") or {}).get("namespace")
@@ -1176,7 +1224,7 @@ def check_wiring(nats, scaler, scaler_chart, xrds, docs, report):
         ns = (scaler.obj["spec"].get("destination") or {}).get("namespace")
         port = get_path(deep_merge(scaler_chart or {}, helm.get("valuesObject") or {}), ["grpc", "port"]) or 6000
         if scaler_addr != f"{rel}.{ns}.svc:{port}":
-            errors.append(f"XRD scalerAddress default {scaler_addr!r} is not the scaler Service {rel}.{ns}.svc:{port}")
+            errors.append(f"Composition trigger scalerAddress {scaler_addr!r} is not the scaler Service {rel}.{ns}.svc:{port}")
         urls = get_path(helm.get("valuesObject") or {}, ["nats", "urls"]) or []
         if nats_url not in urls:
             errors.append(f"XRD natsUrl default {nats_url!r} is not among the scaler's nats.urls {urls}: "
@@ -1187,7 +1235,7 @@ def check_wiring(nats, scaler, scaler_chart, xrds, docs, report):
                 m = get_path(r.get("base") or {}, MANIFEST) or {}
                 for t in get_path(m, ["spec", "triggers"]) or []:
                     md = t.get("metadata") or {}
-                    if md.get("scalerAddress", scaler_addr) != scaler_addr or md.get("natsUrl", nats_url) != nats_url:
+                    if md.get("natsUrl", nats_url) != nats_url:
                         errors.append(f"{d.source}: ScaledObject base metadata disagrees with the XRD defaults")
         if d.kind == "Job":
             for c in get_path(d.obj, ["spec", "template", "spec", "containers"]) or []:
@@ -1243,7 +1291,8 @@ def check_examples(docs, xrds, report):
             errors.append(f"{d.label}: no example Job creates stream {stream}")
         if not any(" consumer add " in f" {j} " and f" {stream} {consumer} " in f" {j} " for j in jobs):
             errors.append(f"{d.label}: no example Job creates consumer {consumer} on {stream}")
-        want = {"image": "nginx:1.25-alpine", "size": "small", "natsStreamName": "TEST_AGENT_STREAM",
+        # The plan's nginx:1.25-alpine runs as root, which the restricted pods refuse.
+        want = {"image": "nginxinc/nginx-unprivileged:1.25-alpine", "size": "small", "natsStreamName": "TEST_AGENT_STREAM",
                 "natsConsumerGroup": "test-agent-workers"}
         for k, v in want.items():
             if spec.get(k) != v:
@@ -1269,10 +1318,34 @@ def check_namespaces(docs, report):
 # ---------------------------------------------------------------------------------------------
 
 
-def analyse(root, scaler_keys):
+def check_hazards(root, docs, nats, scaler, scaler_chart, report):
+    """Issue 12: what it takes for the platform to come up and stay safe in a real cluster."""
+    import hazard_checks as hz  # imports this module; loaded late to avoid a cycle
+    runbook = os.path.join(root, "docs/platform-runbook.md")
+    runbook_text = open(runbook, encoding="utf-8").read() if os.path.exists(runbook) else ""
+    apps = [d for d in docs if d.kind == "Application"]
+    comps = [d for d in docs if d.kind == "Composition"]
+    patch_sets = {ps.get("name"): ps.get("patches") or [] for c in comps
+                  for ps in get_path(c.obj, ["spec", "pipeline", 0, "input", "patchSets"]) or []}
+    hz.check_repository(docs, runbook_text, report)
+    hz.check_waves(apps, report)
+    hz.check_delete_protection(docs, report)
+    hz.check_scaler_image(scaler, scaler_chart, report)
+    hz.check_scaler_network_policy(scaler, scaler_chart, report)
+    hz.check_provider_kubernetes(docs, comps, next((a for a in apps if a.name == "crossplane"), None), report)
+    hz.check_tracking_label(comps, patch_sets, report)
+    hz.check_restricted(comps, report)
+    hz.check_readiness(comps, report)
+    hz.check_nats_network_policy(docs, nats, report)
+    hz.check_nats_users(nats, scaler, report)
+
+
+def analyse(root, scaler_keys, validate_goldens=True):
     """Runs every check on the tree at root; returns (report, validator).
 
     The Kubernetes/Argo CD/KEDA model checks are only queued: run_node() completes them.
+    validate_goldens=False skips the schema validation of the rendered goldens (the negative
+    cases, which only need the comparison, run much faster without it).
     """
     report = Report()
     schemas = load_schemas()
@@ -1295,6 +1368,9 @@ def analyse(root, scaler_keys):
     scaler_chart = check_scaler_values(root, scaler, report)
     check_wiring(nats, scaler, scaler_chart, xrds, docs, report)
     check_examples(docs, xrds, report)
+    check_hazards(root, docs, nats, scaler, scaler_chart, report)
+    import render  # imports this module; loaded late to avoid a cycle
+    render.check_goldens(root, validator if validate_goldens else None, report)
     blocks = load_doc_blocks(root)
     for entry in blocks:
         if entry[0] == "error":
