@@ -33,7 +33,7 @@ ARG RUNTIME_PACKAGES="\
 COPY scripts/packages-build.txt /tmp/packages-build.txt
 RUN apt-get update \
  && { grep -Ev '^[[:space:]]*(#|$)' /tmp/packages-build.txt; \
-      echo python3-minimal ${RUNTIME_PACKAGES} | tr ' ' '\n'; } \
+      echo python3 ${RUNTIME_PACKAGES} | tr ' ' '\n'; } \
       | xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -142,7 +142,33 @@ print(f"runtime-dir: package closure: {copied} files")
 EOF
 install -m 0755 "$bin" "$stage/usr/local/bin/jetstream-scaler"
 
-loader=/lib64/ld-linux-x86-64.so.2
+# The loader the binary names (PT_INTERP) and Debian's multiarch directory: the same
+# script serves amd64 and arm64 builds.
+loader=$(/usr/bin/python3 - "$bin" <<'EOF'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    h = f.read(64)
+    if h[:4] != b"\x7fELF":
+        sys.exit("runtime-dir: FAIL: not an ELF binary: " + sys.argv[1])
+    wide, e = h[4] == 2, "<" if h[5] == 1 else ">"
+    word = e + ("Q" if wide else "I")
+    phoff = struct.unpack_from(word, h, 0x20 if wide else 0x1C)[0]
+    size, count = struct.unpack_from(e + "HH", h, 0x36 if wide else 0x2A)
+    for i in range(count):
+        f.seek(phoff + i * size)
+        ph = f.read(size)
+        if struct.unpack_from(e + "I", ph, 0)[0] == 3:  # PT_INTERP
+            offset = struct.unpack_from(word, ph, 8 if wide else 4)[0]
+            length = struct.unpack_from(word, ph, 32 if wide else 16)[0]
+            f.seek(offset)
+            print(f.read(length).rstrip(b"\0").decode())
+            break
+    else:
+        sys.exit("runtime-dir: FAIL: no PT_INTERP (a static binary?) in " + sys.argv[1])
+EOF
+)
+multiarch=$(/usr/bin/python3 -c 'import sys; print(getattr(sys.implementation, "_multiarch", ""))')
+[[ -n $multiarch ]] || multiarch=$(uname -m)-linux-gnu
 use_chroot=0
 # Sets $listing to the loader's resolution list for the binary inside directory $1 and
 # fails if any library is missing or resolves outside it.
@@ -161,7 +187,7 @@ loader_check() {
       fail "the loader inside $d cannot load the binary"
     outside=$(grep -E 'not found' <<<"$listing" || true)
   else
-    listing=$("$d$loader" --inhibit-cache --library-path "$r/usr/lib/x86_64-linux-gnu:$r/usr/lib" \
+    listing=$("$d$loader" --inhibit-cache --library-path "$r/usr/lib/$multiarch:$r/usr/lib" \
       --list "$d/usr/local/bin/jetstream-scaler") || fail "the loader in $d cannot load the binary"
     outside=$(awk -v root="$r" '
       /not found/ { print; next }
@@ -256,7 +282,7 @@ say "assembled $dir ($(du -sh "$dir" | cut -f1))"
 # 3. The loader's view of the final set: every library must resolve inside it.
 loader_check "$dir"
 say "ldd check: $(grep -c '=>' <<<"$listing") libraries, all inside the directory$( ((use_chroot)) && echo ' (chroot)')"
-libpath="$root/usr/lib/x86_64-linux-gnu:$root/usr/lib"
+libpath="$root/usr/lib/$multiarch:$root/usr/lib"
 # 4. Run it from the directory, as uid 65532 when we can.
 run() {
   if ((use_chroot)); then

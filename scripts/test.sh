@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs unit + integration tests (real nats-server, real
 # gRPC) and the offline platform/chart checks, then the same unit and
-# integration tests under ASan+UBSan and under TSan, then a bounded fuzz run.
+# integration tests under ASan+UBSan and under TSan, then a bounded fuzz run, then
+# the container image: built, size-checked and smoke-tested (scripts/image.sh).
 # Ends with one line "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +93,26 @@ if scripts/build.sh build-fuzz -DJSS_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 \
   done
 else
   failed=$((failed + 1))
+fi
+
+# The container image as users deploy it: built from the Dockerfile (docker, else podman,
+# installed and its base bootstrapped on a fresh machine), size budget enforced, then run
+# with the chart's args against a real nats-server. Exit status 77: no container tool.
+step "container image: scripts/image.sh build (size budget ${JSS_IMAGE_BUDGET_MIB:-60} MiB)"
+image_start=$SECONDS
+scripts/image.sh build 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+echo "container image build: $((SECONDS - image_start)) s"
+if ((rc == 77)); then
+  echo "container image: SKIPPED, no container tool could be installed ($(grep -m1 'SKIP' "$log"))"
+elif ((rc != 0)); then
+  failed=$((failed + 1))
+else
+  passed=$((passed + 1))
+  step "container image: scripts/image.sh smoke (the chart's args, real nats-server)"
+  smoke_start=$SECONDS
+  if scripts/image.sh smoke; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  echo "container image smoke: $((SECONDS - smoke_start)) s"
 fi
 
 echo

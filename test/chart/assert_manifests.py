@@ -170,7 +170,7 @@ nats_urls = flags.get("--nats-url", [])
 if scenario == "default":
     check(nats_urls == ["nats://nats.nats.svc:4222"], "nats.urls -> --nats-url", nats_urls)
     check(not file_flags and not c.get("env"), "no credentials configured by default", file_flags)
-    check(c["image"] == "jetstream-scaler:0.1.0", "image tag defaults to appVersion", c["image"])
+    check(c["image"] == "ghcr.io/jetstream-scaler/jetstream-scaler:0.1.0", "image tag defaults to appVersion", c["image"])
 if scenario == "tls":
     check(nats_urls == ["tls://nats-0.nats.nats.svc:4222,tls://nats-1.nats.nats.svc:4222"],
           "several nats.urls form one seed list", nats_urls)

@@ -333,18 +333,22 @@ text = open("Dockerfile").read()
 def check(ok, name, why=""):
     print(f"PASS Dockerfile: {name}" if ok else f"FAIL Dockerfile: {name}: {why}")
 froms = re.findall(r"^FROM (\S+)(?: AS (\S+))?", text, re.M)
-check(len(froms) == 2 and all("bookworm" in f[0] for f in froms), "two Debian bookworm stages", froms)
+check(len(froms) == 2 and froms[0] == ("debian:bookworm", "build") and froms[1][0] == "scratch",
+      "a debian:bookworm build stage and a FROM scratch runtime stage", froms)
 build = text.split("\nFROM ")[1]
 runtime = text.split("\nFROM ")[-1]
 check("packages-build.txt" in build, "build stage installs scripts/packages-build.txt", "")
-check("RUNTIME_PACKAGES" in runtime and "-dev" not in re.search(r'ARG RUNTIME_PACKAGES="(.*?)"', runtime, re.S).group(1),
-      "runtime stage installs runtime libraries only (no -dev)", "")
+packages = re.search(r'ARG RUNTIME_PACKAGES="(.*?)"', build, re.S)
+check(packages and "-dev" not in packages.group(1), "RUNTIME_PACKAGES lists runtime libraries only (no -dev)", "")
+check("scripts/runtime-dir.sh" in build and "--dir /rootfs" in build,
+      "build stage assembles the runtime root with scripts/runtime-dir.sh", "")
+check(re.findall(r"^COPY .*", runtime, re.M) == ["COPY --from=build /rootfs/ /"],
+      "runtime stage is only the assembled root", re.findall(r"^COPY .*", runtime, re.M))
+check(not re.search(r"^RUN ", runtime, re.M), "runtime stage runs nothing (it has no shell)", "")
 user = re.findall(r"^USER (\S+)", runtime, re.M)
 check(user and re.match(r"^[1-9][0-9]*(:[0-9]+)?$", user[-1]), "numeric non-root USER", user)
 check(re.search(r'^ENTRYPOINT \["/usr/local/bin/jetstream-scaler"\]', runtime, re.M), "exec-form ENTRYPOINT", "")
 check(re.search(r"^EXPOSE 6000 8080", runtime, re.M), "EXPOSE 6000 8080", "")
-check("COPY --from=build" in runtime and "apt-get install" in runtime and "rm -rf /var/lib/apt/lists" in runtime,
-      "binary copied from the build stage, apt lists removed", "")
 EOF
 mkdir -p "$work/rt-nats"
 "$NATS_SERVER_BIN" -a 127.0.0.1 -p -1 -m -1 --ports_file_dir "$work/rt-nats" >"$work/rt-nats/log" 2>&1 &
@@ -361,6 +365,12 @@ ok "scripts/runtime-dir.sh: assemble, ldd check, run from the directory against 
 sed '/^    libnats3\.4 \\$/d' Dockerfile >"$work/Dockerfile.nolibnats"
 refused "scripts/runtime-dir.sh rejects a runtime set without libnats" "not provided by the runtime file set" \
   scripts/runtime-dir.sh --bin "$BIN" --dir "$work/runtime-bad" --dockerfile "$work/Dockerfile.nolibnats"
+# The image the chart deploys by default (repository:appVersion) runs this binary.
+app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$CHART/Chart.yaml")
+cmake_version=$(sed -n 's/^project(jetstream_scaler VERSION \([0-9][0-9.]*\).*/\1/p' CMakeLists.txt)
+ok "Chart.yaml appVersion $app_version = CMake project VERSION = the binary's --version" \
+  bash -c '[[ $1 == "$2" ]] && "$3" --version | grep -Eq "^jetstream-scaler $1 \("' _ \
+  "$app_version" "$cmake_version" "$BIN"
 
 # ---------------------------------------------------------------------------
 step "docs"
