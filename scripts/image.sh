@@ -61,9 +61,11 @@ pick_tool() {
       skip "podman could not be installed with apt-get"
   fi
   # runc with cgroupfs: the default runtime cannot create containers on hosts with
-  # hybrid cgroups (see docs/deploy.md).
+  # hybrid cgroups; explicit limits: raising RLIMIT_NPROC is refused there (docs/deploy.md).
   tool=(podman --runtime runc --cgroup-manager=cgroupfs)
+  run_limits=(--ulimit nofile=20000:20000 --ulimit nproc=1024:1024)
 }
+run_limits=()
 is_podman() { [[ ${tool[0]} == podman ]]; }
 
 # The build stage's base image: present, pulled, or bootstrapped from Debian packages.
@@ -163,7 +165,7 @@ cmd_smoke() {
 
   # 1. The binary in the image is the chart's appVersion.
   local got
-  got=$("${tool[@]}" run --rm --network none "$IMAGE" --version) || die "--version failed in the image"
+  got=$("${tool[@]}" run --rm "${run_limits[@]}" --network none "$IMAGE" --version) || die "--version failed in the image"
   say "--version: $got"
   [[ $got == "jetstream-scaler $app_version "* ]] ||
     die "the image's --version '$got' does not match $CHART/Chart.yaml appVersion $app_version"
@@ -212,9 +214,7 @@ EOF
 
   # 4. Run the image as the chart does: read-only root, tmpfs /tmp, no capabilities.
   local run=(run -d --read-only --tmpfs /tmp:size=16m --user "$user" --cap-drop ALL
-    --security-opt no-new-privileges --network host)
-  # Explicit limits: raising RLIMIT_NPROC is refused on some hosts (docs/deploy.md).
-  is_podman && run+=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
+    --security-opt no-new-privileges --network host "${run_limits[@]}")
   container=jss-smoke-$$
   "${tool[@]}" "${run[@]}" --name "$container" "$IMAGE" "${args[@]}" >/dev/null ||
     die "the image did not start with the chart's args"
