@@ -160,6 +160,12 @@ TEST_F(PushTest, CancelledStreamsLeaveNoWatchersAndNoThreads) {
   ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_streams") == 0; }));
   EXPECT_EQ(Gauge("jetstream_scaler_push_watchers"), 0);
   AwaitWakeupSubscriptions(0);
+  // The client sees CANCELLED (gRPC's doing); the scaler ended them with OK,
+  // so its metrics and logs count no error.
+  EXPECT_EQ(Gauge("jetstream_scaler_grpc_requests_total{code=\"OK\",method=\"StreamIsActive\"}"),
+            20);
+  EXPECT_EQ(Gauge("jetstream_scaler_grpc_requests_total{code=\"CANCELLED\",method=\"StreamIsActive\"}"),
+            -1);
   const int threads_after_first_round = count_threads();
   for (int round = 0; round < 3; ++round) open_and_cancel();
   ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_streams") == 0; }));
@@ -171,7 +177,7 @@ TEST_F(PushTest, CancelledStreamsLeaveNoWatchersAndNoThreads) {
       << "threads grew from " << threads_after_first_round << " to " << count_threads();
 }
 
-TEST_F(PushTest, ShutdownEndsOpenStreamsWithUnavailable) {
+TEST_F(PushTest, ShutdownEndsOpenStreamsWithOk) {
   CreateStream("ORDERS", "orders.>", "workers");
   StartScaler();
   ActivityStream active(client_->stub(), Md("ORDERS", "workers"));
@@ -185,22 +191,32 @@ TEST_F(PushTest, ShutdownEndsOpenStreamsWithUnavailable) {
   server_->Stop();
   auto status = active.Ended();
   ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE);
+  // OK: KEDA resets its reconnect back-off only after a clean end, and
+  // reconnects (to another replica) at once.
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::OK) << status->error_message();
   EXPECT_TRUE(active.Unread().empty()) << "no value is invented on the way out";
   EXPECT_FALSE(spec_reader->Read(&spec));
-  EXPECT_EQ(spec_reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(spec_reader->Finish().error_code(), grpc::StatusCode::OK);
   server_.reset();
 }
 
-TEST_F(PushTest, MissingConsumerEndsTheStreamWithNotFoundAndNoValue) {
-  CreateStream("ORDERS", "orders.>", "workers");
+TEST_F(PushTest, AConsumerCreatedAfterTheScaledObjectIsPickedUpWithoutEndingTheStream) {
+  // The platform creates consumers with Jobs, possibly after the
+  // ScaledObject: NOT_FOUND is retried, the stream stays open and silent.
+  ASSERT_TRUE(admin_->AddStream({"ORDERS", {"orders.>"}}).ok());
   StartScaler();
-  ActivityStream stream(client_->stub(), Md("ORDERS", "nobody"));
-  auto status = stream.Ended();
-  ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(status->error_message(), HasSubstr("nobody"));
-  EXPECT_TRUE(stream.Unread().empty());
+  ActivityStream stream(client_->stub(), Md("ORDERS", "later", {{"pushInterval", "100ms"}}));
+  ASSERT_TRUE(WaitFor([&] {
+    return Gauge("jetstream_scaler_push_read_retries_total{reason=\"not_found\"}") >= 1;
+  })) << Metrics();
+  EXPECT_EQ(Gauge("jetstream_scaler_push_failing_watchers"), 1);
+  EXPECT_FALSE(stream.Ended(milliseconds(0)).has_value());
+  EXPECT_TRUE(stream.Unread().empty()) << "nothing is pushed before a read succeeds";
+  ASSERT_TRUE(admin_->AddConsumer({"ORDERS", "later", ""}).ok());
+  ASSERT_TRUE(admin_->Publish("orders.new", 2).ok());
+  EXPECT_EQ(stream.Next(), true);
+  EXPECT_EQ(Gauge("jetstream_scaler_push_failing_watchers"), 0);
+  EXPECT_FALSE(stream.Ended(milliseconds(0)).has_value());
 }
 
 TEST_F(PushTest, BadMetadataIsRejectedWithTheKeyNamed) {
@@ -213,17 +229,30 @@ TEST_F(PushTest, BadMetadataIsRejectedWithTheKeyNamed) {
   EXPECT_THAT(status->error_message(), HasSubstr("pushInterval"));
 }
 
-TEST_F(PushTest, NatsOutageEndsTheStreamWithUnavailableNeverFalse) {
+TEST_F(PushTest, ANatsOutageEndsNoStreamAndAPublishAfterItWakesTheStream) {
   CreateStream("ORDERS", "orders.>", "workers");
-  ASSERT_TRUE(admin_->Publish("orders.new", 5).ok());
   StartScaler();
-  ActivityStream stream(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "100ms"}}));
-  ASSERT_EQ(stream.Next(), true);
+  // One stream that polls (its reads fail during the outage) and one that
+  // only the wake-up can move.
+  ActivityStream polled(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "100ms"}}),
+                        "polled");
+  ASSERT_EQ(polled.Next(), false);
+  AwaitWakeupSubscriptions(1);
   nats_->Kill();
-  auto status = stream.Ended();
-  ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_TRUE(stream.Unread().empty()) << "an outage must not look like an empty queue";
+  ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_failing_watchers") == 1; }))
+      << Metrics();
+  ASSERT_TRUE(nats_->Restart());
+  ASSERT_TRUE(WaitFor([&] {
+    return Gauge("jetstream_scaler_nats_connection_up{connection=\"default\"}") == 1;
+  })) << Metrics();
+  EXPECT_FALSE(polled.Ended(milliseconds(0)).has_value()) << "the outage ended the stream";
+  // The admin connection reconnects on its own; retry the publish until it
+  // is accepted.
+  ASSERT_TRUE(WaitFor([&] { return admin_->Publish("orders.new", 1).ok(); }));
+  EXPECT_EQ(polled.Next(), true);
+  EXPECT_EQ(polled.History(), (std::vector<bool>{false, true}))
+      << "an outage must not look like an empty queue";
+  EXPECT_FALSE(polled.Ended(milliseconds(0)).has_value());
 }
 
 TEST_F(PushTest, StreamMetricSpecSendsTheSameSpecAsGetMetricSpec) {

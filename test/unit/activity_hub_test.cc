@@ -66,6 +66,13 @@ class CountingObserver final : public ActivityObserver {
   }
   void OnWakeup() override { ++wakeups; }
   void OnWakeupSubscriptions(int) override {}
+  void OnReadFailed(const ConsumerKey&, std::string_view, const Status&, bool first) override {
+    ++failed_reads;
+    failing += first ? 1 : 0;
+  }
+  void OnReadRecovered(const ConsumerKey&) override { --failing; }
+  int failed_reads = 0;
+  int failing = 0;
   size_t watchers = 0;
   size_t streams = 0;
   int wakeups = 0;
@@ -76,21 +83,23 @@ class CountingObserver final : public ActivityObserver {
 class Inbox {
  public:
   ActivityHub::Listener Listener() {
-    return [record = record_](const StatusOr<bool>& v) {
-      if (v.ok()) {
-        record->values.push_back(*v);
+    return [record = record_](const ActivityHub::Update& u) {
+      if (u.active.has_value()) {
+        EXPECT_TRUE(record->ends.empty()) << "a value after the end";
+        record->values.push_back(*u.active);
       } else {
-        record->errors.push_back(v.status());
+        record->ends.push_back(u.end);
       }
     };
   }
   const std::vector<bool>& values() const { return record_->values; }
-  const std::vector<Status>& errors() const { return record_->errors; }
+  // How the subscription ended (at most once): OK or an error.
+  const std::vector<Status>& ends() const { return record_->ends; }
 
  private:
   struct Record {
     std::vector<bool> values;
-    std::vector<Status> errors;
+    std::vector<Status> ends;
   };
   std::shared_ptr<Record> record_ = std::make_shared<Record>();
 };
@@ -179,30 +188,78 @@ TEST_F(ActivityHubTest, EachSubscriberUsesItsOwnActivationThreshold) {
   EXPECT_EQ(patient.values(), std::vector<bool>{false});
 }
 
-TEST_F(ActivityHubTest, AReadErrorEndsEverySubscriptionWithItAndNeverAValue) {
+TEST_F(ActivityHubTest, ATransientErrorKeepsEverySubscriptionOpenAndRetriesWithBackoff) {
   Inbox a;
   Inbox b;
   hub_.Subscribe(kKey, 0, kInterval, a.Listener());
   hub_.Subscribe(kKey, 0, kInterval, b.Listener());
-  source_.Complete(UnavailableError("nats down"));
-  for (const Inbox* inbox : {&a, &b}) {
-    EXPECT_TRUE(inbox->values().empty());
-    ASSERT_EQ(inbox->errors().size(), 1u);
-    EXPECT_EQ(inbox->errors()[0].code(), StatusCode::kUnavailable);
+  const Status transient[] = {UnavailableError("nats down"), ResourceExhaustedError("busy"),
+                              Status(StatusCode::kDeadlineExceeded, "slow"),
+                              NotFoundError("consumer not created yet")};
+  milliseconds previous{0};
+  for (const Status& error : transient) {
+    source_.Complete(error);
+    ASSERT_TRUE(scheduler_.OnlyDelay().has_value()) << "a retry is scheduled";
+    const milliseconds delay = *scheduler_.OnlyDelay();
+    EXPECT_GE(delay, ActivityHub::kRetryFirst * 3 / 4);
+    EXPECT_LE(delay, ActivityHub::kRetryCap);
+    EXPECT_GT(delay, previous) << "the back-off grows";
+    previous = delay;
+    scheduler_.RunAll();
   }
-  EXPECT_EQ(hub_.WatcherCount(), 0u);
-  EXPECT_TRUE(scheduler_.tasks.empty());
+  EXPECT_EQ(observer_.failed_reads, 4);
+  EXPECT_EQ(observer_.failing, 1) << "one failing watcher";
+  for (const Inbox* inbox : {&a, &b}) {
+    EXPECT_TRUE(inbox->values().empty()) << "never a guessed value";
+    EXPECT_TRUE(inbox->ends().empty()) << "the streams stay open";
+  }
+  EXPECT_EQ(hub_.WatcherCount(), 1u);
+  source_.Complete(Lag(3));
+  EXPECT_EQ(a.values(), std::vector<bool>{true});
+  EXPECT_EQ(b.values(), std::vector<bool>{true});
+  EXPECT_EQ(observer_.failing, 0);
 }
 
-TEST_F(ActivityHubTest, AnErrorAfterValuesEndsTheStreamWithoutAFalse) {
+TEST_F(ActivityHubTest, TheRetryBackoffIsCapped) {
+  Inbox inbox;
+  hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
+  for (int i = 0; i < 20; ++i) {
+    source_.Complete(UnavailableError("nats down"));
+    ASSERT_TRUE(scheduler_.OnlyDelay().has_value());
+    EXPECT_LE(*scheduler_.OnlyDelay(), ActivityHub::kRetryCap);
+    scheduler_.RunAll();
+  }
+  EXPECT_GE(*scheduler_.OnlyDelay(), ActivityHub::kRetryCap * 3 / 4);
+}
+
+TEST_F(ActivityHubTest, OnlyInvalidArgumentAndPermissionDeniedEndTheSubscriptions) {
+  for (const Status& error : {InvalidArgumentError("bad"), PermissionDeniedError("no")}) {
+    Inbox a;
+    Inbox b;
+    hub_.Subscribe(kKey, 0, kInterval, a.Listener());
+    hub_.Subscribe(kKey, 0, kInterval, b.Listener());
+    source_.Complete(error);
+    for (const Inbox* inbox : {&a, &b}) {
+      EXPECT_TRUE(inbox->values().empty());
+      ASSERT_EQ(inbox->ends().size(), 1u);
+      EXPECT_EQ(inbox->ends()[0].code(), error.code());
+    }
+    EXPECT_EQ(hub_.WatcherCount(), 0u);
+    EXPECT_TRUE(scheduler_.tasks.empty());
+  }
+}
+
+TEST_F(ActivityHubTest, AnErrorAfterValuesSendsNothingUntilAReadSucceeds) {
   Inbox inbox;
   hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   source_.Complete(Lag(9));
   scheduler_.RunAll();
   source_.Complete(NotFoundError("consumer deleted"));
   EXPECT_EQ(inbox.values(), std::vector<bool>{true});
-  ASSERT_EQ(inbox.errors().size(), 1u);
-  EXPECT_EQ(inbox.errors()[0].code(), StatusCode::kNotFound);
+  EXPECT_TRUE(inbox.ends().empty());
+  scheduler_.RunAll();
+  source_.Complete(Lag(0));
+  EXPECT_EQ(inbox.values(), (std::vector<bool>{true, false}));
 }
 
 TEST_F(ActivityHubTest, TheFastestSubscriberSetsTheInterval) {
@@ -285,10 +342,10 @@ TEST_F(ActivityHubTest, UnsubscribingOneKeepsTheOthersWatched) {
   EXPECT_EQ(leaves.values(), std::vector<bool>{false});
 }
 
-TEST_F(ActivityHubTest, AWatcherRestartsCleanlyAfterAnError) {
+TEST_F(ActivityHubTest, AWatcherRestartsCleanlyAfterATerminalError) {
   Inbox first;
   hub_.Subscribe(kKey, 0, kInterval, first.Listener());
-  source_.Complete(UnavailableError("nats down"));
+  source_.Complete(PermissionDeniedError("denied"));
   Inbox again;  // KEDA reconnects
   hub_.Subscribe(kKey, 0, kInterval, again.Listener());
   EXPECT_EQ(source_.reads(), 2);
@@ -297,19 +354,19 @@ TEST_F(ActivityHubTest, AWatcherRestartsCleanlyAfterAnError) {
   EXPECT_EQ(first.values(), std::vector<bool>{});
 }
 
-TEST_F(ActivityHubTest, ShutdownEndsEverySubscriptionAndRefusesNewOnes) {
+TEST_F(ActivityHubTest, ShutdownEndsEverySubscriptionWithOkAndRefusesNewOnes) {
   Inbox inbox;
   hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   source_.Complete(Lag(0));
   hub_.Shutdown();
-  ASSERT_EQ(inbox.errors().size(), 1u);
-  EXPECT_EQ(inbox.errors()[0].code(), StatusCode::kUnavailable);
+  ASSERT_EQ(inbox.ends().size(), 1u);
+  EXPECT_TRUE(inbox.ends()[0].ok());
   EXPECT_EQ(wakeups_.active, 0);
   EXPECT_TRUE(scheduler_.tasks.empty());
   Inbox late;
   hub_.Subscribe(kKey, 0, kInterval, late.Listener());
-  ASSERT_EQ(late.errors().size(), 1u);
-  EXPECT_EQ(late.errors()[0].code(), StatusCode::kUnavailable);
+  ASSERT_EQ(late.ends().size(), 1u);
+  EXPECT_TRUE(late.ends()[0].ok());
   EXPECT_EQ(source_.reads(), 1);
 }
 

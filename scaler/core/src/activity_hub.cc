@@ -13,7 +13,27 @@ std::chrono::milliseconds WaitUntil(std::chrono::steady_clock::time_point when,
   return std::chrono::ceil<std::chrono::milliseconds>(when - now);
 }
 
+std::string_view FailureReason(StatusCode code) {
+  switch (code) {
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    case StatusCode::kDeadlineExceeded:
+      return "deadline";
+    default:
+      return "other";
+  }
+}
+
 }  // namespace
+
+bool ActivityHub::IsTerminal(const Status& status) {
+  return status.code() == StatusCode::kInvalidArgument ||
+         status.code() == StatusCode::kPermissionDenied;
+}
 
 ActivityHub::ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
                          WakeupSource* wakeups, std::chrono::milliseconds read_timeout,
@@ -41,17 +61,18 @@ ActivityHub::SubscriptionId ActivityHub::Subscribe(const ConsumerKey& key,
     auto shared_listener = std::make_shared<Listener>(std::move(listener));
     if (shut_down_) {
       ending_.insert(id);
-      deliveries.push_back({id, shared_listener, UnavailableError("the scaler is shutting down")});
+      deliveries.push_back({id, shared_listener, {std::nullopt, OkStatus()}});
     } else {
       auto [it, created] = watchers_.try_emplace(key);
       Watcher& w = it->second;
       if (created) w.generation = next_generation_++;
       generation = w.generation;
       Subscriber sub{activation_lag_threshold, interval, shared_listener, std::nullopt};
-      if (w.last_lag.has_value()) {
-        // A watcher already knows the lag: answer the new stream at once.
+      if (w.last_lag.has_value() && w.failures == 0) {
+        // A watcher already knows the lag: answer the new stream at once
+        // (unless its reads are failing: then it waits, like the others).
         sub.last_sent = IsActive(*w.last_lag, activation_lag_threshold);
-        deliveries.push_back({id, shared_listener, *sub.last_sent});
+        deliveries.push_back({id, shared_listener, {sub.last_sent, OkStatus()}});
       }
       const auto previous_interval = IntervalLocked(w);
       w.subscribers.emplace(id, std::move(sub));
@@ -85,6 +106,7 @@ void ActivityHub::Unsubscribe(SubscriptionId id) {
     if (it == watchers_.end()) return;
     it->second.subscribers.erase(id);
     if (it->second.subscribers.empty()) {
+      if (it->second.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(key);
       scheduler_.Cancel(it->second.timer);
       dropped_wakeup = std::move(it->second.wakeup);
       watchers_.erase(it);  // an in-flight read finds no watcher and is ignored
@@ -103,11 +125,12 @@ void ActivityHub::Shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
     for (auto& [key, w] : watchers_) {
+      if (w.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(key);
       scheduler_.Cancel(w.timer);
       if (w.wakeup) dropped.push_back(std::move(w.wakeup));
       for (auto& [id, sub] : w.subscribers) {
         ending_.insert(id);
-        deliveries.push_back({id, sub.listener, UnavailableError("the scaler is shutting down")});
+        deliveries.push_back({id, sub.listener, {std::nullopt, OkStatus()}});
       }
     }
     watchers_.clear();
@@ -139,25 +162,40 @@ void ActivityHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagR
     if (it == watchers_.end() || it->second.generation != generation) return;
     Watcher& w = it->second;
     w.read_in_flight = false;
-    if (!result.ok()) {
-      // Never guess: every stream of this consumer ends with the error and
-      // KEDA reconnects (with back-off), which starts a fresh watcher.
+    if (!result.ok() && IsTerminal(result.status())) {
+      // No retry can fix bad metadata or a denied subject: end every stream
+      // of this consumer with the error (KEDA logs it).
+      if (w.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(key);
       for (auto& [id, sub] : w.subscribers) {
         ending_.insert(id);
         owner_.erase(id);
-        deliveries.push_back({id, sub.listener, result.status()});
+        deliveries.push_back({id, sub.listener, {std::nullopt, result.status()}});
       }
       scheduler_.Cancel(w.timer);
       dropped_wakeup = std::move(w.wakeup);
       watchers_.erase(it);
       ReportLocked();
+    } else if (!result.ok()) {
+      // Worth retrying (NATS unreachable or slow, overloaded, a consumer the
+      // platform has not created yet). Ending the streams would only make
+      // KEDA back off for up to a minute; instead they stay open, hear
+      // nothing (never a guessed value) and the read is retried.
+      ++w.failures;
+      if (observer_ != nullptr) {
+        observer_->OnReadFailed(key, FailureReason(result.status().code()), result.status(),
+                                w.failures == 1);
+      }
+      w.read_again = false;
+      ScheduleLocked(key, w, RetryDelayLocked(w.failures));
     } else {
+      if (w.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(key);
+      w.failures = 0;
       w.last_lag = *result;
       for (auto& [id, sub] : w.subscribers) {
         const bool active = IsActive(*result, sub.threshold);
         if (sub.last_sent != active) {
           sub.last_sent = active;
-          deliveries.push_back({id, sub.listener, active});
+          deliveries.push_back({id, sub.listener, {active, OkStatus()}});
         }
       }
       UpdateWakeupLocked(key, w);
@@ -256,6 +294,17 @@ void ActivityHub::UpdateWakeupLocked(const ConsumerKey& key, Watcher& w) {
   }
 }
 
+std::chrono::milliseconds ActivityHub::RetryDelayLocked(int failures) {
+  auto delay = kRetryFirst;
+  for (int i = 1; i < failures && delay < kRetryCap; ++i) delay *= 2;
+  delay = std::min(delay, kRetryCap);
+  // xorshift: a cheap spread of 75-100% of the delay.
+  jitter_state_ ^= jitter_state_ << 13;
+  jitter_state_ ^= jitter_state_ >> 7;
+  jitter_state_ ^= jitter_state_ << 17;
+  return delay - delay * static_cast<int64_t>(jitter_state_ % 256) / 1024;
+}
+
 void ActivityHub::ReportLocked() {
   if (observer_ != nullptr) observer_->OnWatchers(watchers_.size(), owner_.size());
 }
@@ -266,14 +315,14 @@ void ActivityHub::Deliver(std::vector<Delivery>& deliveries) {
   for (auto& d : deliveries) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      const bool terminal = !d.value.ok();
+      const bool terminal = !d.update.active.has_value();
       if (terminal) {
         if (ending_.erase(d.id) == 0) continue;  // unsubscribed meanwhile
       } else if (owner_.count(d.id) == 0) {
         continue;
       }
     }
-    (*d.listener)(d.value);
+    (*d.listener)(d.update);
   }
 }
 

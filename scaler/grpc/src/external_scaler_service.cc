@@ -256,7 +256,7 @@ ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* /*ctx*/,
     closed = streams_closed_;
     if (!closed) spec_streams_.insert(stream);
   }
-  if (closed) stream->Close(core::UnavailableError("the scaler is shutting down"));
+  if (closed) stream->Close(core::OkStatus());  // KEDA reconnects elsewhere
   return stream;
 }
 
@@ -279,7 +279,7 @@ void ExternalScalerService::CloseStreams() {
   std::lock_guard<std::recursive_mutex> lock(streams_mu_);
   streams_closed_ = true;
   const std::set<MetricSpecStream*> streams = spec_streams_;
-  for (auto* s : streams) s->Close(core::UnavailableError("the scaler is shutting down"));
+  for (auto* s : streams) s->Close(core::OkStatus());
 }
 
 }  // namespace jss::grpc_service

@@ -10,10 +10,10 @@ grpc::Status ToGrpc(const core::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
 }
 
-const core::Status& Cancelled() {
-  static const core::Status kCancelled(core::StatusCode::kCancelled, "stream cancelled");
-  return kCancelled;
-}
+// A stream KEDA cancels (ScaledObject changed or deleted, KEDA stopping) or
+// whose client went away ends with OK: nothing went wrong on our side, and
+// the RPC metrics and logs should not count it as an error.
+core::Status Ended() { return core::OkStatus(); }
 
 }  // namespace
 
@@ -25,7 +25,7 @@ void IsActiveStream::Subscribe(const core::ConsumerKey& key, int64_t activation_
   // The hub may call back before Subscribe returns (it already knows the
   // lag), so no lock is held across the call.
   const auto id = hub_.Subscribe(key, activation_lag_threshold, interval,
-                                 [this](const core::StatusOr<bool>& v) { OnActivity(v); });
+                                 [this](const core::ActivityHub::Update& u) { OnActivity(u); });
   bool late = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -44,15 +44,15 @@ void IsActiveStream::Reject(const core::Status& status) {
   Act(Next::kFinish);
 }
 
-void IsActiveStream::OnActivity(const core::StatusOr<bool>& value) {
+void IsActiveStream::OnActivity(const core::ActivityHub::Update& update) {
   Next next;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
-    if (value.ok()) {
-      pending_ = *value;
-    } else {
-      finish_with_ = value.status();
+    if (update.active.has_value()) {
+      pending_ = *update.active;
+    } else if (!finish_with_.has_value()) {
+      finish_with_ = update.end;
     }
     next = DecideLocked();
   }
@@ -93,7 +93,7 @@ void IsActiveStream::OnWriteDone(bool ok) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
-    if (!ok && !finish_with_.has_value()) finish_with_ = Cancelled();
+    if (!ok && !finish_with_.has_value()) finish_with_ = Ended();
     next = DecideLocked();
   }
   Act(next);
@@ -107,7 +107,7 @@ void IsActiveStream::OnCancel() {
     std::lock_guard<std::mutex> lock(mu_);
     subscribed = subscribed_;
     id = subscription_;
-    if (!finish_with_.has_value()) finish_with_ = Cancelled();
+    if (!finish_with_.has_value()) finish_with_ = Ended();
     next = DecideLocked();
   }
   if (subscribed) hub_.Unsubscribe(id);
@@ -164,7 +164,7 @@ void MetricSpecStream::OnWriteDone(bool ok) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
-    if (!ok && !finish_with_.has_value()) finish_with_ = Cancelled();
+    if (!ok && !finish_with_.has_value()) finish_with_ = Ended();
     if (finish_with_.has_value() && !finished_) {
       finished_ = true;
       finish = finish_with_;
@@ -173,7 +173,7 @@ void MetricSpecStream::OnWriteDone(bool ok) {
   if (finish.has_value()) Finish(ToGrpc(*finish));
 }
 
-void MetricSpecStream::OnCancel() { FinishOnce(Cancelled()); }
+void MetricSpecStream::OnCancel() { FinishOnce(Ended()); }
 
 void MetricSpecStream::OnDone() {
   unregister_(this);

@@ -100,6 +100,17 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
               .Help("Core NATS subscriptions held to wake idle watched consumers.")
               .Register(*registry_)
               .Add({})),
+      push_read_retries_(prometheus::BuildCounter()
+                             .Name("jetstream_scaler_push_read_retries_total")
+                             .Help("Watcher reads that failed and are retried with back-off "
+                                   "(the streams stay open), by reason.")
+                             .Register(*registry_)),
+      push_failing_watchers_(prometheus::BuildGauge()
+                                 .Name("jetstream_scaler_push_failing_watchers")
+                                 .Help("Watched consumers whose last read failed (retrying "
+                                       "with back-off; their streams hear nothing meanwhile).")
+                                 .Register(*registry_)
+                                 .Add({})),
       policy_denials_(prometheus::BuildCounter()
                           .Name("jetstream_scaler_policy_denials_total")
                           .Help("Queries refused by the access policy, by Kubernetes namespace.")
@@ -159,6 +170,17 @@ void ScalerMetrics::OnWatchers(size_t watchers, size_t subscribers) {
 }
 
 void ScalerMetrics::OnWakeup() { push_wakeups_.Increment(); }
+
+void ScalerMetrics::OnReadFailed(const core::ConsumerKey&, std::string_view reason,
+                                 const core::Status&, bool first) {
+  // `reason` is one of a few fixed tokens: bounded series.
+  push_read_retries_.Add({{"reason", std::string(reason)}}).Increment();
+  if (first) push_failing_watchers_.Increment();
+}
+
+void ScalerMetrics::OnReadRecovered(const core::ConsumerKey&) {
+  push_failing_watchers_.Decrement();
+}
 
 void ScalerMetrics::OnPolicyReload(bool ok) {
   (ok ? policy_reloads_ok_ : policy_reloads_error_).Increment();

@@ -27,6 +27,7 @@
 #include "jss/core/scheduler.h"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
+#include "push_event_log.h"
 
 namespace jss {
 namespace {
@@ -139,8 +140,9 @@ class ServerImpl final : public Server {
     }
     // Push watchers read NATS directly: each already reads once per interval
     // for all its streams, and a cached value would delay activation.
+    push_log_ = std::make_unique<PushEventLog>(*metrics_, logger_);
     hub_ = std::make_unique<core::ActivityHub>(*jetstream_, *scheduler_, clock_, wakeups_.get(),
-                                               config_.request_timeout, metrics_.get());
+                                               config_.request_timeout, push_log_.get());
     service_ = std::make_unique<grpc_service::ExternalScalerService>(
         *coalescing_, *selector_,
         grpc_service::ServiceOptions{config_.request_timeout, config_.push_interval}, *metrics_,
@@ -185,8 +187,9 @@ class ServerImpl final : public Server {
     stopped_ = true;
     if (grpc_server_) {
       grpc_server_->GetHealthCheckService()->SetServingStatus(false);
-      // Open streams end now with UNAVAILABLE, so KEDA reconnects to another
-      // replica instead of waiting for the drain deadline.
+      // Open streams end now with OK, so KEDA reconnects to another replica
+      // at once (a clean end also resets its reconnect back-off) instead of
+      // waiting for the drain deadline.
       hub_->Shutdown();
       service_->CloseStreams();
       // In-flight RPCs normally finish on their own. gRPC cancels those
@@ -287,6 +290,7 @@ class ServerImpl final : public Server {
   std::string policy_text_;  // only touched at start and on the scheduler thread
   std::unique_ptr<core::ThreadScheduler> scheduler_;
   std::unique_ptr<nats::NatsWakeupSource> wakeups_;
+  std::unique_ptr<PushEventLog> push_log_;
   std::unique_ptr<core::ActivityHub> hub_;
   std::unique_ptr<grpc_service::ExternalScalerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

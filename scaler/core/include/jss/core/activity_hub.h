@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -40,6 +41,14 @@ class ActivityObserver {
   // Wake-up subscriptions (one per subject of an idle watched consumer)
   // opened (+n) or closed (-n).
   virtual void OnWakeupSubscriptions(int delta) = 0;
+  // A watcher read failed with an error worth retrying (the streams stay
+  // open); `first` when the watcher was fine until now. `reason` is a short
+  // stable token (unavailable, not_found, resource_exhausted, deadline, other).
+  virtual void OnReadFailed(const ConsumerKey& key, std::string_view reason,
+                            const Status& status, bool first) = 0;
+  // A watcher whose reads were failing read successfully again, or is no
+  // longer watched.
+  virtual void OnReadRecovered(const ConsumerKey& key) = 0;
 };
 
 // Shared watchers for push activation (KEDA's StreamIsActive). One watcher
@@ -47,14 +56,29 @@ class ActivityObserver {
 // interval (the smallest any subscriber asked for), and right away when the
 // wake-up source fires, which it only listens to while some subscriber is
 // inactive. Each subscriber is told its activity once at start and then only
-// on change. A failed read ends every subscription of that consumer with the
-// error; an activity is only ever reported from a successful read.
+// on change. An activity is only ever reported from a successful read: a
+// read that fails with an error worth retrying (NATS unreachable or slow,
+// overloaded, consumer not created yet) is retried with capped back-off while
+// every stream stays open and hears nothing; only an error no retry can fix
+// (INVALID_ARGUMENT, PERMISSION_DENIED) ends the subscriptions.
 class ActivityHub {
  public:
   static constexpr std::chrono::milliseconds kMinWakeupGap{20};
+  // Back-off between retries of a failing read: doubles from the first to
+  // the cap, with jitter so that the watchers of a whole NATS outage do not
+  // retry in lock step.
+  static constexpr std::chrono::milliseconds kRetryFirst{500};
+  static constexpr std::chrono::milliseconds kRetryCap{30000};
   using SubscriptionId = uint64_t;
-  // Called with an activity, or exactly once with a terminal error.
-  using Listener = std::function<void(const StatusOr<bool>&)>;
+  // An activity, or (exactly once, last) the end of the subscription: OK when
+  // the hub shuts down, else the error that no retry can fix.
+  struct Update {
+    std::optional<bool> active;
+    Status end;
+  };
+  using Listener = std::function<void(const Update&)>;
+  // Errors that end a subscription instead of being retried.
+  static bool IsTerminal(const Status& status);
 
   ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
               WakeupSource* wakeups, std::chrono::milliseconds read_timeout,
@@ -65,7 +89,8 @@ class ActivityHub {
                            std::chrono::milliseconds interval, Listener listener);
   // After this returns the listener is never called again.
   void Unsubscribe(SubscriptionId id);
-  // Ends every subscription with UNAVAILABLE and stops all watchers.
+  // Ends every subscription with OK (so KEDA reconnects at once, to another
+  // replica, with its back-off reset) and stops all watchers.
   void Shutdown();
 
   size_t WatcherCount() const;
@@ -90,11 +115,12 @@ class ActivityHub {
     // a read; the first publish after a quiet spell is still read at once.
     std::chrono::steady_clock::time_point next_wakeup_read{};
     bool wakeup_timer_armed = false;  // a spaced wake-up read is scheduled
+    int failures = 0;                 // consecutive failed reads
   };
   struct Delivery {
     SubscriptionId id;
     std::shared_ptr<Listener> listener;
-    StatusOr<bool> value;
+    Update update;
   };
 
   void StartRead(const ConsumerKey& key, uint64_t generation);
@@ -105,6 +131,7 @@ class ActivityHub {
   std::chrono::milliseconds IntervalLocked(const Watcher& w) const;
   void UpdateWakeupLocked(const ConsumerKey& key, Watcher& w);
   void ReportLocked();
+  std::chrono::milliseconds RetryDelayLocked(int failures);
   void Deliver(std::vector<Delivery>& deliveries);
 
   LagSource& source_;
@@ -125,6 +152,7 @@ class ActivityHub {
   SubscriptionId next_id_ = 1;
   uint64_t next_generation_ = 1;
   bool shut_down_ = false;
+  uint64_t jitter_state_ = 0x9E3779B97F4A7C15ull;
 };
 
 }  // namespace jss::core

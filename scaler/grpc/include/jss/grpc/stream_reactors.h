@@ -16,8 +16,10 @@ using StreamDone = std::function<void(core::StatusCode)>;
 
 // StreamIsActive: one open stream of activity changes for one ScaledObject.
 // Fed by the shared ActivityHub; writes the first activity, then only
-// changes; ends with the hub's error (typed), on client cancel, or on
-// shutdown. Deletes itself when gRPC is done with it.
+// changes. Ends with OK on client cancel and on shutdown (KEDA resets its
+// reconnect back-off only after a clean end), with an error only when the
+// hub gives up for good (bad metadata, access denied). Deletes itself when
+// gRPC is done with it.
 class IsActiveStream final : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
  public:
   IsActiveStream(core::ActivityHub& hub, StreamDone done);
@@ -32,7 +34,7 @@ class IsActiveStream final : public grpc::ServerWriteReactor<externalscaler::IsA
   void OnDone() override;
 
  private:
-  void OnActivity(const core::StatusOr<bool>& value);
+  void OnActivity(const core::ActivityHub::Update& update);
   // With mu_ held: what to do next; the caller acts after unlocking.
   enum class Next { kNothing, kWrite, kFinish };
   Next DecideLocked();
@@ -53,7 +55,7 @@ class IsActiveStream final : public grpc::ServerWriteReactor<externalscaler::IsA
 
 // StreamMetricSpec: sends the current spec at open and keeps the stream open
 // (the spec of a trigger only changes when KEDA re-reads its metadata, which
-// opens a new stream). Ends on client cancel or when Close() is called.
+// opens a new stream). Ends (OK) on client cancel or when Close() is called.
 class MetricSpecStream final
     : public grpc::ServerWriteReactor<externalscaler::GetMetricSpecResponse> {
  public:

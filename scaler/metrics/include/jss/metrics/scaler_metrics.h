@@ -46,6 +46,9 @@ class ScalerMetrics final : public core::NatsObserver,
   void OnWatchers(size_t watchers, size_t subscribers) override;
   void OnWakeup() override;
   void OnWakeupSubscriptions(int delta) override;
+  void OnReadFailed(const core::ConsumerKey& key, std::string_view reason,
+                    const core::Status& status, bool first) override;
+  void OnReadRecovered(const core::ConsumerKey& key) override;
 
  private:
   static constexpr size_t kMethods = 6;  // 5 RPCs + "other"
@@ -68,6 +71,8 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Gauge& push_streams_;
   prometheus::Counter& push_wakeups_;
   prometheus::Gauge& push_wakeup_subscriptions_;
+  prometheus::Family<prometheus::Counter>& push_read_retries_;
+  prometheus::Gauge& push_failing_watchers_;
   prometheus::Family<prometheus::Counter>& policy_denials_;
   prometheus::Family<prometheus::Counter>& policy_reloads_;
   prometheus::Counter& policy_reloads_ok_;
