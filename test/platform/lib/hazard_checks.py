@@ -130,8 +130,8 @@ def registry_host(repository):
     return None
 
 
-def check_scaler_image(scaler, chart, report):
-    check = "jetstream-scaler: image is a registry path with a pinned tag or digest"
+def check_scaler_image(scaler, chart, app_version, report):
+    check = "jetstream-scaler: image is a registry path with a pinned tag (the chart's appVersion) or digest"
     if scaler is None:
         return
     errors = []
@@ -146,6 +146,9 @@ def check_scaler_image(scaler, chart, report):
     tag, digest = str(own.get("tag") or ""), str(own.get("digest") or "")
     if not digest and (not tag or tag == "latest"):
         errors.append(f"image.tag {tag!r} / image.digest {digest!r}: set a released tag (not latest) or a sha256 digest")
+    elif not digest and app_version and tag != app_version:
+        errors.append(f"image.tag {tag!r} is not the chart's appVersion {app_version!r}: the Application syncs the "
+                      "chart from this revision, whose flags belong to that version (or pin image.digest)")
     report.add(check, errors)
 
 

@@ -154,6 +154,8 @@ CASES = [
      lambda r: edit(r, SCALER_APP, lambda a: values(a)["image"].update(repository="jetstream-scaler"))),
     ("scaler image tag latest, no digest", "set a released tag",
      lambda r: edit(r, SCALER_APP, lambda a: values(a)["image"].update(tag="latest"))),
+    ("scaler image tag behind the chart's appVersion", "is not the chart's appVersion",
+     lambda r: edit(r, SCALER_APP, lambda a: values(a)["image"].update(tag="0.0.9"))),
     ("one Application of this repository points at another URL", "disagree on the source",
      lambda r: edit(r, PROVIDER_APP, lambda a: a["spec"]["source"].update(repoURL="https://github.com/other/fork.git"))),
     ("repository URL left as a placeholder", "is a placeholder",

@@ -1330,7 +1330,12 @@ def check_hazards(root, docs, nats, scaler, scaler_chart, report):
     hz.check_repository(docs, runbook_text, report)
     hz.check_waves(apps, report)
     hz.check_delete_protection(docs, report)
-    hz.check_scaler_image(scaler, scaler_chart, report)
+    chart_yaml = os.path.join(root, "charts/jetstream-scaler/Chart.yaml")
+    app_version = None
+    if os.path.exists(chart_yaml):
+        with open(chart_yaml, encoding="utf-8") as f:
+            app_version = str((yaml.load(f, Loader=crdschema.LOADER) or {}).get("appVersion") or "") or None
+    hz.check_scaler_image(scaler, scaler_chart, app_version, report)
     hz.check_scaler_network_policy(scaler, scaler_chart, report)
     hz.check_provider_kubernetes(docs, comps, next((a for a in apps if a.name == "crossplane"), None), report)
     hz.check_tracking_label(comps, patch_sets, report)
