@@ -299,6 +299,12 @@ cp deploy/prometheus/alerts_test.yaml "$work/mutant/"
 sed -e 's/) > 0.05/) > 0.5/' -e 's/for: 15m/for: 1m/' deploy/prometheus/alerts.yaml >"$work/mutant/alerts.yaml"
 refused "promtool test rules rejects weakened alert rules" "FAILED|expected" \
   promtool test rules "$work/mutant/alerts_test.yaml"
+# ...and one that counts access-policy denials as server errors again.
+mkdir -p "$work/mutant-denied"
+cp deploy/prometheus/alerts_test.yaml "$work/mutant-denied/"
+sed -e 's/PERMISSION_DENIED|//' deploy/prometheus/alerts.yaml >"$work/mutant-denied/alerts.yaml"
+refused "promtool test rules rejects an error ratio that counts PERMISSION_DENIED" "access-policy denials" \
+  promtool test rules "$work/mutant-denied/alerts_test.yaml"
 
 # ---------------------------------------------------------------------------
 step "dashboard"
