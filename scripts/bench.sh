@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the benchmarks (see docs/benchmarks.md).
 # Usage: scripts/bench.sh [all|scaler|push] [args for that benchmark...]
+#   all:    sections 1-4; --out FILE saves all four (other args go to scaler_bench)
 #   scaler: sections 1-3 (polling load, raw reads, /jsz), e.g. --seconds 5 --out /tmp/bench.md
 #   push:   section 4 (publish -> StreamIsActive latency), e.g. --watched 1000 --samples 200
 set -euo pipefail
@@ -17,8 +18,26 @@ case "$which" in
   scaler) exec build/bench/scaler_bench "$@" ;;
   push) exec build/bench/push_bench "$@" ;;
   all)
-    build/bench/scaler_bench "$@"
-    build/bench/push_bench
+    # --out FILE gets the whole report: sections 1-3 (scaler_bench), then section 4 (push_bench).
+    out=""
+    args=()
+    while (($#)); do
+      case $1 in
+        --out) out=$2; shift 2 ;;
+        --out=*) out=${1#--out=}; shift ;;
+        *) args+=("$1"); shift ;;
+      esac
+    done
+    if [[ -z $out ]]; then
+      build/bench/scaler_bench "${args[@]}"
+      build/bench/push_bench
+    else
+      push_out=$(mktemp)
+      trap 'rm -f "$push_out"' EXIT
+      build/bench/scaler_bench "${args[@]}" --out "$out"
+      build/bench/push_bench --out "$push_out"
+      cat "$push_out" >>"$out"
+    fi
     ;;
   *) echo "usage: scripts/bench.sh [all|scaler|push] [args...]" >&2; exit 2 ;;
 esac
