@@ -11,6 +11,8 @@
 #   - helm lint --strict and helm template over every charts/jetstream-scaler/ci/*-values.yaml,
 #     with the rendered manifests checked field by field (test/chart/assert_manifests.py);
 #   - values.schema.json / template guards refusing bad values (each must fail);
+#   - the schema's ranges for config durations/limits against the real binary at every bound
+#     (test/chart/flag_bounds.py) and the generated chart README (scripts/chart-values.py);
 #   - NOTES.txt rendered, its ScaledObject snippet parsed and its metadata keys checked
 #     against the binary's --print-metadata-keys;
 #   - promtool check rules + promtool test rules on deploy/prometheus, and a mutated copy of
@@ -241,9 +243,22 @@ bad "serviceMonitor.interval=30 (no unit)" "interval" --set serviceMonitor.inter
 bad "policy.enabled without rules (would deny everything)" "rules" --set policy.enabled=true
 badfile "policy rule without namespaces" "namespaces" 'policy: {enabled: true, rules: [{streams: [ORDERS]}]}'
 bad "config.reloadInterval=soon" "reloadInterval" --set config.reloadInterval=soon
+bad "config.requestTimeout=5ms (the binary's minimum is 10ms)" "requestTimeout" --set config.requestTimeout=5ms
+bad "config.pushInterval=50ms (the binary's minimum is 100ms)" "pushInterval" --set config.pushInterval=50ms
+bad "config.reloadInterval=2h (the binary's maximum is 1h)" "reloadInterval" --set config.reloadInterval=2h
+bad "config.requestTimeout=1m30s (one unit only)" "requestTimeout" --set config.requestTimeout=1m30s
 bad "unknown top-level key" "additional|not allowed" --set replicas=3
 ok "accepted: two NATS seed URLs via --set" "$HELM" template x "$CHART" \
   --set 'nats.urls={nats://a:4222,tls://b:4222}'
+
+# ---------------------------------------------------------------------------
+step "schema ranges = the binary's flag ranges; generated chart README"
+ok "scripts/chart-values.py --check (chart README values table and schema ranges up to date)" \
+  $PY scripts/chart-values.py --check
+ok "scripts/chart-values.py --self-test (duration patterns accept exactly their ranges)" \
+  $PY scripts/chart-values.py --self-test
+tally "every bound of every ranged value: chart and binary agree" \
+  $PY test/chart/flag_bounds.py "$BIN" "$HELM" "$CHART"
 
 # ---------------------------------------------------------------------------
 step "NOTES.txt: the ScaledObject to paste"
@@ -390,14 +405,25 @@ for need in ("helm upgrade --install", "scalerAddress", "jetstream-scaler.keda.s
              "existingSecret", "grpc.tls", "serviceMonitor:", "prometheusRule:",
              "dashboard:", "runtime-dir.sh"):
     check(need in deploy, f"docs/deploy.md covers {need}", "")
-for doc in ("docs/deploy.md", "docs/metrics.md"):
+for doc in ("docs/deploy.md", "docs/metrics.md", "docs/troubleshooting.md", "docs/compatibility.md",
+            "README.md", "CHANGELOG.md", "charts/jetstream-scaler/README.md"):
     text = open(doc).read() if os.path.exists(doc) else ""
-    for link in re.findall(r"\]\(([^)#]+)", text):
-        if "://" in link:
+    for link in re.findall(r"\]\(([^)\s]+)\)", text):
+        if "://" in link or link.startswith("mailto:"):
             continue
-        path = os.path.normpath(os.path.join(os.path.dirname(doc), link))
+        target, _, anchor = link.partition("#")
+        path = os.path.normpath(os.path.join(os.path.dirname(doc), target)) if target else doc
         check(os.path.exists(path), f"{doc} link {link} resolves", path)
+        if anchor and path.endswith(".md") and os.path.exists(path):
+            # GitHub's heading ids: lower case, punctuation dropped, spaces -> '-'.
+            slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+                     for h in re.findall(r"^#+ (.*)$", re.sub(r"^```.*?^```", "", open(path).read(),
+                                                         flags=re.M | re.S), re.M)}
+            check(anchor in slugs, f"{doc} link {link}: the heading exists", sorted(slugs)[:8])
 EOF
+
+tally "docs/troubleshooting.md: quoted errors are the scaler's" \
+  $PY test/chart/docs_messages.py docs/troubleshooting.md scaler
 
 echo
 echo "chart checks: $passed passed, $failed failed"
