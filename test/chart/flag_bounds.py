@@ -47,7 +47,7 @@ def probes(kind, lo, hi):
             out.append((f"{lo // chart_values.MS[unit] - 1}{unit}", False))
     else:
         out += [("0s", True), ("1ms", True)]
-    return out
+    return list(dict.fromkeys(out))  # 10ms is both fmt(lo) and f"{lo}ms"
 
 
 def render(helm, chart, key, value, set_flag):
