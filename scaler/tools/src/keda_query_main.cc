@@ -6,9 +6,26 @@
 
 #include "jss/tools/keda_client.h"
 
+namespace {
+
+constexpr const char* kUsage =
+    "usage: jss-keda-query HOST:PORT stream=S consumer=C [key=value...]\n"
+    "Calls GetMetricSpec, GetMetrics and IsActive on the scaler at HOST:PORT the way KEDA\n"
+    "does, with the key=value pairs as trigger metadata, and prints the answers.\n"
+    "Exits 0 when all three succeed, 1 when one fails, 2 on bad arguments.\n";
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: jss-keda-query HOST:PORT stream=S consumer=C [key=value...]\n";
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (first == "-h" || first == "--help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  // An option where the address belongs would otherwise be dialled as a host name.
+  if (argc < 2 || first.empty() || first[0] == '-') {
+    if (!first.empty()) std::cerr << "jss-keda-query: unknown option \"" << first << "\"\n";
+    std::cerr << kUsage;
     return 2;
   }
   std::map<std::string, std::string> md;
