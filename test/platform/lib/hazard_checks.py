@@ -107,6 +107,21 @@ def check_waves(apps, report):
     report.add(check, errors)
 
 
+def check_layer_waves(docs, report):
+    """Inside the APIs layer: the Function and the XRD are applied before the Composition."""
+    check = "argo: inside the APIs layer the Function and the XRD come before the Composition"
+    errors = []
+    layer = [d for d in docs if d.source.startswith("platform/04-apis/") and "/examples/" not in d.source]
+    comps = [d for d in layer if d.kind == "Composition"]
+    for d in layer:
+        if d.kind in ("Function", "CompositeResourceDefinition"):
+            for c in comps:
+                if wave(d) is None or wave(c) is None or not wave(d) < wave(c):
+                    errors.append(f"{d.label} (wave {sync_wave(d)!r}) must come before {c.label} "
+                                  f"(wave {sync_wave(c)!r})")
+    report.add(check, errors)
+
+
 def check_delete_protection(docs, report):
     check = f"argo: the XRD, the Composition, the Provider and its ProviderConfig carry {PROTECT}"
     errors = []

@@ -162,6 +162,9 @@ CASES = [
      lambda r: every_git_app(r, "https://github.com/example-org/zerotouch-platform.git")),
     ("provider-kubernetes in the same sync wave as the APIs layer", "earlier wave",
      lambda r: edit(r, PROVIDER_APP, lambda a: a["metadata"]["annotations"].update({"argocd.argoproj.io/sync-wave": "1"}))),
+    ("the Function in the same wave as the Composition", "must come before",
+     lambda r: edit(r, "platform/04-apis/functions/function-patch-and-transform.yaml", lambda f: f["metadata"]
+                    ["annotations"].update({"argocd.argoproj.io/sync-wave": "1"}))),
     ("KEDA's CRDs without Prune=false,Delete=false", "crds.additionalAnnotations",
      lambda r: edit(r, KEDA_APP, lambda a: a["spec"]["source"]["helm"].pop("valuesObject"))),
     ("Provider package not pinned (:latest)", "must be pinned",
@@ -230,6 +233,9 @@ CASES = [
     ("literal NATS password in Git", "not a literal",
      lambda r: edit(r, NATS, lambda a: nats_user(a, "tenant").update(password="hunter2"))),
     # --- issue 12: rendered goldens -----------------------------------------------------------
+    ("Function upgraded without the renderer (v0.10.9)", "render.py reproduces",
+     lambda r: edit(r, "platform/04-apis/functions/function-patch-and-transform.yaml", lambda f: f["spec"].update(
+         package="xpkg.crossplane.io/crossplane-contrib/function-patch-and-transform:v0.10.9"))),
     ("golden out of date (a base label changed)", "golden differs from the render",
      lambda r: edit(r, COMPOSITION, lambda c: manifest(c, "service")["metadata"]["labels"].update(
          {"app.kubernetes.io/component": "api"}))),

@@ -1329,6 +1329,7 @@ def check_hazards(root, docs, nats, scaler, scaler_chart, report):
                   for ps in get_path(c.obj, ["spec", "pipeline", 0, "input", "patchSets"]) or []}
     hz.check_repository(docs, runbook_text, report)
     hz.check_waves(apps, report)
+    hz.check_layer_waves(docs, report)
     hz.check_delete_protection(docs, report)
     chart_yaml = os.path.join(root, "charts/jetstream-scaler/Chart.yaml")
     app_version = None

@@ -352,6 +352,17 @@ def check_goldens(root, validator, report):
     import hazard_checks as hz
     from platform_check import get_path, metadata_errors
     golden_dir = os.path.join(root, GOLDEN_DIR)
+    pin = "golden: the renderer mirrors the function version the platform installs"
+    report.add(pin)
+    for path in glob.glob(os.path.join(root, "platform/**/*.yaml"), recursive=True):
+        with open(path, encoding="utf-8") as f:
+            for d in yaml.load_all(f, Loader=crdschema.LOADER):
+                if isinstance(d, dict) and d.get("kind") == "Function" and \
+                        "function-patch-and-transform" in str(get_path(d, ["spec", "package"])):
+                    if get_path(d, ["spec", "package"]) != FUNCTION_PACKAGE:
+                        report.fail(pin, f"{os.path.relpath(path, root)} installs {get_path(d, ['spec', 'package'])}, "
+                                         f"render.py reproduces {FUNCTION_PACKAGE}: re-read that version's fn.go, "
+                                         "patches.go and transforms.go, update render.py, then FUNCTION_PACKAGE")
     try:
         result = goldens(root)
     except (Unsupported, ValueError, StopIteration) as e:
