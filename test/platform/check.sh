@@ -15,7 +15,8 @@
 #    (pinned, SSA, RBAC = the composed kinds), tracking label, restricted pods, readiness, NATS
 #    users; lib/render.py: each example claim rendered through the Composition (function-patch-
 #    and-transform v0.10.8 semantics) equals its golden in golden/ and passes the schemas
-#    (regenerate: /usr/bin/python3 test/platform/lib/render.py --write);
+#    (regenerate: /usr/bin/python3 test/platform/lib/render.py --write); lib/render_cases.py:
+#    render.py against upstream test-table cases (fieldpath, transforms, RunFunction);
 # 3. lib/negative_tests.py: broken copies of the tree that the checker must reject.
 #
 # Installs what it needs when missing (Debian packages as root; npm packages pinned by
@@ -143,6 +144,9 @@ rm -rf "$dup_dir"
 # --- 2. schemas, composition, wiring, examples, docs ------------------------------------------------
 run_checker platform_check.py $python "$here/lib/platform_check.py" --root "$root" \
   --scaler-keys "$keys_file" --node-modules "$node_modules"
+
+# --- 2b. the renderer agrees with the upstream test cases of what it reproduces -------------------
+run_checker render_cases.py $python "$here/lib/render_cases.py"
 
 # --- 3. the checker rejects broken trees ---------------------------------------------------------
 run_checker negative_tests.py $python "$here/lib/negative_tests.py" --root "$root" \

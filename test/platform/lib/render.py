@@ -13,6 +13,8 @@ semantic names the upstream code it reproduces, at the tag the Function package 
   crossplane-contrib/function-patch-and-transform v0.10.8 (commit 6b35ed851b91bb9d0e59e0bd98cdad06b045d873)
   crossplane/crossplane-runtime v2.1.0 (the function's go.mod), pkg/fieldpath
 
+render_cases.py checks these functions against the upstream Go test tables they reproduce.
+
 The composed resources are the function's desired state: Crossplane then adds its own metadata
 (generateName, the crossplane.io/composite and claim labels, the owner reference), which is
 not part of the goldens. The claim -> XR step (defaults, spec.claimRef) is Crossplane's.
@@ -48,6 +50,10 @@ class NotFound(Exception):
     """fieldpath's notFoundError (crossplane-runtime pkg/fieldpath/paved.go)."""
 
 
+# paved.go Pave: DefaultMaxFieldPathIndex; validateSegments rejects a larger index on set.
+MAX_FIELD_PATH_INDEX = 1024
+
+
 # ---------------------------------------------------------------------------------------------
 # Field paths: crossplane-runtime v2.1.0 pkg/fieldpath
 
@@ -67,7 +73,7 @@ def get_value(obj, path):
     for i, seg in enumerate(parse(path)):
         if isinstance(seg, int):
             if not isinstance(cur, list):
-                raise Unsupported(f"{path}: segment {i} is not an array")
+                raise ValueError(f"{path}: segment {i}: not an array")
             if seg >= len(cur):
                 raise NotFound(f"{path}: no such element")
             cur = cur[seg]
@@ -75,7 +81,7 @@ def get_value(obj, path):
             if cur is None:
                 raise NotFound(f"{path}: expected map, got nil")
             if not isinstance(cur, dict):
-                raise Unsupported(f"{path}: segment {i} is not an object")
+                raise ValueError(f"{path}: segment {i}: not an object")
             if seg not in cur:
                 raise NotFound(f"{path}: no such field")
             cur = cur[seg]
@@ -87,20 +93,23 @@ def set_value(obj, path, value):
     or as arrays just long enough (holes are null), the final segment is replaced."""
     segs = parse(path)
     value = json.loads(json.dumps(value))  # toValidJSON
+    for seg in segs:
+        if isinstance(seg, int) and seg > MAX_FIELD_PATH_INDEX:
+            raise ValueError(f"index {seg} is greater than max allowed index {MAX_FIELD_PATH_INDEX}")
     cur = obj
     for i, seg in enumerate(segs):
         final = i == len(segs) - 1
         nxt = None if final else segs[i + 1]
         if isinstance(seg, int):
             if not isinstance(cur, list):
-                raise Unsupported(f"{path}: segment {i} is not an array")
+                raise ValueError(f"{path}: segment {i} is not an array")
             if final:
                 cur[seg] = value
                 return
             _prepare(cur, seg, nxt, exists=cur[seg] is not None)
         else:
             if not isinstance(cur, dict):
-                raise Unsupported(f"{path}: segment {i} is not an object")
+                raise ValueError(f"{path}: segment {i} is not an object")
             if final:
                 cur[seg] = value
                 return
