@@ -12,14 +12,6 @@
 
 namespace {
 
-spdlog::level::level_enum LevelFromName(const std::string& name) {
-  if (name == "trace") return spdlog::level::trace;
-  if (name == "debug") return spdlog::level::debug;
-  if (name == "warn") return spdlog::level::warn;
-  if (name == "error") return spdlog::level::err;
-  return spdlog::level::info;
-}
-
 // gRPC core logs through a C callback; this is the one logger it reaches,
 // so its lines (TLS handshake failures, ...) come out in our format, JSON
 // included. Held for the whole process: gRPC may log during its own exit.
@@ -74,7 +66,8 @@ int main(int argc, char** argv) {
   }
 
   auto logger = jss::logging::Logger::ToStderr(
-      LevelFromName(config->log_level),
+      // ParseConfig accepted only kLevelNames, so the level is always there.
+      jss::logging::LevelFromName(config->log_level).value_or(spdlog::level::info),
       config->log_format == "json" ? jss::logging::Format::kJson : jss::logging::Format::kText);
   grpc_core_logger = new jss::logging::Logger(*logger);  // never freed, see above
   gpr_set_log_function(&LogFromGrpcCore);

@@ -190,5 +190,39 @@ TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {
   EXPECT_EQ(EnvVarFor("request-timeout"), "JETSTREAM_SCALER_REQUEST_TIMEOUT");
 }
 
+TEST(ConfigTest, HelpShowsEachDefaultAndRangeFromTheirOneDefinition) {
+  const std::string help = HelpText();
+  const Config defaults;
+  EXPECT_THAT(help, HasSubstr("(10ms-5m, default 2s)"));
+  EXPECT_THAT(help, HasSubstr("(100ms-1h, default 250ms)"));
+  EXPECT_THAT(help, HasSubstr("(1-1000000, default " + std::to_string(defaults.max_in_flight)));
+  EXPECT_THAT(help, HasSubstr("trace, debug, info, warn, error (default info)"));
+  EXPECT_THAT(help, HasSubstr(std::string("(default ") + kDefaultNatsUrl + ")"));
+}
+
+TEST(ConfigTest, EnvironmentValuesGetTheSameChecksAsFlags) {
+  FakeEnv env;
+  env.vars["JETSTREAM_SCALER_PUSH_INTERVAL"] = "10ms";
+  auto c = Parse({}, env);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("--push-interval: \"10ms\" must be between 100ms and 1h"));
+}
+
+TEST(ConfigTest, AnEmptyPasswordFileIsRefusedLikeAnEmptyTokenFile) {
+  FakeEnv env;
+  env.files["/s/pw"] = "\n";
+  auto c = Parse({"--nats-user", "u", "--nats-password-file", "/s/pw"}, env);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("--nats-password-file: the file \"/s/pw\" is empty"));
+}
+
+TEST(ConfigTest, HelpWinsOverOtherSwitchesAndSkipsTheEnvironment) {
+  FakeEnv env;
+  env.vars["JETSTREAM_SCALER_LOG_FORMAT"] = "yaml";
+  auto c = Parse({"--version", "--help"}, env);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->action, Action::kHelp);
+}
+
 }  // namespace
 }  // namespace jss::app

@@ -1,95 +1,391 @@
 #include "jss/app/config.h"
 
+#include <CLI/CLI.hpp>
+
+#include <array>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
-#include <limits>
-#include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
 #include "jss/core/duration.h"
-#include "jss/core/strings.h"
 #include "jss/core/status.h"
+#include "jss/core/strings.h"
+#include "jss/logging/logger.h"
 
 namespace jss::app {
 namespace {
 
-struct Flag {
-  const char* name;  // without leading "--"
-  bool takes_value;
-  bool repeatable;
-  const char* value_name;
-  const char* default_text;
-  const char* help;
-};
+using std::chrono::milliseconds;
 
-// The one table behind parsing, environment variables and --help.
-const std::vector<Flag>& Flags() {
-  static const std::vector<Flag> kFlags = {
-      {"grpc-address", true, false, "HOST:PORT", "0.0.0.0:6000",
-       "where KEDA reaches the ExternalScaler gRPC service (port 0 = pick one)"},
-      {"metrics-address", true, false, "HOST:PORT", "0.0.0.0:8080",
-       "serves /metrics, /healthz and /readyz"},
-      {"nats-url", true, true, "[NAME=]URL[,URL...]", "nats://127.0.0.1:4222",
-       "NATS server(s). Repeat for more. NAME=URL makes a named connection that trigger "
-       "metadata `account` selects; unnamed URLs form the default connection. In the "
-       "environment variable, separate entries with spaces"},
-      // NATS authentication and TLS. Each takes an optional NAME= prefix that
-      // sets it for that named connection only; without one it applies to
-      // every connection that has no value of its own.
-      {"nats-creds", true, true, "[NAME=]FILE", "", "NATS credentials file (JWT + nkey seed)"},
-      {"nats-nkey", true, true, "[NAME=]PUBLIC_KEY", "",
-       "NATS nkey user (public key, U...); the seed comes from --nats-nkey-seed-file"},
-      {"nats-nkey-seed-file", true, true, "[NAME=]FILE", "", "file holding the nkey seed (SU...)"},
-      {"nats-token-file", true, true, "[NAME=]FILE", "",
-       "file holding the NATS token (or set JETSTREAM_SCALER_NATS_TOKEN)"},
-      {"nats-user", true, true, "[NAME=]USER", "", "NATS user name"},
-      {"nats-password-file", true, true, "[NAME=]FILE", "",
-       "file holding the NATS password (or set JETSTREAM_SCALER_NATS_PASSWORD)"},
-      {"nats-tls-ca", true, true, "[NAME=]FILE", "", "CA bundle to verify the NATS server"},
-      {"nats-tls-cert", true, true, "[NAME=]FILE", "", "client certificate for NATS mTLS"},
-      {"nats-tls-key", true, true, "[NAME=]FILE", "", "client key for NATS mTLS"},
-      {"grpc-tls-cert", true, false, "FILE", "", "serve gRPC over TLS with this certificate"},
-      {"grpc-tls-key", true, false, "FILE", "", "private key for --grpc-tls-cert"},
-      {"grpc-tls-client-ca", true, false, "FILE", "",
-       "require client certificates signed by this CA (mTLS; KEDA's tlsClientCert)"},
-      {"policy-file", true, false, "FILE", "",
-       "JSON access policy: which Kubernetes namespaces may read which consumers (default: "
-       "all may; see docs/security.md)"},
-      {"reload-interval", true, false, "DURATION", "10s",
-       "how often --policy-file and the gRPC TLS files are checked for changes (1s-1h)"},
-      {"request-timeout", true, false, "DURATION", "2s",
-       "upper bound for one NATS read; KEDA's own deadline shortens it"},
-      {"lag-cache-ttl", true, false, "DURATION", "1s",
-       "reuse a consumer's lag for this long across callers (0 disables reuse)"},
-      {"push-interval", true, false, "DURATION", "250ms",
-       "StreamIsActive (external-push): how often a watched consumer is re-read when the "
-       "trigger sets no pushInterval (100ms-1h)"},
-      {"push-wakeup", true, false, "true|false", "true",
-       "StreamIsActive: while a watched consumer is idle, subscribe to its subjects so the "
-       "first publish is pushed at once (needs subscribe permission; polling remains)"},
-      {"max-inflight-requests", true, false, "N", "4096",
-       "JetStream API requests in flight per connection before new ones are refused"},
-      {"log-level", true, false, "LEVEL", "info", "trace, debug, info, warn or error"},
-      {"log-format", true, false, "FORMAT", "text", "text or json"},
-      {"print-metadata-keys", false, false, "", "",
-       "print the trigger metadata keys this scaler reads, one per line, and exit"},
-      {"help", false, false, "", "", "show this help and exit"},
-      {"version", false, false, "", "", "print the version and exit"},
-  };
-  return kFlags;
-}
-
-const Flag* FindFlag(std::string_view name) {
-  for (const Flag& f : Flags()) {
-    if (name == f.name) return &f;
-  }
-  return nullptr;
-}
-
+// Every flag error reads "--flag: why"; CLI11's validation errors have the
+// same shape, so both kinds look alike to the user.
 core::Status Bad(std::string_view flag, std::string_view why) {
   return core::InvalidArgumentError(core::StrCat("--", flag, ": ", why));
+}
+
+// Stores one flag value in its Config member; returns why the value is bad,
+// or "" once it is stored.
+using Setter = std::function<std::string(const std::string&)>;
+
+// A flag taking [NAME=]VALUE: a plain value is the default of every
+// connection, NAME=VALUE belongs to that named connection only. The values
+// stay raw until the connection names are known, so a path containing '='
+// stays a path.
+struct PerConnectionFlag {
+  std::string name;
+  std::string NatsAuth::*field;
+  bool secret_file;  // VALUE names a file whose content is the secret
+  std::vector<std::string> values;
+};
+
+// What the flags fill: the Config plus the raw values resolved afterwards.
+struct Parsed {
+  Config config;
+  std::vector<std::string> nats_urls{kDefaultNatsUrl};
+};
+
+// False for switches (--help), which have no value and no variable.
+bool TakesValue(const CLI::Option& opt) { return opt.get_items_expected_max() > 0; }
+
+// --nats-token-file -> nats-token: the flag refused on the command line whose
+// environment variable holds the secret itself.
+std::string SecretFlagFor(std::string_view file_flag) {
+  return std::string(file_flag.substr(0, file_flag.size() - std::string_view("-file").size()));
+}
+
+std::string RangeText(core::DurationRange range) {
+  return core::StrCat(core::FormatDuration(range.min), "-", core::FormatDuration(range.max));
+}
+
+// "help (range, default X)": what --help prints under a flag.
+std::string Describe(std::string_view help, std::string_view default_text,
+                     std::string_view range = {}) {
+  std::string notes(range);
+  if (!default_text.empty()) {
+    notes += core::StrCat(notes.empty() ? "" : ", ", "default ", default_text);
+  }
+  if (notes.empty()) return std::string(help);
+  return core::StrCat(help, " (", notes, ")");
+}
+
+bool ParseCount(std::string_view text, uint64_t* out) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return !text.empty() && ec == std::errc() && ptr == end;
+}
+
+std::string CheckHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  uint64_t port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !ParseCount(std::string_view(address).substr(colon + 1), &port) || port > 65535) {
+    return core::StrCat("\"", address, "\" is not HOST:PORT (e.g. 0.0.0.0:6000)");
+  }
+  return "";
+}
+
+// Registers flags on a CLI11 app, one method per kind of value. The default
+// --help shows is the target's value at registration (Config's member
+// initialisers), so each default is written once. Every value flag can also
+// come from its environment variable (EnvVarFor); the command line wins.
+class Flags {
+ public:
+  explicit Flags(CLI::App& app) : app_(app) {}
+
+  // A non-empty string.
+  void Text(const char* name, const char* value_name, std::string* target, const char* help) {
+    Add(name, value_name, Describe(help, *target), [target](const std::string& v) {
+      if (v.empty()) return std::string("must not be empty");
+      *target = v;
+      return std::string();
+    });
+  }
+
+  void Address(const char* name, std::string* target, const char* help) {
+    Add(name, "HOST:PORT", Describe(help, *target), [target](const std::string& v) {
+      std::string why = CheckHostPort(v);
+      if (why.empty()) *target = v;
+      return why;
+    });
+  }
+
+  template <typename Choices>
+  void OneOf(const char* name, const char* value_name, std::string* target,
+             const Choices& choices, const char* help) {
+    const std::string list = core::StrJoin(choices, ", ");
+    Add(name, value_name, Describe(core::StrCat(help, ": ", list), *target),
+        [target, choices, list](const std::string& v) {
+          for (std::string_view c : choices) {
+            if (v == c) {
+              *target = v;
+              return std::string();
+            }
+          }
+          return core::StrCat("\"", v, "\" is not one of ", list);
+        });
+  }
+
+  void Duration(const char* name, milliseconds* target, core::DurationRange range,
+                const char* help) {
+    Add(name, "DURATION", Describe(help, core::FormatDuration(*target), RangeText(range)),
+        [target, range](const std::string& v) {
+          auto d = core::ParseDuration(v);
+          if (!d.ok()) return d.status().message();
+          if (!range.Contains(*d)) {
+            return core::StrCat("\"", v, "\" must be between ", core::FormatDuration(range.min),
+                                " and ", core::FormatDuration(range.max));
+          }
+          *target = *d;
+          return std::string();
+        });
+  }
+
+  void Bool(const char* name, bool* target, const char* help) {
+    Add(name, "true|false", Describe(help, *target ? "true" : "false"),
+        [target](const std::string& v) {
+          if (v != "true" && v != "false") return core::StrCat("\"", v, "\" is not true or false");
+          *target = v == "true";
+          return std::string();
+        });
+  }
+
+  void Count(const char* name, size_t* target, uint64_t min, uint64_t max, const char* help) {
+    Add(name, "N", Describe(help, std::to_string(*target), core::StrCat(min, "-", max)),
+        [target, min, max](const std::string& v) {
+          uint64_t n = 0;
+          if (!ParseCount(v, &n) || n < min || n > max) {
+            return core::StrCat("\"", v, "\" must be a whole number from ", min, " to ", max);
+          }
+          *target = static_cast<size_t>(n);
+          return std::string();
+        });
+  }
+
+  // Repeatable; in the environment variable, entries are separated by spaces.
+  void List(const char* name, const char* value_name, std::vector<std::string>* target,
+            const char* help) {
+    CLI::Option* opt = app_.add_option_function<std::vector<std::string>>(
+        core::StrCat("--", name), [target](const std::vector<std::string>& v) { *target = v; },
+        Describe(help, core::StrJoin(*target, " ")));
+    opt->type_name(value_name)->allow_extra_args(false);
+    lists_.insert(opt);
+  }
+
+  // Repeatable [NAME=]VALUE, resolved per connection (see PerConnectionFlag).
+  void PerConnection(const char* name, const char* value_name, std::string NatsAuth::*field,
+                     const char* help) {
+    AddPerConnection(name, value_name, field, false, help);
+  }
+
+  // [NAME=]FILE holding a secret. The unprefixed secret may instead come from
+  // the flag's environment variable without "_FILE"; the secret itself is
+  // refused on the command line, where it would show in the process list.
+  void SecretFile(const char* name, std::string NatsAuth::*field, const char* help) {
+    AddPerConnection(name, "FILE", field, true, help);
+    std::string secret_flag = SecretFlagFor(name);
+    const CLI::Option* opt =
+        app_.add_option(core::StrCat("--", secret_flag))->expected(0, 1)->group("");
+    rejected_.emplace_back(std::move(secret_flag), opt);
+  }
+
+  // A switch that selects what the binary does; the first registered wins.
+  void Switch(const char* name, Action action, Action* target, const char* help) {
+    app_.add_flag_callback(
+            core::StrCat("--", name),
+            [action, target] {
+              if (*target == Action::kRun || action < *target) *target = action;
+            },
+            help)
+        ->disable_flag_override();
+  }
+
+  // The secrets flags given on the command line, to be refused.
+  core::Status CheckNoSecretsOnCommandLine() const {
+    for (const auto& [flag, opt] : rejected_) {
+      if (opt->count() == 0) continue;
+      return Bad(flag, core::StrCat("secrets are not accepted on the command line (they would "
+                                    "show in the process list); use --",
+                                    flag, "-file FILE or the ", EnvVarFor(flag),
+                                    " environment variable"));
+    }
+    return core::OkStatus();
+  }
+
+  // Fills the flags the command line left unset from their environment
+  // variables, through the same CLI11 callbacks (and so the same checks).
+  void ApplyEnvironment(const Environment& env) {
+    for (CLI::Option* opt : app_.get_options()) {
+      if (opt->count() > 0 || !TakesValue(*opt) || opt->get_group().empty()) continue;
+      auto value = env.get_env(EnvVarFor(opt->get_name().substr(2)));
+      if (!value.has_value()) continue;
+      if (lists_.count(opt)) {
+        const auto parts = core::SplitNonEmpty(*value, ' ');
+        if (parts.empty()) continue;
+        for (std::string_view part : parts) opt->add_result(std::string(part));
+      } else {
+        opt->add_result(*value);
+      }
+      opt->run_callback();
+    }
+  }
+
+  const std::vector<std::unique_ptr<PerConnectionFlag>>& per_connection() const {
+    return per_connection_;
+  }
+
+ private:
+  void Add(const char* name, const char* value_name, std::string description, Setter set) {
+    const std::string flag = core::StrCat("--", name);
+    app_.add_option_function<std::string>(
+            flag,
+            [flag, set = std::move(set)](const std::string& v) {
+              if (std::string why = set(v); !why.empty()) throw CLI::ValidationError(flag, why);
+            },
+            std::move(description))
+        ->type_name(value_name);
+  }
+
+  void AddPerConnection(const char* name, const char* value_name, std::string NatsAuth::*field,
+                        bool secret_file, const char* help) {
+    per_connection_.push_back(
+        std::make_unique<PerConnectionFlag>(PerConnectionFlag{name, field, secret_file, {}}));
+    PerConnectionFlag* raw = per_connection_.back().get();
+    CLI::Option* opt = app_.add_option_function<std::vector<std::string>>(
+        core::StrCat("--", name), [raw](const std::vector<std::string>& v) { raw->values = v; },
+        help);
+    opt->type_name(core::StrCat("[NAME=]", value_name))->allow_extra_args(false);
+    lists_.insert(opt);
+  }
+
+  CLI::App& app_;
+  std::set<const CLI::Option*> lists_;
+  std::vector<std::unique_ptr<PerConnectionFlag>> per_connection_;
+  std::vector<std::pair<std::string, const CLI::Option*>> rejected_;  // hidden: no get_name()
+};
+
+// The flags, in --help order. A new flag is one line here (plus its Config
+// member, whose initialiser is its default).
+void DefineFlags(Flags& f, Parsed& p) {
+  Config& c = p.config;
+  f.Address("grpc-address", &c.grpc_address,
+            "where KEDA reaches the ExternalScaler gRPC service (port 0 = pick one)");
+  f.Address("metrics-address", &c.metrics_address, "serves /metrics, /healthz and /readyz");
+  f.List("nats-url", "[NAME=]URL[,URL...]", &p.nats_urls,
+         "NATS server(s). Repeat for more. NAME=URL makes a named connection that trigger "
+         "metadata `account` selects; unnamed URLs form the default connection. In the "
+         "environment variable, separate entries with spaces");
+  // NATS authentication and TLS. NAME= sets one for that named connection
+  // only; without it, it applies to every connection without its own value.
+  f.PerConnection("nats-creds", "FILE", &NatsAuth::creds_file,
+                  "NATS credentials file (JWT + nkey seed)");
+  f.PerConnection("nats-nkey", "PUBLIC_KEY", &NatsAuth::nkey,
+                  "NATS nkey user (public key, U...); the seed comes from --nats-nkey-seed-file");
+  f.PerConnection("nats-nkey-seed-file", "FILE", &NatsAuth::nkey_seed_file,
+                  "file holding the nkey seed (SU...)");
+  f.SecretFile("nats-token-file", &NatsAuth::token,
+               "file holding the NATS token (or set JETSTREAM_SCALER_NATS_TOKEN)");
+  f.PerConnection("nats-user", "USER", &NatsAuth::user, "NATS user name");
+  f.SecretFile("nats-password-file", &NatsAuth::password,
+               "file holding the NATS password (or set JETSTREAM_SCALER_NATS_PASSWORD)");
+  f.PerConnection("nats-tls-ca", "FILE", &NatsAuth::tls_ca_file,
+                  "CA bundle to verify the NATS server");
+  f.PerConnection("nats-tls-cert", "FILE", &NatsAuth::tls_cert_file,
+                  "client certificate for NATS mTLS");
+  f.PerConnection("nats-tls-key", "FILE", &NatsAuth::tls_key_file, "client key for NATS mTLS");
+  f.Text("grpc-tls-cert", "FILE", &c.grpc_tls_cert_file,
+         "serve gRPC over TLS with this certificate");
+  f.Text("grpc-tls-key", "FILE", &c.grpc_tls_key_file, "private key for --grpc-tls-cert");
+  f.Text("grpc-tls-client-ca", "FILE", &c.grpc_tls_client_ca_file,
+         "require client certificates signed by this CA (mTLS; KEDA's tlsClientCert)");
+  f.Text("policy-file", "FILE", &c.policy_file,
+         "JSON access policy: which Kubernetes namespaces may read which consumers (default: "
+         "all may; see docs/security.md)");
+  f.Duration("reload-interval", &c.reload_interval, {std::chrono::seconds(1), std::chrono::hours(1)},
+             "how often --policy-file and the gRPC TLS files are checked for changes");
+  f.Duration("request-timeout", &c.request_timeout,
+             {milliseconds(10), std::chrono::minutes(5)},
+             "upper bound for one NATS read; KEDA's own deadline shortens it");
+  f.Duration("lag-cache-ttl", &c.lag_cache_ttl, {milliseconds(0), std::chrono::minutes(10)},
+             "reuse a consumer's lag for this long across callers (0 disables reuse)");
+  f.Duration("push-interval", &c.push_interval, core::kPushIntervalRange,
+             "StreamIsActive (external-push): how often a watched consumer is re-read when the "
+             "trigger sets no pushInterval");
+  f.Bool("push-wakeup", &c.push_wakeup,
+         "StreamIsActive: while a watched consumer is idle, subscribe to its subjects so the "
+         "first publish is pushed at once (needs subscribe permission; polling remains)");
+  f.Count("max-inflight-requests", &c.max_in_flight, 1, 1000000,
+          "JetStream API requests in flight per connection before new ones are refused");
+  f.OneOf("log-level", "LEVEL", &c.log_level, logging::kLevelNames, "least severe level logged");
+  f.OneOf("log-format", "FORMAT", &c.log_format, std::array<std::string_view, 2>{"text", "json"},
+          "log line format");
+  f.Switch("print-metadata-keys", Action::kPrintMetadataKeys, &c.action,
+           "print the trigger metadata keys this scaler reads, one per line, and exit");
+  f.Switch("help", Action::kHelp, &c.action, "show this help and exit");
+  f.Switch("version", Action::kVersion, &c.action, "print the version and exit");
+}
+
+// --help: the flag and its value, then what it does, then its variable.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return "Usage: jetstream-scaler [flags]\n";
+  }
+  std::string make_option(const CLI::Option* opt, bool) const override {
+    const bool takes_value = TakesValue(*opt);
+    std::string out = core::StrCat("  ", opt->get_name());
+    if (takes_value) out += core::StrCat(" ", opt->get_type_name());
+    out += core::StrCat("\n      ", opt->get_description());
+    if (takes_value) out += core::StrCat("\n      env: ", EnvVarFor(opt->get_name().substr(2)));
+    return out + "\n";
+  }
+};
+
+std::unique_ptr<CLI::App> NewApp() {
+  auto app = std::make_unique<CLI::App>(
+      "jetstream-scaler: a KEDA external scaler that reports NATS JetStream consumer lag,\n"
+      "read with the JetStream API.\n",
+      "jetstream-scaler");
+  app->set_help_flag();  // --help is one of our switches (an Action)
+  app->allow_extras();   // reported by CheckLeftovers in our words
+  app->option_defaults()->group("Flags");
+  app->formatter(std::make_shared<HelpFormatter>());
+  app->footer(
+      "Every flag can also be set with the environment variable shown; a flag on the\n"
+      "command line wins.\n\n"
+      "Secrets: JETSTREAM_SCALER_NATS_TOKEN and JETSTREAM_SCALER_NATS_PASSWORD are read from "
+      "the\nenvironment only; they are never logged.");
+  return app;
+}
+
+core::Status CheckLeftovers(const std::vector<std::string>& leftovers) {
+  if (leftovers.empty()) return core::OkStatus();
+  const std::string& first = leftovers.front();
+  if (first.rfind("--", 0) == 0) {
+    return core::InvalidArgumentError(
+        core::StrCat("unknown flag ", first.substr(0, first.find('=')), " (see --help)"));
+  }
+  return core::InvalidArgumentError(
+      core::StrCat("unexpected argument \"", first, "\"; flags start with -- (see --help)"));
+}
+
+// CLI11's argument-count errors, reworded: "--flag: <what is wrong>".
+std::string Reword(const CLI::ParseError& e, const CLI::App& app) {
+  const std::string what = e.what();
+  if (e.get_name() != "ArgumentMismatch") return what;
+  std::string flag = what.substr(0, what.find_first_of(": "));
+  if (flag.rfind("--", 0) != 0) flag = core::StrCat("--", flag);  // FlagOverride drops the dashes
+  if (what.find("required but received") != std::string::npos) {
+    return core::StrCat(flag, ": given more than once");
+  }
+  if (what.find("flag override") != std::string::npos) return core::StrCat(flag, ": takes no value");
+  if (const CLI::Option* opt = app.get_option_no_throw(flag)) {
+    return core::StrCat(flag, ": needs a value (", opt->get_type_name(), ")");
+  }
+  return what;
 }
 
 bool ValidUrlScheme(std::string_view url) {
@@ -157,22 +453,110 @@ core::Status AddNatsUrl(std::string_view entry, std::vector<core::ConnectionConf
   return core::OkStatus();
 }
 
-core::StatusOr<std::chrono::milliseconds> ParseDurationFlag(std::string_view flag,
-                                                            std::string_view value,
-                                                            std::chrono::milliseconds min,
-                                                            std::chrono::milliseconds max) {
-  auto parsed = core::ParseDuration(value);
-  if (!parsed.ok()) return Bad(flag, parsed.status().message());
-  if (*parsed < min || *parsed > max) {
-    return Bad(flag, core::StrCat("\"", value, "\" must be between ", core::FormatDuration(min),
-                                  " and ", core::FormatDuration(max)));
-  }
-  return *parsed;
-}
-
 std::string TrimSecret(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
+}
+
+// Reads a secret file named by `flag`; the content is trimmed and must not be empty.
+core::StatusOr<std::string> ReadSecretFile(const Environment& env, const std::string& flag,
+                                           const std::string& path) {
+  auto content = env.read_file(path);
+  if (!content.ok()) return Bad(flag, content.status().message());
+  std::string secret = TrimSecret(*content);
+  if (secret.empty()) return Bad(flag, core::StrCat("the file \"", path, "\" is empty"));
+  return secret;
+}
+
+// A per-connection flag's value for NatsAuth: the secret read from the file
+// it names, or the value itself.
+core::StatusOr<std::string> AuthValue(const PerConnectionFlag& flag, const Environment& env,
+                                      const std::string& value) {
+  if (flag.secret_file) return ReadSecretFile(env, flag.name, value);
+  return value;
+}
+
+// Pairs that only make sense together, checked per connection.
+core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
+  const std::string where =
+      connection == "default" ? std::string() : core::StrCat(" (connection \"", connection, "\")");
+  if (!a.password.empty() && a.user.empty()) {
+    return Bad("nats-user", core::StrCat("a NATS password was given without --nats-user", where));
+  }
+  if (a.tls_cert_file.empty() != a.tls_key_file.empty()) {
+    return Bad("nats-tls-cert", core::StrCat("--nats-tls-cert and --nats-tls-key go together", where));
+  }
+  if (a.nkey.empty() != a.nkey_seed_file.empty()) {
+    return Bad("nats-nkey",
+               core::StrCat("--nats-nkey and --nats-nkey-seed-file go together", where));
+  }
+  return core::OkStatus();
+}
+
+// Applies one per-connection flag: its plain value to `defaults`, its
+// NAME=VALUE entries to `own` (only a configured connection name counts as a
+// prefix, so a path that happens to contain '=' stays a path).
+core::Status ResolvePerConnection(const PerConnectionFlag& flag, const Environment& env,
+                                  const std::set<std::string>& named, NatsAuth& defaults,
+                                  std::map<std::string, NatsAuth>& own,
+                                  std::map<std::string, std::set<std::string>>& own_set) {
+  std::vector<std::string> plain;
+  for (const auto& v : flag.values) {
+    const size_t eq = v.find('=');
+    if (eq == std::string::npos || !named.count(v.substr(0, eq))) {
+      plain.push_back(v);
+      continue;
+    }
+    const std::string connection = v.substr(0, eq);
+    if (!own_set[connection].insert(flag.name).second) {
+      return Bad(flag.name, core::StrCat("given more than once for connection \"", connection, "\""));
+    }
+    if (eq + 1 == v.size()) return Bad(flag.name, core::StrCat("\"", v, "\" has an empty value"));
+    auto value = AuthValue(flag, env, v.substr(eq + 1));
+    if (!value.ok()) return value.status();
+    own[connection].*flag.field = *value;
+  }
+  if (plain.size() > 1) {
+    return Bad(flag.name, "given more than once; prefix NAME= to set it for a named connection");
+  }
+  if (plain.size() == 1) {
+    if (plain[0].empty()) return Bad(flag.name, "must not be empty");
+    auto value = AuthValue(flag, env, plain[0]);
+    if (!value.ok()) return value.status();
+    defaults.*flag.field = *value;
+  } else if (flag.secret_file) {
+    // The unprefixed secret may come straight from the environment.
+    const std::string var = EnvVarFor(SecretFlagFor(flag.name));
+    if (auto v = env.get_env(var); v.has_value() && !v->empty()) defaults.*flag.field = *v;
+  }
+  return core::OkStatus();
+}
+
+// Turns the raw per-connection values into Config::nats_auth: every
+// connection starts from the plain values, then takes its own.
+core::Status ResolveAuth(const Flags& flags, const Environment& env, Config& config) {
+  std::set<std::string> named;
+  for (const auto& c : config.connections) {
+    if (c.named) named.insert(c.name);
+  }
+  std::map<std::string, NatsAuth> own;
+  std::map<std::string, std::set<std::string>> own_set;  // which flags each connection set
+  for (const auto& flag : flags.per_connection()) {
+    if (core::Status s = ResolvePerConnection(*flag, env, named, config.nats_default_auth, own,
+                                              own_set);
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& c : config.connections) {
+    NatsAuth a = config.nats_default_auth;
+    for (const auto& flag : flags.per_connection()) {
+      if (own_set[c.name].count(flag->name)) a.*flag->field = own[c.name].*flag->field;
+    }
+    if (core::Status s = ValidateAuth(a, c.name); !s.ok()) return s;
+    config.nats_auth[c.name] = std::move(a);
+  }
+  return core::OkStatus();
 }
 
 }  // namespace
@@ -200,311 +584,41 @@ Environment Environment::Process() {
   return env;
 }
 
-constexpr const char* kNatsAuthFlags[] = {
-    "nats-creds",    "nats-nkey",   "nats-nkey-seed-file", "nats-token-file", "nats-user",
-    "nats-password-file", "nats-tls-ca", "nats-tls-cert",       "nats-tls-key"};
-
-// Reads a secret file named by `flag`; the content is trimmed and must not be empty.
-core::StatusOr<std::string> ReadSecretFile(const Environment& env, const char* flag,
-                                           const std::string& path) {
-  auto content = env.read_file(path);
-  if (!content.ok()) return Bad(flag, content.status().message());
-  std::string secret = TrimSecret(*content);
-  if (secret.empty()) return Bad(flag, core::StrCat("the file \"", path, "\" is empty"));
-  return secret;
-}
-
-// The NatsAuth member a non-secret auth flag sets; nullptr for the secret
-// files (--nats-token-file, --nats-password-file), which are read instead.
-std::string* AuthField(NatsAuth& a, std::string_view flag) {
-  if (flag == "nats-creds") return &a.creds_file;
-  if (flag == "nats-nkey") return &a.nkey;
-  if (flag == "nats-nkey-seed-file") return &a.nkey_seed_file;
-  if (flag == "nats-user") return &a.user;
-  if (flag == "nats-tls-ca") return &a.tls_ca_file;
-  if (flag == "nats-tls-cert") return &a.tls_cert_file;
-  if (flag == "nats-tls-key") return &a.tls_key_file;
-  return nullptr;
-}
-
-// Pairs that only make sense together, checked per connection.
-core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
-  const std::string where =
-      connection == "default" ? std::string() : core::StrCat(" (connection \"", connection, "\")");
-  if (!a.password.empty() && a.user.empty()) {
-    return Bad("nats-user", core::StrCat("a NATS password was given without --nats-user", where));
-  }
-  if (a.tls_cert_file.empty() != a.tls_key_file.empty()) {
-    return Bad("nats-tls-cert", core::StrCat("--nats-tls-cert and --nats-tls-key go together", where));
-  }
-  if (a.nkey.empty() != a.nkey_seed_file.empty()) {
-    return Bad("nats-nkey",
-               core::StrCat("--nats-nkey and --nats-nkey-seed-file go together", where));
-  }
-  return core::OkStatus();
-}
-
 core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const Environment& env) {
-  // Collect raw values: environment first, then the command line replaces.
-  std::map<std::string, std::vector<std::string>> values;
-  std::set<std::string> switches;
-  for (const Flag& f : Flags()) {
-    if (!f.takes_value) continue;
-    if (auto v = env.get_env(EnvVarFor(f.name)); v.has_value()) {
-      if (f.repeatable) {
-        for (std::string_view part : core::SplitNonEmpty(*v, ' ')) {
-          values[f.name].emplace_back(part);
-        }
-      } else {
-        values[f.name] = {*v};
-      }
-    }
-  }
-  std::set<std::string> from_cli;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg.substr(0, 2) != "--") {
-      return core::InvalidArgumentError(
-          core::StrCat("unexpected argument \"", arg, "\"; flags start with -- (see --help)"));
-    }
-    arg.remove_prefix(2);
-    std::optional<std::string> inline_value;
-    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
-      inline_value = std::string(arg.substr(eq + 1));
-      arg = arg.substr(0, eq);
-    }
-    if (arg == "nats-token" || arg == "nats-password") {
-      return Bad(arg, core::StrCat("secrets are not accepted on the command line (they would "
-                                   "show in the process list); use --",
-                                   arg, "-file FILE or the ", EnvVarFor(std::string(arg)),
-                                   " environment variable"));
-    }
-    const Flag* flag = FindFlag(arg);
-    if (flag == nullptr) {
-      return core::InvalidArgumentError(core::StrCat("unknown flag --", arg, " (see --help)"));
-    }
-    if (!flag->takes_value) {
-      if (inline_value.has_value()) return Bad(arg, "takes no value");
-      switches.insert(flag->name);
-      continue;
-    }
-    std::string value;
-    if (inline_value.has_value()) {
-      value = *inline_value;
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return Bad(arg, core::StrCat("needs a value (", flag->value_name, ")"));
-    }
-    if (!from_cli.count(flag->name)) {
-      values[flag->name].clear();  // the command line replaces the environment
-      from_cli.insert(flag->name);
-    } else if (!flag->repeatable) {
-      return Bad(arg, "given more than once");
-    }
-    values[flag->name].push_back(std::move(value));
+  auto app = NewApp();
+  Parsed parsed;
+  Flags flags(*app);
+  DefineFlags(flags, parsed);
+  try {
+    app->parse(std::vector<std::string>(args.rbegin(), args.rend()));  // CLI11 pops from the back
+    if (core::Status s = CheckLeftovers(app->remaining()); !s.ok()) return s;
+    if (core::Status s = flags.CheckNoSecretsOnCommandLine(); !s.ok()) return s;
+    if (parsed.config.action != Action::kRun) return parsed.config;
+    flags.ApplyEnvironment(env);
+  } catch (const CLI::ParseError& e) {
+    return core::InvalidArgumentError(Reword(e, *app));
   }
 
-  Config config;
-  if (switches.count("help")) {
-    config.action = Action::kHelp;
-    return config;
-  }
-  if (switches.count("version")) {
-    config.action = Action::kVersion;
-    return config;
-  }
-  if (switches.count("print-metadata-keys")) {
-    config.action = Action::kPrintMetadataKeys;
-    return config;
-  }
-
-  std::vector<std::string> urls = values["nats-url"];
-  if (urls.empty()) urls.push_back("nats://127.0.0.1:4222");
-  for (const auto& entry : urls) {
+  Config& config = parsed.config;
+  for (const auto& entry : parsed.nats_urls) {
     if (core::Status s = AddNatsUrl(entry, config.connections); !s.ok()) return s;
   }
-  // Split NAME=VALUE (a named connection's own setting) from plain values
-  // (everyone's default). Only a configured connection name counts as a
-  // prefix, so a path that happens to contain '=' stays a path.
-  std::set<std::string> named;
-  for (const auto& c : config.connections) {
-    if (c.named) named.insert(c.name);
-  }
-  std::map<std::string, std::map<std::string, std::string>> per_connection;
-  for (const char* flag : kNatsAuthFlags) {
-    std::vector<std::string> plain;
-    for (const auto& v : values[flag]) {
-      const size_t eq = v.find('=');
-      if (eq != std::string::npos && named.count(v.substr(0, eq))) {
-        auto& slot = per_connection[v.substr(0, eq)][flag];
-        if (!slot.empty()) {
-          return Bad(flag, core::StrCat("given more than once for connection \"",
-                                        v.substr(0, eq), "\""));
-        }
-        slot = v.substr(eq + 1);
-        if (slot.empty()) return Bad(flag, core::StrCat("\"", v, "\" has an empty value"));
-      } else {
-        plain.push_back(v);
-      }
-    }
-    if (plain.size() > 1) {
-      return Bad(flag, "given more than once; prefix NAME= to set it for a named connection");
-    }
-    values[flag] = plain;
-  }
-
-  auto single = [&values](const char* name) -> std::optional<std::string> {
-    auto it = values.find(name);
-    if (it == values.end() || it->second.empty()) return std::nullopt;
-    return it->second.back();
-  };
-  auto non_empty = [&](const char* name, std::string* out) -> core::Status {
-    if (auto v = single(name)) {
-      if (v->empty()) return Bad(name, "must not be empty");
-      *out = *v;
-    }
-    return core::OkStatus();
-  };
-
-  for (const char* flag : kNatsAuthFlags) {
-    if (std::string* target = AuthField(config.nats_default_auth, flag)) {
-      if (core::Status s = non_empty(flag, target); !s.ok()) return s;
-    }
-  }
-  for (const char* name : {"grpc-address", "metrics-address", "grpc-tls-cert", "grpc-tls-key",
-                           "grpc-tls-client-ca", "log-level", "log-format", "policy-file"}) {
-    std::string* target = nullptr;
-    const std::string_view n = name;
-    if (n == "grpc-address") target = &config.grpc_address;
-    if (n == "metrics-address") target = &config.metrics_address;
-    if (n == "grpc-tls-cert") target = &config.grpc_tls_cert_file;
-    if (n == "grpc-tls-key") target = &config.grpc_tls_key_file;
-    if (n == "grpc-tls-client-ca") target = &config.grpc_tls_client_ca_file;
-    if (n == "log-level") target = &config.log_level;
-    if (n == "log-format") target = &config.log_format;
-    if (n == "policy-file") target = &config.policy_file;
-    if (core::Status s = non_empty(name, target); !s.ok()) return s;
-  }
-  for (const auto& [flag, address] :
-       {std::pair<const char*, const std::string*>{"grpc-address", &config.grpc_address},
-        {"metrics-address", &config.metrics_address}}) {
-    const size_t colon = address->rfind(':');
-    uint64_t port = 0;
-    if (colon == std::string::npos || colon == 0 ||
-        !core::ParseUint64(std::string_view(*address).substr(colon + 1), &port) || port > 65535) {
-      return Bad(flag, core::StrCat("\"", *address, "\" is not HOST:PORT (e.g. 0.0.0.0:6000)"));
-    }
-  }
-  if (config.log_level != "trace" && config.log_level != "debug" && config.log_level != "info" &&
-      config.log_level != "warn" && config.log_level != "error") {
-    return Bad("log-level", core::StrCat("\"", config.log_level,
-                                         "\" is not one of trace, debug, info, warn, error"));
-  }
-  if (config.log_format != "text" && config.log_format != "json") {
-    return Bad("log-format", core::StrCat("\"", config.log_format, "\" is not text or json"));
-  }
-
-  if (auto v = single("request-timeout")) {
-    auto d = ParseDurationFlag("request-timeout", *v, std::chrono::milliseconds(10),
-                               std::chrono::minutes(5));
-    if (!d.ok()) return d.status();
-    config.request_timeout = *d;
-  }
-  if (auto v = single("lag-cache-ttl")) {
-    auto d = ParseDurationFlag("lag-cache-ttl", *v, std::chrono::milliseconds(0),
-                               std::chrono::minutes(10));
-    if (!d.ok()) return d.status();
-    config.lag_cache_ttl = *d;
-  }
-  if (auto v = single("reload-interval")) {
-    auto d = ParseDurationFlag("reload-interval", *v, std::chrono::seconds(1),
-                               std::chrono::hours(1));
-    if (!d.ok()) return d.status();
-    config.reload_interval = *d;
-  }
-  if (auto v = single("push-interval")) {
-    auto d = ParseDurationFlag("push-interval", *v, std::chrono::milliseconds(100),
-                               std::chrono::hours(1));
-    if (!d.ok()) return d.status();
-    config.push_interval = *d;
-  }
-  if (auto v = single("push-wakeup")) {
-    if (*v != "true" && *v != "false") {
-      return Bad("push-wakeup", core::StrCat("\"", *v, "\" is not true or false"));
-    }
-    config.push_wakeup = *v == "true";
-  }
-  if (auto v = single("max-inflight-requests")) {
-    uint64_t n = 0;
-    if (!core::ParseUint64(*v, &n) || n < 1 || n > 1000000) {
-      return Bad("max-inflight-requests",
-                 core::StrCat("\"", *v, "\" must be a whole number from 1 to 1000000"));
-    }
-    config.max_in_flight = n;
-  }
-
-  // Secrets: from files or the environment, never from argv.
-  if (auto file = single("nats-token-file")) {
-    auto token = ReadSecretFile(env, "nats-token-file", *file);
-    if (!token.ok()) return token.status();
-    config.nats_default_auth.token = *token;
-  } else if (auto v = env.get_env(EnvVarFor("nats-token")); v.has_value() && !v->empty()) {
-    config.nats_default_auth.token = *v;
-  }
-  if (auto file = single("nats-password-file")) {
-    auto content = env.read_file(*file);
-    if (!content.ok()) return Bad("nats-password-file", content.status().message());
-    config.nats_default_auth.password = TrimSecret(*content);
-  } else if (auto v = env.get_env(EnvVarFor("nats-password")); v.has_value()) {
-    config.nats_default_auth.password = *v;
-  }
-  // Every connection starts from the plain values, then takes its own.
-  for (const auto& c : config.connections) {
-    NatsAuth a = config.nats_default_auth;
-    auto own = per_connection.find(c.name);
-    if (own != per_connection.end()) {
-      for (const auto& [flag, value] : own->second) {
-        if (std::string* target = AuthField(a, flag)) {
-          *target = value;
-          continue;
-        }
-        auto secret = ReadSecretFile(env, flag.c_str(), value);
-        if (!secret.ok()) return secret.status();
-        (flag == "nats-token-file" ? a.token : a.password) = *secret;
-      }
-    }
-    if (core::Status s = ValidateAuth(a, c.name); !s.ok()) return s;
-    config.nats_auth[c.name] = std::move(a);
-  }
+  if (core::Status s = ResolveAuth(flags, env, config); !s.ok()) return s;
   if (config.grpc_tls_cert_file.empty() != config.grpc_tls_key_file.empty()) {
     return Bad("grpc-tls-cert", "--grpc-tls-cert and --grpc-tls-key go together");
   }
   if (!config.grpc_tls_client_ca_file.empty() && config.grpc_tls_cert_file.empty()) {
     return Bad("grpc-tls-client-ca", "client certificates need TLS: set --grpc-tls-cert/-key");
   }
-  return config;
+  return std::move(config);
 }
 
 std::string HelpText() {
-  std::string out =
-      "jetstream-scaler: a KEDA external scaler that reports NATS JetStream consumer lag,\n"
-      "read with the JetStream API.\n\n"
-      "Usage: jetstream-scaler [flags]\n\n"
-      "Every flag can also be set with the environment variable shown; a flag on the\n"
-      "command line wins.\n\nFlags:\n";
-  for (const Flag& f : Flags()) {
-    std::string lhs = core::StrCat("  --", f.name);
-    if (f.takes_value) lhs += core::StrCat(" ", f.value_name);
-    out += core::StrCat(lhs, "\n      ", f.help);
-    if (*f.default_text) out += core::StrCat(" (default ", f.default_text, ")");
-    if (f.takes_value) out += core::StrCat("\n      env: ", EnvVarFor(f.name));
-    out += core::StrCat("\n");
-  }
-  out += core::StrCat(
-                  "\nSecrets: JETSTREAM_SCALER_NATS_TOKEN and JETSTREAM_SCALER_NATS_PASSWORD "
-                  "are read from the\nenvironment only; they are never logged.\n");
-  return out;
+  auto app = NewApp();
+  Parsed parsed;
+  Flags flags(*app);
+  DefineFlags(flags, parsed);
+  return app->help();
 }
 
 const char* BuildVersion() { return JSS_VERSION; }

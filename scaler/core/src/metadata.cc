@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "jss/core/defaults.h"
 #include "jss/core/duration.h"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
@@ -10,9 +11,6 @@ namespace jss::core {
 namespace {
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
-// pushInterval floor: below this a watcher would hammer the consumer leader.
-constexpr int64_t kMinPushIntervalMs = 100;
-constexpr int64_t kMaxPushIntervalMs = 3600 * 1000;
 
 core::Status Invalid(std::string_view key, std::string_view value,
                      std::string_view why) {
@@ -109,8 +107,8 @@ const std::vector<MetadataField>& MetadataFields() {
        "default connection"},
       {"natsUrl", MetadataKind::kText, false, "", 0, 0,
        "must equal a NATS URL the scaler was started with; selects that connection"},
-      {"pushInterval", MetadataKind::kDuration, false, "", kMinPushIntervalMs,
-       kMaxPushIntervalMs, "external-push: how often a watched consumer is re-read"},
+      {"pushInterval", MetadataKind::kDuration, false, "", kPushIntervalRange.min.count(),
+       kPushIntervalRange.max.count(), "external-push: how often a watched consumer is re-read"},
       {"natsServerMonitoringEndpoint", MetadataKind::kIgnored, false, "", 0, 0,
        "built-in scaler only (HTTP monitoring); ignored"},
       {"useHttps", MetadataKind::kIgnored, false, "", 0, 0,

@@ -3,11 +3,19 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <string>
 
 #include "spdlog/sinks/null_sink.h"
 #include "spdlog/sinks/stdout_sinks.h"
 
 namespace jss::logging {
+
+std::optional<spdlog::level::level_enum> LevelFromName(std::string_view name) {
+  for (std::string_view known : kLevelNames) {
+    if (name == known) return spdlog::level::from_str(std::string(name));
+  }
+  return std::nullopt;
+}
 
 void AppendJsonEscaped(std::string& out, std::string_view text) {
   static const char kHex[] = "0123456789abcdef";

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "jss/core/connection_selector.h"
+#include "jss/core/defaults.h"
 #include "jss/core/status.h"
 
 namespace jss::app {
@@ -25,14 +26,18 @@ struct NatsAuth {
   std::string tls_key_file;
 };
 
+inline constexpr char kDefaultNatsUrl[] = "nats://127.0.0.1:4222";
+
 enum class Action { kRun, kHelp, kVersion, kPrintMetadataKeys };
 
 // Everything main needs, after flags and environment are merged and checked.
-// Secret members (NatsAuth token, password) are never printed.
+// Secret members (NatsAuth token, password) are never printed. The member
+// initialisers are the flags' defaults (--help prints them from here).
 struct Config {
   Action action = Action::kRun;
   std::string grpc_address = "0.0.0.0:6000";
   std::string metrics_address = "0.0.0.0:8080";
+  // Without --nats-url: one unnamed connection to kDefaultNatsUrl.
   std::vector<core::ConnectionConfig> connections;
   // Plain (unprefixed) NATS auth flags: the default for every connection.
   NatsAuth nats_default_auth;
@@ -43,11 +48,11 @@ struct Config {
   std::string grpc_tls_client_ca_file;
   std::string policy_file;
   std::chrono::milliseconds reload_interval{10000};
-  std::chrono::milliseconds request_timeout{2000};
+  std::chrono::milliseconds request_timeout = core::kDefaultRequestTimeout;
   std::chrono::milliseconds lag_cache_ttl{1000};
-  std::chrono::milliseconds push_interval{250};
+  std::chrono::milliseconds push_interval = core::kDefaultPushInterval;
   bool push_wakeup = true;
-  size_t max_in_flight = 4096;
+  size_t max_in_flight = core::kDefaultMaxInFlight;
   std::string log_level = "info";
   std::string log_format = "text";
 };

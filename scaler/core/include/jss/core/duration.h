@@ -5,8 +5,15 @@
 #include <string_view>
 #include "jss/core/status.h"
 
-
 namespace jss::core {
+
+// An inclusive range of durations (a flag's or a metadata key's bounds).
+struct DurationRange {
+  std::chrono::milliseconds min;
+  std::chrono::milliseconds max;
+
+  constexpr bool Contains(std::chrono::milliseconds d) const { return d >= min && d <= max; }
+};
 
 // Parses Go-style durations as used across the Kubernetes ecosystem: one or
 // more <number><unit> groups, units ms, s, m, h (e.g. "250ms", "2s", "1m30s").

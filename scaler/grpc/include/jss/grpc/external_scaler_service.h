@@ -9,6 +9,7 @@
 
 #include "externalscaler.grpc.pb.h"
 #include "jss/core/connection_selector.h"
+#include "jss/core/defaults.h"
 #include "jss/core/lag_source.h"
 #include "jss/core/access_policy.h"
 #include "jss/core/metadata.h"
@@ -21,9 +22,9 @@ namespace jss::grpc_service {
 
 struct ServiceOptions {
   // Upper bound for one NATS read; KEDA's own deadline shortens it further.
-  std::chrono::milliseconds request_timeout{2000};
+  std::chrono::milliseconds request_timeout = core::kDefaultRequestTimeout;
   // StreamIsActive re-read interval when the trigger sets no pushInterval.
-  std::chrono::milliseconds push_interval{250};
+  std::chrono::milliseconds push_interval = core::kDefaultPushInterval;
 };
 
 // KEDA's ExternalScaler. Each unary handler validates metadata inline, starts

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <array>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,6 +13,12 @@
 namespace jss::logging {
 
 enum class Format { kText, kJson };
+
+// The level names --log-level accepts, most verbose first.
+inline constexpr std::array<std::string_view, 5> kLevelNames = {"trace", "debug", "info",
+                                                                "warn", "error"};
+// The spdlog level for one of kLevelNames; nullopt for any other name.
+std::optional<spdlog::level::level_enum> LevelFromName(std::string_view name);
 
 using Field = std::pair<std::string_view, std::string_view>;
 

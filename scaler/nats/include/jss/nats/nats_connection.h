@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "jss/core/clock.h"
+#include "jss/core/defaults.h"
 #include "jss/core/observer.h"
 #include "jss/logging/logger.h"
 #include "jss/core/status.h"
@@ -40,7 +41,7 @@ struct NatsConnectionOptions {
   std::string tls_key_file;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds reconnect_wait{500};
-  size_t max_in_flight = 4096;
+  size_t max_in_flight = core::kDefaultMaxInFlight;
 };
 
 using ReplyCallback = std::function<void(const core::StatusOr<std::string>&)>;

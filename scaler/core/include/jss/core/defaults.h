@@ -1,0 +1,24 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include "jss/core/duration.h"
+
+// Defaults and bounds that more than one layer needs (flags, trigger metadata,
+// adapters). Each is written here once; --help and error messages print these.
+namespace jss::core {
+
+// Upper bound for one NATS read (--request-timeout); KEDA's deadline shortens it.
+inline constexpr std::chrono::milliseconds kDefaultRequestTimeout{2000};
+
+// StreamIsActive re-read interval (--push-interval, trigger `pushInterval`).
+// The floor keeps a watcher from hammering the consumer leader.
+inline constexpr std::chrono::milliseconds kDefaultPushInterval{250};
+inline constexpr DurationRange kPushIntervalRange{std::chrono::milliseconds(100),
+                                                  std::chrono::hours(1)};
+
+// JetStream API requests in flight per NATS connection (--max-inflight-requests).
+inline constexpr size_t kDefaultMaxInFlight = 4096;
+
+}  // namespace jss::core
