@@ -17,6 +17,8 @@
 #    and-transform v0.10.8 semantics) equals its golden in golden/ and passes the schemas
 #    (regenerate: /usr/bin/python3 test/platform/lib/render.py --write); lib/render_cases.py:
 #    render.py against upstream test-table cases (fieldpath, transforms, RunFunction);
+#    lib/nats_users_check.py: a real nats-server with 01-nats.yaml's users (tenants without
+#    credentials keep JetStream, the scaler's user only reads info);
 # 3. lib/negative_tests.py: broken copies of the tree that the checker must reject.
 #
 # Installs what it needs when missing (Debian packages as root; npm packages pinned by
@@ -64,6 +66,7 @@ $python -c 'import jsonschema' 2>/dev/null || missing+=(python3-jsonschema)
 command -v yamllint >/dev/null || missing+=(yamllint)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v nats-server >/dev/null || missing+=(nats-server)
 if ((${#missing[@]} > 0)); then
   echo "installing: ${missing[*]}"
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
@@ -72,9 +75,10 @@ if ((${#missing[@]} > 0)); then
   fi
 fi
 tools_ok=1
-for probe in "$python -c 'import yaml, jsonschema'" "command -v yamllint" "command -v node" "command -v npm"; do
+for probe in "$python -c 'import yaml, jsonschema'" "command -v yamllint" "command -v node" "command -v npm" \
+  "command -v nats-server"; do
   if ! eval "$probe" >/dev/null 2>&1; then
-    fail "tools: '$probe' failed (need python3-yaml python3-jsonschema yamllint nodejs npm)"
+    fail "tools: '$probe' failed (need python3-yaml python3-jsonschema yamllint nodejs npm nats-server)"
     tools_ok=0
   fi
 done
@@ -147,6 +151,9 @@ run_checker platform_check.py $python "$here/lib/platform_check.py" --root "$roo
 
 # --- 2b. the renderer agrees with the upstream test cases of what it reproduces -------------------
 run_checker render_cases.py $python "$here/lib/render_cases.py"
+
+# --- 2c. the NATS users of 01-nats.yaml on a real nats-server ----------------------------------
+run_checker nats_users_check.py $python "$here/lib/nats_users_check.py" --root "$root"
 
 # --- 3. the checker rejects broken trees ---------------------------------------------------------
 run_checker negative_tests.py $python "$here/lib/negative_tests.py" --root "$root" \
