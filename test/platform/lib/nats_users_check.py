@@ -124,11 +124,34 @@ def start_server(conf_text, env, workdir):
         raise RuntimeError("nats-server did not start:\n" + f.read()[-1500:])
 
 
+def passwords(merge, first="p"):
+    """The password variables with values as the runbook makes them: "p" + hex."""
+    # nats-server parses a variable's value like a config value: one that starts with a digit is
+    # lexed as a number and the server refuses to start. docs/platform-runbook.md therefore
+    # generates passwords as "p" + hex, exactly like this.
+    return {n: first + secrets.token_hex(16) for n in re.findall(r"<<\s*\$(\w+)\s*>>", json.dumps(merge))}
+
+
+def digit_first_refused(values):
+    """Why the runbook prefixes passwords: hex can start like a number ("1e5...", an exponent),
+    and such a value stops nats-server."""
+    merge = values["config"]["merge"]
+    workdir = tempfile.mkdtemp(prefix="platform-nats-users-")
+    try:
+        proc, _ = start_server(chart_config(merge, os.path.join(workdir, "js")), passwords(merge, "1e5"), workdir)
+    except RuntimeError:
+        return True
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    proc.terminate()
+    proc.wait(timeout=10)
+    return False
+
+
 def probe(values, scaler_user):
     """[(name, ok, detail)] for the server configured by these chart values."""
     merge = values["config"]["merge"]
-    env_names = re.findall(r"<<\s*\$(\w+)\s*>>", json.dumps(merge))
-    env = {n: secrets.token_hex(16) for n in env_names}
+    env = passwords(merge)
     users = {u["user"]: u for u in merge.get("authorization", {}).get("users", [])}
     scaler_pw = env.get(re.fullmatch(r"<<\s*\$(\w+)\s*>>", str(users.get(scaler_user, {}).get("password", ""))).group(1)
                         if scaler_user in users else "", "")
@@ -209,6 +232,10 @@ def main():
         for u in loose["config"]["merge"]["authorization"]["users"]:
             if u["user"] == scaler_user:
                 u["permissions"]["publish"]["allow"].append(">")
+        ok = digit_first_refused(values)
+        print(f"{'PASS' if ok else 'FAIL'} nats-users: a hex password that starts like a number (1e5...) stops "
+              "nats-server (why the runbook generates p<hex>)")
+        failed += 0 if ok else 1
         caught = [n for n, ok, _ in probe(loose, scaler_user) if not ok]
         if caught:
             print(f"PASS negative: nats-users probes reject a scaler user that may publish '>' ({caught[0]})")
