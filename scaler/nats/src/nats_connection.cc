@@ -7,6 +7,7 @@
 
 #include "jss/core/strings.h"
 #include "jss/core/status.h"
+#include "cnats_options.h"
 
 
 namespace jss::nats {
@@ -26,14 +27,6 @@ struct OptionsDeleter {
   void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
 };
 using OptionsPtr = std::unique_ptr<natsOptions, OptionsDeleter>;
-
-core::Status NatsError(natsStatus s, std::string_view what) {
-  const char* detail = nats_GetLastError(nullptr);
-  return core::InvalidArgumentError(core::StrCat(what, ": ", natsStatus_GetText(s),
-                                                 detail && *detail ? " (" : "",
-                                                 detail ? detail : "",
-                                                 detail && *detail ? ")" : ""));
-}
 
 double SecondsSince(core::SteadyTime start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -92,53 +85,7 @@ core::Status NatsConnection::Start() {
   // until it connects, and /readyz tells Kubernetes.
   natsOptions_SetRetryOnFailedConnect(opts.get(), true, &NatsConnection::OnConnected, this);
 
-  // cnats reads these files only while connecting, in the background; check
-  // them now so a wrong path stops start-up with the flag named instead of
-  // retrying forever.
-  for (const auto& [flag, path] :
-       {std::pair<const char*, const std::string*>{"--nats-creds", &options_.creds_file},
-        {"--nats-nkey-seed-file", &options_.nkey_seed_file},
-        {"--nats-tls-ca", &options_.tls_ca_file},
-        {"--nats-tls-cert", &options_.tls_cert_file},
-        {"--nats-tls-key", &options_.tls_key_file}}) {
-    if (path->empty()) continue;
-    if (std::ifstream probe(*path); !probe) {
-      return core::InvalidArgumentError(
-          core::StrCat(conn_label, ": ", flag, " \"", *path, "\" cannot be read"));
-    }
-  }
-  if (!options_.creds_file.empty()) {
-    s = natsOptions_SetUserCredentialsFromFiles(opts.get(), options_.creds_file.c_str(),
-                                                nullptr);
-    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": --nats-creds"));
-  }
-  if (!options_.nkey.empty()) {
-    s = natsOptions_SetNKeyFromSeed(opts.get(), options_.nkey.c_str(),
-                                    options_.nkey_seed_file.c_str());
-    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": NATS nkey seed file"));
-  }
-  if (!options_.token.empty()) {
-    s = natsOptions_SetToken(opts.get(), options_.token.c_str());
-    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": NATS token"));
-  }
-  if (!options_.user.empty()) {
-    s = natsOptions_SetUserInfo(opts.get(), options_.user.c_str(), options_.password.c_str());
-    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": NATS user/password"));
-  }
-  if (!options_.tls_ca_file.empty() || !options_.tls_cert_file.empty()) {
-    natsOptions_SetSecure(opts.get(), true);
-  }
-  if (!options_.tls_ca_file.empty()) {
-    s = natsOptions_LoadCATrustedCertificates(opts.get(), options_.tls_ca_file.c_str());
-    if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": --nats-tls-ca"));
-  }
-  if (!options_.tls_cert_file.empty()) {
-    s = natsOptions_LoadCertificatesChain(opts.get(), options_.tls_cert_file.c_str(),
-                                          options_.tls_key_file.c_str());
-    if (s != NATS_OK) {
-      return NatsError(s, core::StrCat(conn_label, ": --nats-tls-cert/--nats-tls-key"));
-    }
-  }
+  if (core::Status st = ApplyAuth(opts.get(), options_.auth, conn_label); !st.ok()) return st;
 
   char* inbox = nullptr;
   if (s = natsInbox_Create(&inbox); s != NATS_OK) return NatsError(s, "creating inbox");

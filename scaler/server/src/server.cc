@@ -103,16 +103,7 @@ class ServerImpl final : public Server {
       nats::NatsConnectionOptions opts;
       opts.name = c.name;
       opts.servers = c.servers;
-      const app::NatsAuth& auth = AuthFor(c.name);
-      opts.creds_file = auth.creds_file;
-      opts.nkey = auth.nkey;
-      opts.nkey_seed_file = auth.nkey_seed_file;
-      opts.token = auth.token;
-      opts.user = auth.user;
-      opts.password = auth.password;
-      opts.tls_ca_file = auth.tls_ca_file;
-      opts.tls_cert_file = auth.tls_cert_file;
-      opts.tls_key_file = auth.tls_key_file;
+      opts.auth = AuthFor(c.name);
       opts.max_in_flight = config_.max_in_flight;
       auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_);
       if (!conn.ok()) return conn.status();
@@ -231,7 +222,7 @@ class ServerImpl final : public Server {
  private:
   // ParseConfig resolves every connection; a Config built in code (tests,
   // embedding) may only set the plain fields, which then apply to all.
-  const app::NatsAuth& AuthFor(const std::string& connection) const {
+  const core::NatsAuth& AuthFor(const std::string& connection) const {
     auto it = config_.nats_auth.find(connection);
     return it != config_.nats_auth.end() ? it->second : config_.nats_default_auth;
   }

@@ -9,22 +9,12 @@
 
 #include "jss/core/connection_selector.h"
 #include "jss/core/defaults.h"
+#include "jss/core/nats_auth.h"
 #include "jss/core/status.h"
 
 namespace jss::app {
 
-// How one NATS connection authenticates. Secret members are never printed.
-struct NatsAuth {
-  std::string creds_file;      // JWT + nkey seed (.creds)
-  std::string nkey;            // nkey user public key (not secret)
-  std::string nkey_seed_file;  // path; the seed itself is read by cnats
-  std::string token;           // secret
-  std::string user;
-  std::string password;  // secret
-  std::string tls_ca_file;
-  std::string tls_cert_file;
-  std::string tls_key_file;
-};
+using core::NatsAuth;
 
 inline constexpr char kDefaultNatsUrl[] = "nats://127.0.0.1:4222";
 

@@ -15,6 +15,7 @@
 
 #include "jss/core/clock.h"
 #include "jss/core/defaults.h"
+#include "jss/core/nats_auth.h"
 #include "jss/core/observer.h"
 #include "jss/logging/logger.h"
 #include "jss/core/status.h"
@@ -30,15 +31,7 @@ namespace jss::nats {
 struct NatsConnectionOptions {
   std::string name = "default";
   std::vector<std::string> servers;
-  std::string creds_file;  // JWT + nkey seed (.creds)
-  std::string nkey;        // nkey user public key
-  std::string nkey_seed_file;
-  std::string token;       // secret
-  std::string user;
-  std::string password;  // secret
-  std::string tls_ca_file;
-  std::string tls_cert_file;
-  std::string tls_key_file;
+  core::NatsAuth auth;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds reconnect_wait{500};
   size_t max_in_flight = core::kDefaultMaxInFlight;
