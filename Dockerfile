@@ -37,12 +37,14 @@ RUN apt-get update \
       | xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# The whole context, .git included: CMake stamps `git rev-parse --short HEAD`
-# into --version and jetstream_scaler_build_info.
+# The whole context, .git included: CMake stamps `git rev-parse --short HEAD` into
+# --version and jetstream_scaler_build_info unless JSS_REVISION names the revision
+# (scripts/image.sh passes it: a git worktree's .git does not work inside the build).
 COPY . .
+ARG JSS_REVISION=""
 RUN rm -rf /src/build* \
  && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DJSS_BUILD_TESTS=OFF -DJSS_BUILD_BENCH=OFF \
+      -DJSS_BUILD_TESTS=OFF -DJSS_BUILD_BENCH=OFF -DJSS_REVISION="${JSS_REVISION}" \
  && cmake --build /build --target jetstream-scaler \
  && install -D -m 0755 -s /build/scaler/main/jetstream-scaler /out/jetstream-scaler \
  && /out/jetstream-scaler --version

@@ -38,6 +38,7 @@ skip() { echo "image: SKIP: $*" >&2; exit 77; }
 version=$(sed -n 's/^project(jetstream_scaler VERSION \([0-9][0-9.]*\).*/\1/p' CMakeLists.txt)
 [[ -n $version ]] || die "no project VERSION in CMakeLists.txt"
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+short_revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$CHART/Chart.yaml")
 
 # ---- container tool -------------------------------------------------------------------
@@ -112,6 +113,7 @@ cmd_build() {
   "${tool[@]}" build "${args[@]}" -t "$IMAGE" \
     --label "org.opencontainers.image.version=$version" \
     --label "org.opencontainers.image.revision=$revision" \
+    --build-arg "JSS_REVISION=$short_revision" \
     .
   local bytes mib
   bytes=$(image_size_bytes)
@@ -169,6 +171,11 @@ cmd_smoke() {
   say "--version: $got"
   [[ $got == "jetstream-scaler $app_version "* ]] ||
     die "the image's --version '$got' does not match $CHART/Chart.yaml appVersion $app_version"
+  local label_revision stamped=${got##*(}
+  stamped=${stamped%)}
+  label_revision=$(label org.opencontainers.image.revision)
+  [[ $stamped != unknown && $label_revision == "$stamped"* ]] ||
+    die "--version names revision '$stamped', the image's revision label is '$label_revision'"
 
   # 2. A real nats-server with a stream, a consumer and lag 25 (20 pending + 5 unacked).
   nats-server -a 127.0.0.1 -p -1 -js -sd "$work/store" --ports_file_dir "$work" >"$work/nats.log" 2>&1 &
