@@ -44,7 +44,7 @@ app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$CHART
 # ---- container tool -------------------------------------------------------------------
 tool=()
 pick_tool() {
-  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  if command -v docker >/dev/null && timeout 20 docker info >/dev/null 2>&1; then
     tool=(docker)
     return
   fi
