@@ -42,8 +42,10 @@ class ScalerFixture : public ::testing::Test {
     config_.connections = {{"default", {nats_->url()}, false}};
     config_.lag_cache_ttl = std::chrono::milliseconds(0);  // exact numbers per call
     if (tweak) tweak(config_);
-    // JSS_TEST_LOGS=1 shows the scaler's own logs when debugging a test.
-    auto logger = std::getenv("JSS_TEST_LOGS") != nullptr
+    // JSS_TEST_LOGS=1 shows the scaler's own logs when debugging a test; a test that
+    // reads the logs sets logger_.
+    auto logger = logger_ ? logger_
+                  : std::getenv("JSS_TEST_LOGS") != nullptr
                       ? logging::Logger::ToStderr(spdlog::level::debug, logging::Format::kText)
                       : logging::Logger::Null();
     auto server = Server::Start(config_, logger);
@@ -78,6 +80,7 @@ class ScalerFixture : public ::testing::Test {
   std::unique_ptr<NatsServerProcess> nats_;
   std::unique_ptr<tools::JetStreamAdmin> admin_;
   app::Config config_;
+  std::shared_ptr<logging::Logger> logger_;  // default: none (or stderr with JSS_TEST_LOGS)
   std::unique_ptr<Server> server_;
   std::unique_ptr<tools::KedaClient> client_;
 };

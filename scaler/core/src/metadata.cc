@@ -26,7 +26,9 @@ core::Status ValidateName(std::string_view key, std::string_view value) {
         "trigger metadata \"", key, "\" is empty: set it to the JetStream ",
         key, " name"));
   }
-  if (value.size() > 255) return Invalid(key, value.substr(0, 32), "longer than 255 bytes");
+  if (value.size() > kMaxNameLength) {
+    return Invalid(key, value.substr(0, 32), StrCat("longer than ", kMaxNameLength, " bytes"));
+  }
   for (char c : value) {
     const auto uc = static_cast<unsigned char>(c);
     if (c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' || uc <= 0x20 ||

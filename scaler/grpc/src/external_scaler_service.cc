@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "jss/core/metadata.h"
 #include "jss/core/metric_name.h"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
@@ -131,8 +132,7 @@ void ExternalScalerService::Done(const Call& call, const core::Status& status,
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
     grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
     externalscaler::GetMetricSpecResponse* response) {
-  Call call{"GetMetricSpec", next_request_id_++, request->namespace_(), request->name(),
-            {}, {}, std::chrono::steady_clock::now()};
+  Call call = NewCall("GetMetricSpec", *request);
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(*request);
   if (!parsed.ok()) {
@@ -140,8 +140,6 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
     reactor->Finish(ToGrpc(parsed.status()));
     return reactor;
   }
-  call.stream = parsed->metadata.stream;
-  call.consumer = parsed->metadata.consumer;
   FillMetricSpec(parsed->metadata, response);
   Done(call, core::OkStatus(), "target", core::StrCat(parsed->metadata.lag_threshold));
   reactor->Finish(grpc::Status::OK);
@@ -152,8 +150,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
     grpc::CallbackServerContext* ctx, const externalscaler::GetMetricsRequest* request,
     externalscaler::GetMetricsResponse* response) {
   const auto& ref = request->scaledobjectref();
-  Call call{"GetMetrics", next_request_id_++, ref.namespace_(), ref.name(),
-            {}, {}, std::chrono::steady_clock::now()};
+  Call call = NewCall("GetMetrics", ref);
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(ref);
   if (!parsed.ok()) {
@@ -161,8 +158,6 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
     reactor->Finish(ToGrpc(parsed.status()));
     return reactor;
   }
-  call.stream = parsed->metadata.stream;
-  call.consumer = parsed->metadata.consumer;
   std::string metric_name = core::MetricNameForStream(parsed->metadata.stream);
   lag_source_.ReadLag(
       parsed->key, DeadlineFor(*ctx),
@@ -186,8 +181,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
 grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
     grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
     externalscaler::IsActiveResponse* response) {
-  Call call{"IsActive", next_request_id_++, request->namespace_(), request->name(),
-            {}, {}, std::chrono::steady_clock::now()};
+  Call call = NewCall("IsActive", *request);
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(*request);
   if (!parsed.ok()) {
@@ -195,8 +189,6 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
     reactor->Finish(ToGrpc(parsed.status()));
     return reactor;
   }
-  call.stream = parsed->metadata.stream;
-  call.consumer = parsed->metadata.consumer;
   const int64_t activation = parsed->metadata.activation_lag_threshold;
   lag_source_.ReadLag(parsed->key, DeadlineFor(*ctx),
                       [this, reactor, response, activation,
@@ -224,8 +216,6 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* /*ctx*/,
     stream->Reject(parsed.status());
     return stream;
   }
-  call->stream = parsed->metadata.stream;
-  call->consumer = parsed->metadata.consumer;
   logger_->Debug("push stream opened", {{"namespace", call->ns}, {"scaledobject", call->name},
                                         {"stream", call->stream}, {"consumer", call->consumer}});
   stream->Subscribe(parsed->key, parsed->metadata.activation_lag_threshold,
@@ -260,10 +250,23 @@ ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* /*ctx*/,
   return stream;
 }
 
+ExternalScalerService::Call ExternalScalerService::NewCall(
+    const char* method, const externalscaler::ScaledObjectRef& ref) {
+  // The stream and consumer as the trigger gave them, before any validation: a call refused
+  // for bad metadata or by the access policy is logged with the names it asked for. Cut to
+  // the longest valid JetStream name, so a hostile value cannot bloat the log line.
+  auto raw = [&ref](const char* key) -> std::string {
+    const auto& md = ref.scalermetadata();
+    auto it = md.find(key);
+    return it == md.end() ? std::string() : it->second.substr(0, core::kMaxNameLength);
+  };
+  return Call{method,     next_request_id_++, ref.namespace_(), ref.name(),
+              raw("stream"), raw("consumer"),  std::chrono::steady_clock::now()};
+}
+
 std::shared_ptr<ExternalScalerService::Call> ExternalScalerService::NewStreamCall(
     const char* method, const externalscaler::ScaledObjectRef& ref) {
-  return std::make_shared<Call>(Call{method, next_request_id_++, ref.namespace_(), ref.name(),
-                                     {}, {}, std::chrono::steady_clock::now()});
+  return std::make_shared<Call>(NewCall(method, ref));
 }
 
 StreamDone ExternalScalerService::DoneWhenEnded(std::shared_ptr<Call> call) {

@@ -12,6 +12,9 @@
 
 namespace jss::core {
 
+// Longest stream or consumer name accepted (JetStream's own limit).
+inline constexpr size_t kMaxNameLength = 255;
+
 // The trigger metadata of one ScaledObject, after parsing and validation.
 // Keys and meaning follow KEDA's built-in `nats-jetstream` scaler so that a
 // migration only changes the trigger type.

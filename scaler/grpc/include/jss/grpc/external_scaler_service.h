@@ -67,7 +67,9 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   void Done(const Call& call, const core::Status& status, std::string_view extra_key = {},
             std::string_view extra_value = {});
   void NoteIgnoredKeys(const core::TriggerMetadata& metadata);
-  // A streaming call's record, and the callback its reactor runs when it ends.
+  // The record of one call (for its metrics and log line), and for a streaming call the
+  // callback its reactor runs when it ends.
+  Call NewCall(const char* method, const externalscaler::ScaledObjectRef& ref);
   std::shared_ptr<Call> NewStreamCall(const char* method,
                                       const externalscaler::ScaledObjectRef& ref);
   StreamDone DoneWhenEnded(std::shared_ptr<Call> call);
