@@ -64,7 +64,10 @@ pick_tool() {
   # runc with cgroupfs: the default runtime cannot create containers on hosts with
   # hybrid cgroups; explicit limits: raising RLIMIT_NPROC is refused there (docs/deploy.md).
   tool=(podman --runtime runc --cgroup-manager=cgroupfs)
-  run_limits=(--ulimit nofile=20000:20000 --ulimit nproc=1024:1024)
+  local nofile
+  nofile=$(ulimit -Hn)
+  [[ $nofile =~ ^[0-9]+$ ]] && ((nofile <= 1048576)) || nofile=1048576
+  run_limits=(--ulimit "nofile=$nofile:$nofile" --ulimit nproc=1024:1024)
 }
 run_limits=()
 is_podman() { [[ ${tool[0]} == podman ]]; }
