@@ -1,5 +1,6 @@
 #include "jss/core/metadata.h"
 
+#include <charconv>
 #include <limits>
 
 #include "jss/core/defaults.h"
@@ -43,32 +44,23 @@ core::Status ValidateName(std::string_view key, std::string_view value) {
 
 core::StatusOr<int64_t> ParseInt64(const MetadataField& field, std::string_view value) {
   if (value.empty()) return Invalid(field.key, value, "empty; expected an integer");
-  size_t i = 0;
-  bool negative = false;
-  if (value[0] == '+' || value[0] == '-') {
-    negative = value[0] == '-';
-    i = 1;
+  // from_chars takes a '-' but not a '+'; KEDA's built-in scaler (Go) takes both.
+  std::string_view digits = value[0] == '+' ? value.substr(1) : value;
+  if (digits.empty() || digits == "-") return Invalid(field.key, value, "expected an integer");
+  if (digits.size() < value.size() && digits[0] == '-') {
+    return Invalid(field.key, value, "expected a whole number, found '-'");
   }
-  if (i == value.size()) return Invalid(field.key, value, "expected an integer");
-  // Accumulate as a negative number so INT64_MIN parses without overflow.
-  int64_t acc = 0;
-  for (; i < value.size(); ++i) {
-    const char c = value[i];
-    if (c < '0' || c > '9') {
-      return Invalid(field.key, value,
-                     core::StrCat("expected a whole number, found '",
-                                  std::string_view(&value[i], 1), "'"));
-    }
-    const int digit = c - '0';
-    if (acc < (std::numeric_limits<int64_t>::min() + digit) / 10) {
-      return Invalid(field.key, value, "out of the 64-bit integer range");
-    }
-    acc = acc * 10 - digit;
-  }
-  if (!negative && acc == std::numeric_limits<int64_t>::min()) {
+  int64_t result = 0;
+  const char* end = digits.data() + digits.size();
+  const auto [ptr, ec] = std::from_chars(digits.data(), end, result);
+  if (ec == std::errc::result_out_of_range) {
     return Invalid(field.key, value, "out of the 64-bit integer range");
   }
-  const int64_t result = negative ? acc : -acc;
+  if (ec != std::errc() || ptr != end) {
+    const char* bad = ec != std::errc() ? digits.data() + (digits[0] == '-') : ptr;
+    return Invalid(field.key, value,
+                   core::StrCat("expected a whole number, found '", std::string_view(bad, 1), "'"));
+  }
   if (result < field.min || result > field.max) {
     std::string range = field.max == kInt64Max
                             ? core::StrCat("an integer >= ", field.min)
@@ -78,8 +70,36 @@ core::StatusOr<int64_t> ParseInt64(const MetadataField& field, std::string_view 
   return result;
 }
 
-core::StatusOr<std::chrono::milliseconds> ParseBoundedDuration(
-    const MetadataField& field, std::string_view value) {
+// Setters, one per kind of value, bound to their TriggerMetadata member.
+template <std::string TriggerMetadata::*Member>
+core::Status SetName(const MetadataField& field, std::string_view value, TriggerMetadata& out) {
+  if (core::Status s = ValidateName(field.key, value); !s.ok()) return s;
+  out.*Member = std::string(value);
+  return core::OkStatus();
+}
+
+template <int64_t TriggerMetadata::*Member>
+core::Status SetInt64(const MetadataField& field, std::string_view value, TriggerMetadata& out) {
+  auto parsed = ParseInt64(field, value);
+  if (!parsed.ok()) return parsed.status();
+  out.*Member = *parsed;
+  return core::OkStatus();
+}
+
+template <std::optional<std::string> TriggerMetadata::*Member>
+core::Status SetText(const MetadataField& field, std::string_view value, TriggerMetadata& out) {
+  if (value.empty()) {
+    return core::InvalidArgumentError(core::StrCat("trigger metadata \"", field.key,
+                                                   "\" is empty: remove it or set it (",
+                                                   field.meaning, ")"));
+  }
+  out.*Member = std::string(value);
+  return core::OkStatus();
+}
+
+template <std::optional<std::chrono::milliseconds> TriggerMetadata::*Member>
+core::Status SetDuration(const MetadataField& field, std::string_view value,
+                         TriggerMetadata& out) {
   auto parsed = ParseDuration(value);
   if (!parsed.ok()) {
     return Invalid(field.key, value, "expected a duration such as 250ms or 1s");
@@ -90,82 +110,67 @@ core::StatusOr<std::chrono::milliseconds> ParseBoundedDuration(
                                 FormatDuration(std::chrono::milliseconds(field.min)), " and ",
                                 FormatDuration(std::chrono::milliseconds(field.max))));
   }
-  return *parsed;
+  out.*Member = *parsed;
+  return core::OkStatus();
+}
+
+core::Status NoteIgnored(const MetadataField& field, std::string_view, TriggerMetadata& out) {
+  out.ignored_builtin_keys.emplace_back(field.key);
+  return core::OkStatus();
 }
 
 }  // namespace
 
 const std::vector<MetadataField>& MetadataFields() {
+  using M = TriggerMetadata;
   static const std::vector<MetadataField> kFields = {
-      {"stream", MetadataKind::kName, true, "", 0, 0, "JetStream stream name"},
-      {"consumer", MetadataKind::kName, true, "", 0, 0,
-       "durable consumer name on that stream"},
+      {"stream", MetadataKind::kName, true, "", 0, 0, "JetStream stream name",
+       &SetName<&M::stream>},
+      {"consumer", MetadataKind::kName, true, "", 0, 0, "durable consumer name on that stream",
+       &SetName<&M::consumer>},
       {"lagThreshold", MetadataKind::kInt64, false, "10", 1, kInt64Max,
-       "target lag per replica (HPA target value)"},
+       "target lag per replica (HPA target value)", &SetInt64<&M::lag_threshold>},
       {"activationLagThreshold", MetadataKind::kInt64, false, "0", 0, kInt64Max,
-       "the workload is active while lag is above this"},
+       "the workload is active while lag is above this",
+       &SetInt64<&M::activation_lag_threshold>},
       {"account", MetadataKind::kText, false, "", 0, 0,
        "selects a named connection (--nats-url NAME=URL); ignored with only the "
-       "default connection"},
+       "default connection",
+       &SetText<&M::account>},
       {"natsUrl", MetadataKind::kText, false, "", 0, 0,
-       "must equal a NATS URL the scaler was started with; selects that connection"},
+       "must equal a NATS URL the scaler was started with; selects that connection",
+       &SetText<&M::nats_url>},
       {"pushInterval", MetadataKind::kDuration, false, "", kPushIntervalRange.min.count(),
-       kPushIntervalRange.max.count(), "external-push: how often a watched consumer is re-read"},
+       kPushIntervalRange.max.count(), "external-push: how often a watched consumer is re-read",
+       &SetDuration<&M::push_interval>},
       {"natsServerMonitoringEndpoint", MetadataKind::kIgnored, false, "", 0, 0,
-       "built-in scaler only (HTTP monitoring); ignored"},
+       "built-in scaler only (HTTP monitoring); ignored", &NoteIgnored},
       {"useHttps", MetadataKind::kIgnored, false, "", 0, 0,
-       "built-in scaler only (HTTP monitoring); ignored"},
+       "built-in scaler only (HTTP monitoring); ignored", &NoteIgnored},
       {"accountID", MetadataKind::kIgnored, false, "", 0, 0,
-       "built-in scaler only (HTTP monitoring); ignored"},
+       "built-in scaler only (HTTP monitoring); ignored", &NoteIgnored},
   };
   return kFields;
 }
 
 core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& lookup) {
   TriggerMetadata out;
+  std::vector<std::string> errors;
   for (const MetadataField& field : MetadataFields()) {
     std::optional<std::string_view> value = lookup(field.key);
     if (!value.has_value()) {
       if (field.required) {
-        return core::InvalidArgumentError(core::StrCat(
-            "trigger metadata \"", field.key, "\" is required (", field.meaning, ")"));
+        errors.push_back(core::StrCat("trigger metadata \"", field.key, "\" is required (",
+                                      field.meaning, ")"));
       }
       if (field.default_value.empty()) continue;
       value = field.default_value;
     }
-    switch (field.kind) {
-      case MetadataKind::kName: {
-        if (core::Status s = ValidateName(field.key, *value); !s.ok()) return s;
-        (field.key == "stream" ? out.stream : out.consumer) = std::string(*value);
-        break;
-      }
-      case MetadataKind::kInt64: {
-        auto parsed = ParseInt64(field, *value);
-        if (!parsed.ok()) return parsed.status();
-        (field.key == "lagThreshold" ? out.lag_threshold : out.activation_lag_threshold) =
-            *parsed;
-        break;
-      }
-      case MetadataKind::kText: {
-        if (value->empty()) {
-          return core::InvalidArgumentError(core::StrCat(
-              "trigger metadata \"", field.key, "\" is empty: remove it or set it (",
-              field.meaning, ")"));
-        }
-        (field.key == "account" ? out.account : out.nats_url) = std::string(*value);
-        break;
-      }
-      case MetadataKind::kDuration: {
-        auto parsed = ParseBoundedDuration(field, *value);
-        if (!parsed.ok()) return parsed.status();
-        out.push_interval = *parsed;
-        break;
-      }
-      case MetadataKind::kIgnored:
-        out.ignored_builtin_keys.emplace_back(field.key);
-        break;
+    if (core::Status s = field.set(field, *value, out); !s.ok()) {
+      errors.emplace_back(s.message());
     }
   }
+  if (!errors.empty()) return core::InvalidArgumentError(core::StrJoin(errors, "; "));
   return out;
 }
 

@@ -7,15 +7,10 @@
 #include "jss/core/metric_name.h"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
+#include "jss/grpc/grpc_status.h"
 
 namespace jss::grpc_service {
 namespace {
-
-grpc::Status ToGrpc(const core::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
 
 // Leave KEDA a little time to receive our typed error before its own deadline
 // turns it into an anonymous DEADLINE_EXCEEDED.
@@ -61,27 +56,19 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
 core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
     const externalscaler::ScaledObjectRef& ref) {
   const auto& map = ref.scalermetadata();
-  auto metadata = core::ParseTriggerMetadata(
+  auto resolved = core::ResolveTrigger(
       [&map](std::string_view key) -> std::optional<std::string_view> {
         auto it = map.find(std::string(key));
         if (it == map.end()) return std::nullopt;
         return std::string_view(it->second);
-      });
-  if (!metadata.ok()) return metadata.status();
-  NoteIgnoredKeys(*metadata);
-  auto connection = selector_.Select(*metadata);
-  if (!connection.ok()) return connection.status();
-  Parsed parsed{std::move(*metadata), {}};
-  parsed.key = core::ConsumerKey{std::move(*connection), parsed.metadata.stream,
-                                 parsed.metadata.consumer};
-  // Checked before any NATS traffic: a denied namespace learns nothing about
-  // whether the stream or consumer exists.
-  if (core::Status allowed = policy_.Current()->Check(ref.namespace_(), parsed.key);
-      !allowed.ok()) {
-    observer_.OnPolicyDenied(ref.namespace_());
-    return allowed;
+      },
+      ref.namespace_(), selector_, *policy_.Current());
+  if (resolved.ok()) {
+    NoteIgnoredKeys(resolved->metadata);
+  } else if (resolved.status().code() == core::StatusCode::kPermissionDenied) {
+    observer_.OnPolicyDenied(ref.namespace_());  // only the policy check denies
   }
-  return parsed;
+  return resolved;
 }
 
 void ExternalScalerService::NoteIgnoredKeys(const core::TriggerMetadata& metadata) {

@@ -2,13 +2,10 @@
 
 #include <utility>
 
+#include "jss/grpc/grpc_status.h"
+
 namespace jss::grpc_service {
 namespace {
-
-grpc::Status ToGrpc(const core::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
-}
 
 // A stream KEDA cancels (ScaledObject changed or deleted, KEDA stopping) or
 // whose client went away ends with OK: nothing went wrong on our side, and

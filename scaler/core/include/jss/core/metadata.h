@@ -39,7 +39,14 @@ enum class MetadataKind {
   kIgnored,   // accepted for compatibility, never read
 };
 
-// One row of the declarative metadata table.
+struct MetadataField;
+// Checks one value and stores it in its TriggerMetadata member; INVALID_ARGUMENT
+// naming the key otherwise.
+using MetadataSetter = core::Status (*)(const MetadataField& field, std::string_view value,
+                                        TriggerMetadata& out);
+
+// One row of the declarative metadata table: the key, its documentation and
+// where its value goes (bound to the member, not looked up by key).
 struct MetadataField {
   std::string_view key;
   MetadataKind kind;
@@ -48,6 +55,7 @@ struct MetadataField {
   int64_t min;
   int64_t max;
   std::string_view meaning;  // one line for --help / docs / error messages
+  MetadataSetter set;
 };
 
 // Every key the scaler reads, in documentation order. Keys not listed here
@@ -58,8 +66,9 @@ const std::vector<MetadataField>& MetadataFields();
 using MetadataLookup =
     std::function<std::optional<std::string_view>(std::string_view key)>;
 
-// Parses and validates. Errors are INVALID_ARGUMENT and name the key, the bad
-// value and what is expected.
+// Parses and validates. Errors are INVALID_ARGUMENT naming the key, the bad
+// value and what is expected; every bad key is reported at once ("; "-joined),
+// so one round trip through KEDA shows all that needs fixing.
 core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& lookup);
 
 }  // namespace jss::core

@@ -14,6 +14,7 @@
 #include "jss/core/access_policy.h"
 #include "jss/core/metadata.h"
 #include "jss/core/observer.h"
+#include "jss/core/trigger.h"
 #include "jss/logging/logger.h"
 #include "jss/grpc/stream_reactors.h"
 #include "jss/core/status.h"
@@ -57,11 +58,10 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
 
  private:
   struct Call;
-  struct Parsed {
-    core::TriggerMetadata metadata;
-    core::ConsumerKey key;
-  };
+  using Parsed = core::ResolvedTrigger;
 
+  // core::ResolveTrigger on the request's metadata and namespace; notes
+  // ignored keys and policy denials.
   core::StatusOr<Parsed> Parse(const externalscaler::ScaledObjectRef& ref);
   core::SteadyTime DeadlineFor(const grpc::CallbackServerContext& ctx) const;
   void Done(const Call& call, const core::Status& status, std::string_view extra_key = {},

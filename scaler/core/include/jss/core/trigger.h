@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string_view>
+
+#include "jss/core/access_policy.h"
+#include "jss/core/connection_selector.h"
+#include "jss/core/lag_source.h"
+#include "jss/core/metadata.h"
+#include "jss/core/status.h"
+
+namespace jss::core {
+
+// A ScaledObject's trigger, resolved to what the scaler reads.
+struct ResolvedTrigger {
+  TriggerMetadata metadata;
+  ConsumerKey key;  // the selected connection, stream and consumer
+};
+
+// From trigger metadata to a read key, for a ScaledObject in namespace `ns`:
+//   1. parse and validate the metadata (INVALID_ARGUMENT, every bad key at once);
+//   2. select the connection (INVALID_ARGUMENT naming account / natsUrl);
+//   3. check the access policy (PERMISSION_DENIED, and only from here).
+// All before any NATS traffic: a denied namespace learns nothing about
+// whether the stream or consumer exists.
+StatusOr<ResolvedTrigger> ResolveTrigger(const MetadataLookup& metadata, std::string_view ns,
+                                         const ConnectionSelector& selector,
+                                         const AccessPolicy& policy);
+
+}  // namespace jss::core

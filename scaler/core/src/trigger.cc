@@ -1,0 +1,20 @@
+#include "jss/core/trigger.h"
+
+#include <utility>
+
+namespace jss::core {
+
+StatusOr<ResolvedTrigger> ResolveTrigger(const MetadataLookup& metadata, std::string_view ns,
+                                         const ConnectionSelector& selector,
+                                         const AccessPolicy& policy) {
+  auto parsed = ParseTriggerMetadata(metadata);
+  if (!parsed.ok()) return parsed.status();
+  auto connection = selector.Select(*parsed);
+  if (!connection.ok()) return connection.status();
+  ResolvedTrigger out{std::move(*parsed), {}};
+  out.key = ConsumerKey{std::move(*connection), out.metadata.stream, out.metadata.consumer};
+  if (Status allowed = policy.Check(ns, out.key); !allowed.ok()) return allowed;
+  return out;
+}
+
+}  // namespace jss::core
