@@ -34,6 +34,20 @@ TEST(LoggerTest, TextLinesQuoteValuesThatNeedIt) {
   EXPECT_THAT(line, ::testing::HasSubstr("info rpc \"failed\" stream=ORDERS error=\"line1\\nline2\""));
 }
 
+TEST(LoggerTest, LinesStartWithTheUtcTimeAndLevel) {
+  EXPECT_THAT(Render(Format::kJson),
+              ::testing::MatchesRegex(R"(\{"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:)"
+                                      R"([0-9]{2}\.[0-9]{3}Z","level":"info","msg":.*\}\s*)"));
+  EXPECT_THAT(Render(Format::kText),
+              ::testing::MatchesRegex(R"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z info .*)"));
+}
+
+TEST(LoggerTest, BytesThatAreNotUtf8BecomeTheReplacementCharacter) {
+  std::string out;
+  AppendJsonEscaped(out, std::string("a\xff\"z", 4));
+  EXPECT_EQ(out, "a\xef\xbf\xbd\\\"z");
+}
+
 TEST(LoggerTest, EscapesControlCharacters) {
   std::string out;
   AppendJsonEscaped(out, std::string("a\x01z", 3));

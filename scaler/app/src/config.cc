@@ -4,7 +4,6 @@
 
 #include <array>
 #include <cctype>
-#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -72,17 +71,11 @@ std::string Describe(std::string_view help, std::string_view default_text,
   return core::StrCat(help, " (", notes, ")");
 }
 
-bool ParseCount(std::string_view text, uint64_t* out) {
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, *out);
-  return !text.empty() && ec == std::errc() && ptr == end;
-}
-
 std::string CheckHostPort(const std::string& address) {
   const size_t colon = address.rfind(':');
   uint64_t port = 0;
   if (colon == std::string::npos || colon == 0 ||
-      !ParseCount(std::string_view(address).substr(colon + 1), &port) || port > 65535) {
+      !core::ParseUint64(std::string_view(address).substr(colon + 1), &port) || port > 65535) {
     return core::StrCat("\"", address, "\" is not HOST:PORT (e.g. 0.0.0.0:6000)");
   }
   return "";
@@ -157,7 +150,7 @@ class Flags {
     Add(name, "N", Describe(help, std::to_string(*target), core::StrCat(min, "-", max)),
         [target, min, max](const std::string& v) {
           uint64_t n = 0;
-          if (!ParseCount(v, &n) || n < min || n > max) {
+          if (!core::ParseUint64(v, &n) || n < min || n > max) {
             return core::StrCat("\"", v, "\" must be a whole number from ", min, " to ", max);
           }
           *target = static_cast<size_t>(n);

@@ -1,5 +1,6 @@
 #include "jss/core/duration.h"
 
+#include <charconv>
 #include <cstdint>
 #include <limits>
 #include "jss/core/status.h"
@@ -27,11 +28,10 @@ core::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   while (i < text.size()) {
     if (text[i] < '0' || text[i] > '9') return Invalid(text, "expected a digit");
     int64_t value = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-      value = value * 10 + (text[i] - '0');
-      if (value > kMaxMillis) return Invalid(text, "too large");
-      ++i;
-    }
+    const char* end = text.data() + text.size();
+    const auto [digits_end, ec] = std::from_chars(text.data() + i, end, value);
+    if (ec != std::errc() || value > kMaxMillis) return Invalid(text, "too large");
+    i = static_cast<size_t>(digits_end - text.data());
     size_t unit_start = i;
     while (i < text.size() && (text[i] < '0' || text[i] > '9')) ++i;
     std::string_view unit = text.substr(unit_start, i - unit_start);

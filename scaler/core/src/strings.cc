@@ -1,6 +1,6 @@
 #include "jss/core/strings.h"
 
-#include <limits>
+#include <charconv>
 
 namespace jss::core {
 
@@ -25,16 +25,9 @@ std::string_view TrimWhitespace(std::string_view text) {
 }
 
 bool ParseUint64(std::string_view text, uint64_t* out) {
-  if (text.empty()) return false;
-  uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    const auto d = static_cast<uint64_t>(c - '0');
-    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return !text.empty() && ec == std::errc() && ptr == end;
 }
 
 }  // namespace jss::core

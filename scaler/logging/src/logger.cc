@@ -1,10 +1,11 @@
 #include "jss/logging/logger.h"
 
-#include <chrono>
-#include <cstdio>
-#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include <memory>
 #include <string>
 
+#include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/null_sink.h"
 #include "spdlog/sinks/stdout_sinks.h"
 
@@ -18,25 +19,11 @@ std::optional<spdlog::level::level_enum> LevelFromName(std::string_view name) {
 }
 
 void AppendJsonEscaped(std::string& out, std::string_view text) {
-  static const char kHex[] = "0123456789abcdef";
-  for (char c : text) {
-    const auto uc = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (uc < 0x20) {
-          out += "\\u00";
-          out += kHex[uc >> 4];
-          out += kHex[uc & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
+  // nlohmann writes the JSON string (quotes included); bytes that are not
+  // UTF-8 become U+FFFD instead of an invalid line.
+  const std::string quoted = nlohmann::json(std::string(text))
+                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out.append(quoted, 1, quoted.size() - 2);
 }
 
 namespace {
@@ -49,27 +36,17 @@ bool NeedsQuotes(std::string_view v) {
   return false;
 }
 
-std::string Timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
-      1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buf;
-}
+// spdlog writes the time (UTC, RFC 3339 with milliseconds) and the level; we
+// write the message and the fields (%v).
+constexpr char kTextPattern[] = "%Y-%m-%dT%H:%M:%S.%eZ %l %v";
+constexpr char kJsonPattern[] = R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})";
 
 }  // namespace
 
 Logger::Logger(std::shared_ptr<spdlog::logger> sink, Format format)
     : sink_(std::move(sink)), format_(format) {
-  // We render the whole line ourselves so both formats carry the same fields.
-  sink_->set_pattern("%v");
+  sink_->set_formatter(std::make_unique<spdlog::pattern_formatter>(
+      format_ == Format::kJson ? kJsonPattern : kTextPattern, spdlog::pattern_time_type::utc));
 }
 
 std::shared_ptr<Logger> Logger::ToStderr(spdlog::level::level_enum level, Format format) {
@@ -90,15 +67,10 @@ std::shared_ptr<Logger> Logger::Null() {
 void Logger::Log(spdlog::level::level_enum level, std::string_view msg,
                  std::initializer_list<Field> fields) const {
   if (!sink_->should_log(level)) return;
-  const auto level_name = spdlog::level::to_string_view(level);
   std::string line;
   line.reserve(128);
   if (format_ == Format::kJson) {
-    line += "{\"time\":\"";
-    line += Timestamp();
-    line += "\",\"level\":\"";
-    line.append(level_name.data(), level_name.size());
-    line += "\",\"msg\":\"";
+    line += "\"msg\":\"";
     AppendJsonEscaped(line, msg);
     line += '"';
     for (const auto& [key, value] : fields) {
@@ -108,12 +80,7 @@ void Logger::Log(spdlog::level::level_enum level, std::string_view msg,
       AppendJsonEscaped(line, value);
       line += '"';
     }
-    line += '}';
   } else {
-    line += Timestamp();
-    line += ' ';
-    line.append(level_name.data(), level_name.size());
-    line += ' ';
     line.append(msg.data(), msg.size());
     for (const auto& [key, value] : fields) {
       line += ' ';
