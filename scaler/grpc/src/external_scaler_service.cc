@@ -116,21 +116,41 @@ void ExternalScalerService::Done(const Call& call, const core::Status& status,
                 {status.ok() ? extra_key : "error", status.ok() ? extra_value : std::string_view(status.message())}});
 }
 
+grpc::ServerUnaryReactor* ExternalScalerService::FinishUnary(const Call& call,
+                                                             grpc::ServerUnaryReactor* reactor,
+                                                             const core::Status& status,
+                                                             std::string_view extra_key,
+                                                             std::string_view extra_value) {
+  Done(call, status, extra_key, extra_value);
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+void ExternalScalerService::AnswerWithLag(const grpc::CallbackServerContext& ctx, Call call,
+                                          grpc::ServerUnaryReactor* reactor,
+                                          const core::ConsumerKey& key, LagAnswer answer) {
+  lag_source_.ReadLag(key, DeadlineFor(ctx),
+                      [this, reactor, call = std::move(call),
+                       answer = std::move(answer)](const core::LagResult& lag) {
+                        if (!lag.ok()) {
+                          FinishUnary(call, reactor, lag.status());
+                          return;
+                        }
+                        const auto [key_name, value] = answer(*lag);
+                        FinishUnary(call, reactor, core::OkStatus(), key_name, value);
+                      });
+}
+
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
     grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
     externalscaler::GetMetricSpecResponse* response) {
   Call call = NewCall("GetMetricSpec", *request);
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(*request);
-  if (!parsed.ok()) {
-    Done(call, parsed.status());
-    reactor->Finish(ToGrpc(parsed.status()));
-    return reactor;
-  }
+  if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
   FillMetricSpec(parsed->metadata, response);
-  Done(call, core::OkStatus(), "target", core::StrCat(parsed->metadata.lag_threshold));
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return FinishUnary(call, reactor, core::OkStatus(), "target",
+                     core::StrCat(parsed->metadata.lag_threshold));
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
@@ -140,28 +160,16 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
   Call call = NewCall("GetMetrics", ref);
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(ref);
-  if (!parsed.ok()) {
-    Done(call, parsed.status());
-    reactor->Finish(ToGrpc(parsed.status()));
-    return reactor;
-  }
-  std::string metric_name = core::MetricNameForStream(parsed->metadata.stream);
-  lag_source_.ReadLag(
-      parsed->key, DeadlineFor(*ctx),
-      [this, reactor, response, call = std::move(call),
-       metric_name = std::move(metric_name)](const core::LagResult& lag) {
-        if (!lag.ok()) {
-          Done(call, lag.status());
-          reactor->Finish(ToGrpc(lag.status()));
-          return;
-        }
-        auto* value = response->add_metricvalues();
-        value->set_metricname(metric_name);
-        value->set_metricvalue(lag->TotalAsInt64());
-        value->set_metricvaluefloat(static_cast<double>(lag->Total()));
-        Done(call, core::OkStatus(), "lag", core::StrCat(lag->Total()));
-        reactor->Finish(grpc::Status::OK);
-      });
+  if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
+  AnswerWithLag(*ctx, std::move(call), reactor, parsed->key,
+                [response, metric_name = core::MetricNameForStream(parsed->metadata.stream)](
+                    const core::ConsumerLag& lag) {
+                  auto* value = response->add_metricvalues();
+                  value->set_metricname(metric_name);
+                  value->set_metricvalue(lag.TotalAsInt64());
+                  value->set_metricvaluefloat(static_cast<double>(lag.Total()));
+                  return LogField{"lag", core::StrCat(lag.Total())};
+                });
   return reactor;
 }
 
@@ -171,25 +179,14 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
   Call call = NewCall("IsActive", *request);
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(*request);
-  if (!parsed.ok()) {
-    Done(call, parsed.status());
-    reactor->Finish(ToGrpc(parsed.status()));
-    return reactor;
-  }
-  const int64_t activation = parsed->metadata.activation_lag_threshold;
-  lag_source_.ReadLag(parsed->key, DeadlineFor(*ctx),
-                      [this, reactor, response, activation,
-                       call = std::move(call)](const core::LagResult& lag) {
-                        if (!lag.ok()) {
-                          Done(call, lag.status());
-                          reactor->Finish(ToGrpc(lag.status()));
-                          return;
-                        }
-                        const bool active = core::IsActive(*lag, activation);
-                        response->set_result(active);
-                        Done(call, core::OkStatus(), "active", active ? "true" : "false");
-                        reactor->Finish(grpc::Status::OK);
-                      });
+  if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
+  AnswerWithLag(*ctx, std::move(call), reactor, parsed->key,
+                [response, activation = parsed->metadata.activation_lag_threshold](
+                    const core::ConsumerLag& lag) {
+                  const bool active = core::IsActive(lag, activation);
+                  response->set_result(active);
+                  return LogField{"active", active ? "true" : "false"};
+                });
   return reactor;
 }
 

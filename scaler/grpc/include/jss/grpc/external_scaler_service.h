@@ -2,10 +2,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "externalscaler.grpc.pb.h"
 #include "jss/core/connection_selector.h"
@@ -67,6 +69,20 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   void Done(const Call& call, const core::Status& status, std::string_view extra_key = {},
             std::string_view extra_value = {});
   void NoteIgnoredKeys(const core::TriggerMetadata& metadata);
+  // Ends a unary call: its metrics and log line, then KEDA's answer.
+  grpc::ServerUnaryReactor* FinishUnary(const Call& call, grpc::ServerUnaryReactor* reactor,
+                                        const core::Status& status,
+                                        std::string_view extra_key = {},
+                                        std::string_view extra_value = {});
+  // The OK log line's extra field (e.g. "lag", "42").
+  using LogField = std::pair<std::string_view, std::string>;
+  // Fills the response from the lag; returns the log field.
+  using LagAnswer = std::function<LogField(const core::ConsumerLag&)>;
+  // Reads the lag under the call's deadline, then answers with `answer`, or
+  // finishes the call with the read's error (never a made-up lag).
+  void AnswerWithLag(const grpc::CallbackServerContext& ctx, Call call,
+                     grpc::ServerUnaryReactor* reactor, const core::ConsumerKey& key,
+                     LagAnswer answer);
   // The record of one call (for its metrics and log line), and for a streaming call the
   // callback its reactor runs when it ends.
   Call NewCall(const char* method, const externalscaler::ScaledObjectRef& ref);
