@@ -229,6 +229,37 @@ TEST_F(PushTest, BadMetadataIsRejectedWithTheKeyNamed) {
   EXPECT_THAT(status->error_message(), HasSubstr("pushInterval"));
 }
 
+// An `external` (polling) trigger that carries a stray, invalid pushInterval keeps
+// scaling: only StreamIsActive reads that key.
+TEST_F(PushTest, APushIntervalOnlyStreamIsActiveReadsNeverFailsThePollingRpcs) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  ASSERT_TRUE(admin_->Publish("orders.new", 3).ok());
+  StartScaler();
+  const auto md = Md("ORDERS", "workers", {{"pushInterval", "10ms"}});
+  auto spec = client_->GetMetricSpec(md);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  auto value = client_->GetMetrics(md, spec->metric_name);
+  ASSERT_TRUE(value.ok()) << value.status().ToString();
+  EXPECT_EQ(value->value, 3);
+  auto active = client_->IsActive(md);
+  ASSERT_TRUE(active.ok()) << active.status().ToString();
+  EXPECT_TRUE(*active);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto specs = client_->stub().StreamMetricSpec(&ctx, tools::MakeRef(md, "demo", "default"));
+  externalscaler::GetMetricSpecResponse first;
+  ASSERT_TRUE(specs->Read(&first));
+  EXPECT_EQ(first.metricspecs(0).targetsize(), 10);
+  ctx.TryCancel();
+  specs->Finish();
+  // ...while the push stream, the one reader of pushInterval, refuses it.
+  ActivityStream stream(client_->stub(), md);
+  auto status = stream.Ended();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status->error_message(), HasSubstr("pushInterval"));
+}
+
 TEST_F(PushTest, ANatsOutageEndsNoStreamAndAPublishAfterItWakesTheStream) {
   CreateStream("ORDERS", "orders.>", "workers");
   StartScaler();

@@ -27,6 +27,37 @@ Map Base(Map extra = {}) {
   return m;
 }
 
+// pushInterval belongs to StreamIsActive alone: the polling RPCs neither read nor check it,
+// so an `external` trigger with a stray (even bad) pushInterval keeps working.
+TEST(MetadataTest, PollingSkipsThePushOnlyKeys) {
+  auto lookup = [](const Map& m) {
+    return [m](std::string_view key) -> std::optional<std::string_view> {
+      auto it = m.find(std::string(key));
+      if (it == m.end()) return std::nullopt;
+      return std::string_view(it->second);
+    };
+  };
+  for (const char* value : {"10ms", "fast", "", "2h", "250ms"}) {
+    const Map md = Base({{"pushInterval", value}});
+    auto polled = ParseTriggerMetadata(lookup(md), TriggerUse::kPolling);
+    ASSERT_TRUE(polled.ok()) << value << ": " << polled.status().ToString();
+    EXPECT_FALSE(polled->push_interval.has_value()) << value;
+    EXPECT_EQ(polled->stream, "ORDERS");
+  }
+  // The same values for StreamIsActive: checked as before.
+  auto pushed = ParseTriggerMetadata(lookup(Base({{"pushInterval", "10ms"}})), TriggerUse::kPush);
+  EXPECT_EQ(pushed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(pushed.status().message(), ::testing::HasSubstr("pushInterval"));
+  auto ok = ParseTriggerMetadata(lookup(Base({{"pushInterval", "250ms"}})), TriggerUse::kPush);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->push_interval, std::chrono::milliseconds(250));
+  // Other bad keys still fail a poll.
+  auto bad = ParseTriggerMetadata(lookup(Base({{"pushInterval", "fast"}, {"lagThreshold", "x"}})),
+                                  TriggerUse::kPolling);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), ::testing::Not(::testing::HasSubstr("pushInterval")));
+}
+
 TEST(MetadataTest, DefaultsMatchTheBuiltInScaler) {
   auto md = Parse(Base());
   ASSERT_TRUE(md.ok()) << md.status().ToString();

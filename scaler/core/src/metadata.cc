@@ -142,7 +142,7 @@ const std::vector<MetadataField>& MetadataFields() {
        &SetText<&M::nats_url>},
       {"pushInterval", MetadataKind::kDuration, false, "", kPushIntervalRange.min.count(),
        kPushIntervalRange.max.count(), "external-push: how often a watched consumer is re-read",
-       &SetDuration<&M::push_interval>},
+       &SetDuration<&M::push_interval>, /*push_only=*/true},
       {"natsServerMonitoringEndpoint", MetadataKind::kIgnored, false, "", 0, 0,
        "built-in scaler only (HTTP monitoring); ignored", &NoteIgnored},
       {"useHttps", MetadataKind::kIgnored, false, "", 0, 0,
@@ -153,10 +153,12 @@ const std::vector<MetadataField>& MetadataFields() {
   return kFields;
 }
 
-core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& lookup) {
+core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& lookup,
+                                                     TriggerUse use) {
   TriggerMetadata out;
   std::vector<std::string> errors;
   for (const MetadataField& field : MetadataFields()) {
+    if (field.push_only && use == TriggerUse::kPolling) continue;
     std::optional<std::string_view> value = lookup(field.key);
     if (!value.has_value()) {
       if (field.required) {

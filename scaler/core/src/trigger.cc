@@ -6,8 +6,8 @@ namespace jss::core {
 
 StatusOr<ResolvedTrigger> ResolveTrigger(const MetadataLookup& metadata, std::string_view ns,
                                          const ConnectionSelector& selector,
-                                         const AccessPolicy& policy) {
-  auto parsed = ParseTriggerMetadata(metadata);
+                                         const AccessPolicy& policy, TriggerUse use) {
+  auto parsed = ParseTriggerMetadata(metadata, use);
   if (!parsed.ok()) return parsed.status();
   auto connection = selector.Select(*parsed);
   if (!connection.ok()) return connection.status();

@@ -54,7 +54,7 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
       policy_(policy) {}
 
 core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
-    const externalscaler::ScaledObjectRef& ref) {
+    const externalscaler::ScaledObjectRef& ref, core::TriggerUse use) {
   const auto& map = ref.scalermetadata();
   auto resolved = core::ResolveTrigger(
       [&map](std::string_view key) -> std::optional<std::string_view> {
@@ -62,7 +62,7 @@ core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
         if (it == map.end()) return std::nullopt;
         return std::string_view(it->second);
       },
-      ref.namespace_(), selector_, *policy_.Current());
+      ref.namespace_(), selector_, *policy_.Current(), use);
   if (resolved.ok()) {
     NoteIgnoredKeys(resolved->metadata);
   } else if (resolved.status().code() == core::StatusCode::kPermissionDenied) {
@@ -194,7 +194,7 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>*
 ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* /*ctx*/,
                                       const externalscaler::ScaledObjectRef* request) {
   auto call = NewStreamCall("StreamIsActive", *request);
-  auto parsed = Parse(*request);
+  auto parsed = Parse(*request, core::TriggerUse::kPush);  // the only reader of pushInterval
   auto* stream = new IsActiveStream(hub_, DoneWhenEnded(call));
   if (!parsed.ok()) {
     stream->Reject(parsed.status());

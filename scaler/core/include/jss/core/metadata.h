@@ -56,7 +56,14 @@ struct MetadataField {
   int64_t max;
   std::string_view meaning;  // one line for --help / docs / error messages
   MetadataSetter set;
+  // Read only by StreamIsActive (external-push); the polling RPCs skip it, so a stray or
+  // bad value on an `external` trigger cannot fail them.
+  bool push_only = false;
 };
+
+// Which RPC the metadata is parsed for: polling (GetMetricSpec, GetMetrics, IsActive,
+// StreamMetricSpec) skips the push-only keys; kPush (StreamIsActive) reads them all.
+enum class TriggerUse { kPolling, kPush };
 
 // Every key the scaler reads, in documentation order. Keys not listed here
 // (KEDA forwards scalerAddress, enableTLS, ... too) are ignored.
@@ -68,7 +75,9 @@ using MetadataLookup =
 
 // Parses and validates. Errors are INVALID_ARGUMENT naming the key, the bad
 // value and what is expected; every bad key is reported at once ("; "-joined),
-// so one round trip through KEDA shows all that needs fixing.
-core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& lookup);
+// so one round trip through KEDA shows all that needs fixing. With TriggerUse::kPolling the
+// push-only keys are neither read nor checked (push_interval stays unset).
+core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& lookup,
+                                                     TriggerUse use = TriggerUse::kPush);
 
 }  // namespace jss::core

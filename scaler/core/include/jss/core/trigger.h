@@ -22,8 +22,10 @@ struct ResolvedTrigger {
 //   3. check the access policy (PERMISSION_DENIED, and only from here).
 // All before any NATS traffic: a denied namespace learns nothing about
 // whether the stream or consumer exists.
+// `use` says which RPC asks (see TriggerUse): polling RPCs skip the push-only keys.
 StatusOr<ResolvedTrigger> ResolveTrigger(const MetadataLookup& metadata, std::string_view ns,
                                          const ConnectionSelector& selector,
-                                         const AccessPolicy& policy);
+                                         const AccessPolicy& policy,
+                                         TriggerUse use = TriggerUse::kPush);
 
 }  // namespace jss::core

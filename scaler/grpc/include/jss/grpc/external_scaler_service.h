@@ -63,8 +63,9 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   using Parsed = core::ResolvedTrigger;
 
   // core::ResolveTrigger on the request's metadata and namespace; notes
-  // ignored keys and policy denials.
-  core::StatusOr<Parsed> Parse(const externalscaler::ScaledObjectRef& ref);
+  // ignored keys and policy denials. Every RPC but StreamIsActive polls (kPolling).
+  core::StatusOr<Parsed> Parse(const externalscaler::ScaledObjectRef& ref,
+                               core::TriggerUse use = core::TriggerUse::kPolling);
   core::SteadyTime DeadlineFor(const grpc::CallbackServerContext& ctx) const;
   void Done(const Call& call, const core::Status& status, std::string_view extra_key = {},
             std::string_view extra_value = {});
