@@ -36,8 +36,9 @@ START, END = "<!-- values:start -->", "<!-- values:end -->"
 
 MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
-# Chart value -> (flag, kind, min, max). Durations in milliseconds. The scaler's flag table
-# (scaler/app) is the authority; test/chart/flag_bounds.py proves these agree with it.
+# Chart value -> (flag, kind, min, max). Durations in milliseconds; kind "duration-or-off" also
+# takes 0 (off) below min. The scaler's flag table (scaler/app) is the authority;
+# test/chart/flag_bounds.py proves these agree with it.
 RANGES = {
     "requestTimeout": ("--request-timeout", "duration", 10, 5 * 60_000),
     "lagCacheTTL": ("--lag-cache-ttl", "duration", 0, 10 * 60_000),
@@ -96,9 +97,12 @@ def int_range_regex(lo, hi):
     return alts[0] if len(alts) == 1 else "(" + "|".join(alts) + ")"
 
 
-def duration_pattern(lo, hi):
-    """Every "<number><unit>" from lo to hi ms (and "0" when lo is 0), and nothing else."""
-    alts = ["0"] if lo == 0 else []
+def duration_pattern(lo, hi, off=False):
+    """Every "<number><unit>" from lo to hi ms (and "0" when lo is 0), and nothing else.
+    With `off`, also every spelling of 0 (0, 0s, 0ms, ...), whatever lo is."""
+    alts = ["0"] if lo == 0 or off else []
+    if off and lo > 0:
+        alts.append("0(ms|s|m|h)")
     for unit in ("ms", "s", "m", "h"):
         a = -(-lo // MS[unit])  # ceiling
         b = hi // MS[unit]
@@ -114,11 +118,15 @@ def range_properties():
             props[key] = {"type": "integer", "minimum": lo, "maximum": hi,
                           "description": f"{lo} to {hi} ({flag})"}
             continue
-        prop = {"type": ["string", "integer"] if lo == 0 else "string",
-                "pattern": duration_pattern(lo, hi)}
-        if lo == 0:
+        off = kind == "duration-or-off"
+        zero = lo == 0 or off
+        prop = {"type": ["string", "integer"] if zero else "string",
+                "pattern": duration_pattern(lo, hi, off)}
+        if zero:
             prop.update({"minimum": 0, "maximum": 0})  # a bare 0, as --set writes it
-        prop["description"] = (f"duration from {fmt_ms(lo)} to {fmt_ms(hi)} ({flag}): a whole number "
+        span = f"{fmt_ms(lo)} to {fmt_ms(hi)}"
+        prop["description"] = ((f"0 (off) or a duration from {span}" if off else
+                                f"duration from {span}") + f" ({flag}): a whole number "
                                "and one unit, ms, s, m or h (90s, not 1m30s)")
         props[key] = prop
     return props
@@ -288,9 +296,10 @@ def self_test():
     """The generated patterns accept exactly the in-range single-unit durations."""
     bad = 0
     for key, (flag, kind, lo, hi) in RANGES.items():
-        if kind != "duration":
+        if kind == "integer":
             continue
-        pattern = re.compile(duration_pattern(lo, hi))
+        off = kind == "duration-or-off"
+        pattern = re.compile(duration_pattern(lo, hi, off))
         for unit, scale in MS.items():
             top = hi // scale + 2
             step = max(1, top // 20000)
@@ -298,14 +307,14 @@ def self_test():
             numbers |= {lo // scale - 1, lo // scale, lo // scale + 1, hi // scale, hi // scale + 1}
             for n in sorted(x for x in numbers if x >= 0):
                 value = f"{n}{unit}"
-                if bool(pattern.match(value)) != (lo <= n * scale <= hi):
+                if bool(pattern.match(value)) != (lo <= n * scale <= hi or (off and n == 0)):
                     print(f"FAIL {key}: pattern {'accepts' if pattern.match(value) else 'refuses'} {value}")
                     bad += 1
         for value in ("1m30s", "01s", "1.5s", " 2s", "2s ", "2", "s", "", "-1s"):
             if pattern.match(value):
                 print(f"FAIL {key}: pattern accepts {value!r}")
                 bad += 1
-        if bool(pattern.match("0")) != (lo == 0):
+        if bool(pattern.match("0")) != (lo == 0 or off):
             print(f"FAIL {key}: pattern and \"0\"")
             bad += 1
     print("PASS duration patterns accept exactly their ranges" if not bad else

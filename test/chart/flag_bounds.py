@@ -47,6 +47,8 @@ def probes(kind, lo, hi):
             out.append((f"{lo // chart_values.MS[unit] - 1}{unit}", False))
     else:
         out += [("0s", True), ("1ms", True)]
+    if kind == "duration-or-off" and lo > 0:
+        out += [("0", True), ("0s", True)]  # off
     return list(dict.fromkeys(out))  # 10ms is both fmt(lo) and f"{lo}ms"
 
 
@@ -98,9 +100,9 @@ def binary_accepts(binary, arg, flag):
 def main():
     binary, helm, chart = sys.argv[1:4]
     for key, (flag, kind, lo, hi) in chart_values.RANGES.items():
-        cases = [(v, inside, "--set-string" if kind == "duration" else "--set")
+        cases = [(v, inside, "--set" if kind == "integer" else "--set-string")
                  for v, inside in probes(kind, lo, hi)]
-        if kind == "duration" and lo == 0:
+        if kind != "integer" and (lo == 0 or kind == "duration-or-off"):
             cases.append(("0", True, "--set"))  # a bare 0 arrives as an integer
         for value, inside, set_flag in cases:
             name = f"config.{key}={value} ({set_flag})"
