@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   }
   int exit_code = 0;
   {
-    auto server = jss::Server::Start(*config, logger);
+    auto server = jss::server::Server::Start(*config, logger);
     if (!server.ok()) {
       logger->Error("cannot start", {{"error", server.status().message()}});
       std::cerr << "jetstream-scaler: " << server.status().message() << "\n";

@@ -449,7 +449,7 @@ class ResilienceClusterTest : public ::testing::Test {
     config.connections = {{"default", cluster_->urls(), false}};
     config.lag_cache_ttl = milliseconds(0);
     config.request_timeout = milliseconds(1000);
-    auto server = Server::Start(config, logging::Logger::Null());
+    auto server = jss::server::Server::Start(config, logging::Logger::Null());
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
     client_ = std::make_unique<tools::KedaClient>("127.0.0.1:" +
@@ -497,7 +497,7 @@ class ResilienceClusterTest : public ::testing::Test {
 
   std::unique_ptr<NatsCluster> cluster_;
   std::unique_ptr<tools::JetStreamAdmin> admin_;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<server::Server> server_;
   std::unique_ptr<tools::KedaClient> client_;
 };
 

@@ -48,7 +48,7 @@ class ScalerFixture : public ::testing::Test {
                   : std::getenv("JSS_TEST_LOGS") != nullptr
                       ? logging::Logger::ToStderr(spdlog::level::debug, logging::Format::kText)
                       : logging::Logger::Null();
-    auto server = Server::Start(config_, logger);
+    auto server = jss::server::Server::Start(config_, logger);
     if (!server.ok()) {
       // A helper's ASSERT only returns from the helper; throwing ends the
       // test (gtest reports it) instead of letting it use a null client.
@@ -81,7 +81,7 @@ class ScalerFixture : public ::testing::Test {
   std::unique_ptr<tools::JetStreamAdmin> admin_;
   app::Config config_;
   std::shared_ptr<logging::Logger> logger_;  // default: none (or stderr with JSS_TEST_LOGS)
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<server::Server> server_;
   std::unique_ptr<tools::KedaClient> client_;
 };
 

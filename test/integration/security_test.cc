@@ -166,7 +166,7 @@ TEST_F(SecurityTest, BrokenPolicyFileFailsStartUpNamingIt) {
   config_.metrics_address = "127.0.0.1:0";
   config_.connections = {{"default", {nats_->url()}, false}};
   config_.policy_file = dir / "policy.json";
-  auto server = Server::Start(config_, logging::Logger::Null());
+  auto server = jss::server::Server::Start(config_, logging::Logger::Null());
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), core::StatusCode::kInvalidArgument);
   EXPECT_THAT(server.status().message(), HasSubstr("\"namespaces\" is required"));

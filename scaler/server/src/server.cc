@@ -29,7 +29,7 @@
 #include "jss/core/strings.h"
 #include "push_event_log.h"
 
-namespace jss {
+namespace jss::server {
 namespace {
 
 constexpr std::chrono::seconds kDrainTimeout{5};
@@ -299,4 +299,4 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const app::Config& config,
   return std::unique_ptr<Server>(std::move(server));
 }
 
-}  // namespace jss
+}  // namespace jss::server

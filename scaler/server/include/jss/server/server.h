@@ -7,7 +7,7 @@
 #include "jss/logging/logger.h"
 #include "jss/core/status.h"
 
-namespace jss {
+namespace jss::server {
 
 // The running scaler: NATS connections, lag pipeline, gRPC and HTTP servers.
 // Built by Start(), torn down (gracefully) by Stop() or the destructor.
@@ -22,4 +22,4 @@ class Server {
   virtual void Stop() = 0;
 };
 
-}  // namespace jss
+}  // namespace jss::server
