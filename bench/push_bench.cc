@@ -1,25 +1,32 @@
-// push_bench: publish -> StreamIsActive `true` latency, with the NATS wake-up
-// on and off, at the default push interval, while 1,000 ScaledObjects (one
-// consumer each) are watched. See docs/benchmarks.md.
+// push_bench: KEDA's external-push at scale. For each row: the real
+// jetstream-scaler binary, N StreamIsActive streams (one consumer each) all
+// multiplexed on one gRPC channel as KEDA does, then
+//   - time until every stream has its first value,
+//   - idle cost: JetStream API requests the scaler sent while every consumer
+//     was idle, counted by nats-server itself (/connz in_msgs of the
+//     scaler's connection), per consumer per second,
+//   - scaler and nats-server CPU during that idle window, scaler RSS,
+//   - publish -> `true` latency on idle consumers (p50/p99/max).
+// See docs/benchmarks.md.
 //
-//   push_bench [--watched N] [--samples N] [--out FILE]
+//   push_bench [--watched 10000,1000] [--wakeup-off 1000] [--samples 200]
+//              [--idle-seconds 45] [--out FILE]
 //
-// Starts its own nats-server and the real jetstream-scaler binary per mode;
-// streams are opened with gRPC's callback client, like KEDA's long-lived
-// external-push connection.
+// Every process it starts is killed when it ends, also on failure (RAII, and
+// the children die with it: PR_SET_PDEATHSIG).
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 #include <signal.h>
 
-#include <condition_variable>
-#include <fstream>
+#include <algorithm>
 #include <iostream>
-#include <mutex>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "externalscaler.grpc.pb.h"
+#include "integration/activity_stream.h"
 #include "jss/tools/jetstream_admin.h"
 #include "jss/tools/keda_client.h"
 #include "load_generator.h"
@@ -31,76 +38,44 @@ namespace jss::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::ActivityBoard;
 using testing::ChildProcess;
+using testing::ConnzCounters;
 using testing::HttpGet;
 using testing::NatsServerProcess;
 using testing::PickFreePort;
 using testing::ScrapeValue;
 using testing::WaitFor;
 
-// Every pushed value of every stream lands here, time-stamped on arrival.
-struct Board {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::optional<bool>> latest;
-  std::vector<Clock::time_point> became_true;
-  int ended = 0;
+// A failed step: the row fails, and every process is still stopped.
+struct BenchError : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
-class Watch final : public grpc::ClientReadReactor<externalscaler::IsActiveResponse> {
- public:
-  Watch(externalscaler::ExternalScaler::Stub& stub, Board& board, int index,
-        const std::string& consumer)
-      : board_(board), index_(index) {
-    request_ = tools::MakeRef({{"stream", "PUSH"}, {"consumer", consumer}},
-                              "so-" + std::to_string(index), "bench");
-    stub.async()->StreamIsActive(&ctx_, &request_, this);
-    StartRead(&response_);
-    StartCall();
-  }
-  void Cancel() { ctx_.TryCancel(); }
-  void OnReadDone(bool ok) override {
-    if (!ok) return;
-    {
-      std::lock_guard<std::mutex> lock(board_.mu);
-      const bool value = response_.result();
-      if (value && board_.latest[index_] != true) board_.became_true[index_] = Clock::now();
-      board_.latest[index_] = value;
-    }
-    board_.cv.notify_all();
-    StartRead(&response_);
-  }
-  void OnDone(const grpc::Status&) override {
-    std::lock_guard<std::mutex> lock(board_.mu);
-    ++board_.ended;
-    board_.cv.notify_all();
-  }
-
- private:
-  Board& board_;
-  int index_;
-  grpc::ClientContext ctx_;
-  externalscaler::ScaledObjectRef request_;
-  externalscaler::IsActiveResponse response_;
-};
-
-struct ModeResult {
-  std::vector<double> latencies_ms;
-  int timeouts = 0;
+struct Row {
+  int watched = 0;
+  bool wakeup = true;
+  double first_values_s = 0;
+  double idle_requests = 0;  // per consumer per second, counted by nats-server
+  double idle_scaler_cpu = 0;  // % of one core
+  double idle_nats_cpu = 0;    // % of one core
   double rss_mib = 0;
-  double nats_requests_per_s = 0;
-  double wakeup_subscriptions = 0;
+  std::vector<double> latencies_ms;
+  int late = 0;
 };
 
-// One scaler, `watched` open streams (stream i watches consumer c<i>), then
-// `samples` publishes, each to a consumer of [first, first + samples) that is
-// idle, timed until its stream says true.
-ModeResult RunMode(const std::string& nats_url, tools::JetStreamAdmin& admin, bool wakeup,
-                   int watched, int first, int samples) {
-  ModeResult result;
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+Row RunRow(NatsServerProcess& nats, tools::JetStreamAdmin& admin, int watched, bool wakeup,
+           int samples, int idle_seconds) {
+  Row row;
+  row.watched = watched;
+  row.wakeup = wakeup;
   const int grpc_port = PickFreePort();
   const int metrics_port = PickFreePort();
-  ChildProcess scaler({JSS_SCALER_BIN, "--nats-url", nats_url, "--grpc-address",
+  ChildProcess scaler({JSS_SCALER_BIN, "--nats-url", nats.url(), "--grpc-address",
                        "127.0.0.1:" + std::to_string(grpc_port), "--metrics-address",
                        "127.0.0.1:" + std::to_string(metrics_port), "--push-wakeup",
                        wakeup ? "true" : "false", "--log-level", "warn"});
@@ -108,95 +83,97 @@ ModeResult RunMode(const std::string& nats_url, tools::JetStreamAdmin& admin, bo
     return ScrapeValue(HttpGet(metrics_port, "/metrics").body, series);
   };
   if (!WaitFor([&] { return HttpGet(metrics_port, "/readyz").status == 200; })) {
-    std::cerr << "scaler did not become ready:\n" << scaler.Output();
-    std::exit(1);
+    throw BenchError("scaler did not become ready:\n" + scaler.Output());
   }
+  // One channel for every stream, like KEDA's one connection per scalerAddress.
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port),
                                      grpc::InsecureChannelCredentials());
   auto stub = externalscaler::ExternalScaler::NewStub(channel);
-  Board board;
-  board.latest.resize(static_cast<size_t>(watched));
-  board.became_true.resize(static_cast<size_t>(watched));
-  std::vector<std::unique_ptr<Watch>> watches;
-  for (int i = 0; i < watched; ++i) {
-    watches.push_back(std::make_unique<Watch>(*stub, board, i, "c" + std::to_string(i)));
+  const size_t n = static_cast<size_t>(watched);
+  ActivityBoard board(n);
+  const auto opened = Clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    board.Open(*stub, i, {{"stream", "PUSH"}, {"consumer", "c" + std::to_string(i)}},
+               "so-" + std::to_string(i));
   }
-  {
-    std::unique_lock<std::mutex> lock(board.mu);
-    const bool all = board.cv.wait_for(lock, std::chrono::seconds(60), [&] {
-      for (const auto& v : board.latest) {
-        if (!v.has_value()) return false;
-      }
-      return true;
-    });
-    if (!all) {
-      std::cerr << "not every stream got its first value\n";
-      std::exit(1);
-    }
+  if (!board.Await([&](const ActivityBoard& b) { return b.WithValue() == n; }, seconds(120))) {
+    throw BenchError("not every stream got its first value within 120 s");
   }
-  if (wakeup) {
-    // Idle consumers hold one wake-up subscription each (filter subject).
-    WaitFor([&] {
-      return metric("jetstream_scaler_push_wakeup_subscriptions") >=
-             static_cast<double>(watched - first);
-    }, std::chrono::seconds(30));
-    result.wakeup_subscriptions = metric("jetstream_scaler_push_wakeup_subscriptions");
+  row.first_values_s = Seconds(board.LastFirstValue() - opened);
+  if (wakeup && !WaitFor([&] {
+        return metric("jetstream_scaler_push_wakeup_subscriptions") >= watched;
+      }, seconds(60))) {
+    throw BenchError("wake-up subscriptions did not reach one per consumer");
   }
-  const double requests_before = metric("jetstream_scaler_nats_requests_total{connection=\"default\"}");
-  const auto steady_start = Clock::now();
 
+  // Idle: nothing is published; what the scaler asks NATS now is its idle cost.
+  const auto before = ConnzCounters(nats.monitoring_port(), "jetstream-scaler");
+  if (!before.found) throw BenchError("the scaler's connection is not in /connz");
+  const double scaler_cpu0 = CpuSeconds(scaler.pid());
+  const double nats_cpu0 = CpuSeconds(nats.pid());
+  const auto idle_start = Clock::now();
+  std::this_thread::sleep_for(seconds(idle_seconds));
+  const double idle = Seconds(Clock::now() - idle_start);
+  const auto after = ConnzCounters(nats.monitoring_port(), "jetstream-scaler");
+  row.idle_requests = (after.in_msgs - before.in_msgs) / static_cast<double>(watched) / idle;
+  row.idle_scaler_cpu = 100 * (CpuSeconds(scaler.pid()) - scaler_cpu0) / idle;
+  row.idle_nats_cpu = 100 * (CpuSeconds(nats.pid()) - nats_cpu0) / idle;
+
+  // Publishes on idle consumers spread over the set, at random pauses so
+  // they do not lock on to any timer.
   std::mt19937 rng(42);
-  // Publishes arrive independently of the watchers' poll timers in real life;
-  // a random pause longer than the interval keeps them from locking on.
   std::uniform_int_distribution<int> pause_ms(0, 300);
+  std::vector<size_t> sampled;
   for (int k = 0; k < samples; ++k) {
-    const int i = first + k;
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    const size_t i = static_cast<size_t>(k) * n / static_cast<size_t>(samples);
+    sampled.push_back(i);
+    std::this_thread::sleep_for(milliseconds(pause_ms(rng)));
     const auto t0 = Clock::now();
-    if (!admin.Publish("push." + std::to_string(i), 1).ok()) std::exit(1);
-    std::unique_lock<std::mutex> lock(board.mu);
-    const bool arrived = board.cv.wait_for(lock, std::chrono::seconds(5), [&] {
-      return board.latest[static_cast<size_t>(i)] == true;
-    });
-    if (!arrived) {
-      ++result.timeouts;
+    if (!admin.Publish("push." + std::to_string(i), 1).ok()) throw BenchError("publish failed");
+    if (!board.Await([&](const ActivityBoard& b) { return b.Latest(i) == true; }, seconds(5))) {
+      ++row.late;
       continue;
     }
-    result.latencies_ms.push_back(
-        std::chrono::duration<double, std::milli>(board.became_true[static_cast<size_t>(i)] - t0)
-            .count());
+    row.latencies_ms.push_back(
+        std::chrono::duration<double, std::milli>(board.BecameTrue(i) - t0).count());
   }
-  const double seconds = std::chrono::duration<double>(Clock::now() - steady_start).count();
-  result.nats_requests_per_s =
-      (metric("jetstream_scaler_nats_requests_total{connection=\"default\"}") - requests_before) /
-      seconds;
-  result.rss_mib = RssMiB(scaler.pid());
-  for (auto& w : watches) w->Cancel();
-  {
-    std::unique_lock<std::mutex> lock(board.mu);
-    board.cv.wait_for(lock, std::chrono::seconds(10), [&] { return board.ended == watched; });
-  }
+  row.rss_mib = RssMiB(scaler.pid());
+  board.CancelAll();
+  board.Await([&](const ActivityBoard& b) { return b.Ended() == n; }, seconds(30));
   scaler.Signal(SIGTERM);
   scaler.Wait();
-  return result;
+  // Leave the sampled consumers idle for the next row.
+  for (size_t i : sampled) (void)admin.Fetch("PUSH", "c" + std::to_string(i), 1, /*ack=*/true);
+  return row;
+}
+
+std::vector<int> ParseList(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::atoi(item.c_str()));
+  return out;
 }
 
 int Main(int argc, char** argv) {
-  int watched = 1000;
+  std::vector<int> watched = {10000, 1000};
+  int wakeup_off = 1000;
   int samples = 200;
+  int idle_seconds = 45;
   std::string out;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--watched" && i + 1 < argc) watched = std::atoi(argv[++i]);
-    if (a == "--samples" && i + 1 < argc) samples = std::atoi(argv[++i]);
-    if (a == "--out" && i + 1 < argc) out = argv[++i];
+  for (int i = 1; i + 1 < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--watched") watched = ParseList(argv[++i]);
+    if (a == "--wakeup-off") wakeup_off = std::atoi(argv[++i]);
+    if (a == "--samples") samples = std::atoi(argv[++i]);
+    if (a == "--idle-seconds") idle_seconds = std::atoi(argv[++i]);
+    if (a == "--out") out = argv[++i];
   }
-  if (samples * 2 > watched) {
-    std::cerr << "--samples must be at most half of --watched (each sample uses an idle consumer)\n";
-    return 2;
-  }
+  const int most = std::max(*std::max_element(watched.begin(), watched.end()), wakeup_off);
   std::string error;
-  auto nats = NatsServerProcess::Start({}, &error);
+  NatsServerProcess::Options options;
+  options.monitoring = true;  // /connz: the server's own count of our requests
+  auto nats = NatsServerProcess::Start(options, &error);
   if (!nats) {
     std::cerr << error << "\n";
     return 1;
@@ -204,37 +181,53 @@ int Main(int argc, char** argv) {
   auto admin = tools::JetStreamAdmin::Connect(nats->url());
   if (!admin.ok()) return 1;
   if (!(*admin)->AddStream({"PUSH", {"push.>"}, /*memory=*/true}).ok()) return 1;
-  for (int c = 0; c < watched; ++c) {
+  for (int c = 0; c < most; ++c) {
     const std::string id = std::to_string(c);
-    if (!(*admin)->AddConsumer({"PUSH", "c" + id, "push." + id}).ok()) return 1;
+    if (!(*admin)->AddConsumer({"PUSH", "c" + id, "push." + id}).ok()) {
+      std::cerr << "creating consumer c" << id << " failed\n";
+      return 1;
+    }
   }
 
-  Line("### 4. Push activation: publish → StreamIsActive `true` (" + std::to_string(watched) +
-       " watched ScaledObjects, default --push-interval 250ms)");
+  Line("### 4. Push activation at scale: StreamIsActive streams on one gRPC channel "
+       "(default --push-interval 250ms, --push-idle-resync 30s)");
   Line("");
-  Line("| mode | samples | p50 ms | p90 ms | p99 ms | max ms | late (> 5 s) | scaler NATS "
-       "req/s | wake-up subscriptions | scaler RSS MiB |");
-  Line("|---|---|---|---|---|---|---|---|---|---|");
-  struct Mode {
-    const char* name;
+  Line("| watched | wake-up | all first values s | idle NATS req per consumer per s "
+       "(nats-server /connz) | publish→true p50 ms | p99 ms | max ms | late (> 5 s) | "
+       "scaler CPU idle % | nats-server CPU idle % | scaler RSS MiB |");
+  Line("|---|---|---|---|---|---|---|---|---|---|---|");
+  struct Spec {
+    int watched;
     bool wakeup;
-    int first;
   };
-  for (const Mode& mode : {Mode{"wake-up on (default)", true, 0},
-                           Mode{"polling only (--push-wakeup=false)", false, samples}}) {
-    ModeResult r = RunMode(nats->url(), **admin, mode.wakeup, watched, mode.first, samples);
-    auto lat = r.latencies_ms;
-    const double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
-    Line(std::string("| ") + mode.name + " | " + std::to_string(lat.size()) + " | " +
-         Fmt("%.1f", Percentile(lat, 0.5)) + " | " + Fmt("%.1f", Percentile(lat, 0.9)) + " | " +
-         Fmt("%.1f", Percentile(lat, 0.99)) + " | " + Fmt("%.1f", max) + " | " +
-         std::to_string(r.timeouts) + " | " + Fmt("%.0f", r.nats_requests_per_s) + " | " +
-         (mode.wakeup ? Fmt("%.0f", r.wakeup_subscriptions) : std::string("0")) + " | " +
-         Fmt("%.1f", r.rss_mib) + " |");
+  std::vector<Spec> specs;
+  for (int w : watched) specs.push_back({w, true});
+  if (wakeup_off > 0) specs.push_back({wakeup_off, false});
+  int rc = 0;
+  for (const Spec& spec : specs) {
+    try {
+      const Row r = RunRow(*nats, **admin, spec.watched, spec.wakeup,
+                           std::min(samples, spec.watched), idle_seconds);
+      auto lat = r.latencies_ms;
+      const double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
+      Line("| " + std::to_string(r.watched) + " | " + (r.wakeup ? "on" : "off") + " | " +
+           Fmt("%.1f", r.first_values_s) + " | " + Fmt("%.4f", r.idle_requests) + " | " +
+           Fmt("%.1f", Percentile(lat, 0.5)) + " | " + Fmt("%.1f", Percentile(lat, 0.99)) +
+           " | " + Fmt("%.1f", max) + " | " + std::to_string(r.late) + " | " +
+           Fmt("%.1f", r.idle_scaler_cpu) + " | " + Fmt("%.1f", r.idle_nats_cpu) + " | " +
+           Fmt("%.1f", r.rss_mib) + " |");
+    } catch (const BenchError& e) {
+      // The scaler of this row is already stopped (its ChildProcess is gone).
+      std::cerr << "row " << spec.watched << (spec.wakeup ? " wake-up on" : " wake-up off")
+                << " failed: " << e.what() << "\n";
+      Line("| " + std::to_string(spec.watched) + " | " + (spec.wakeup ? "on" : "off") +
+           " | failed: " + e.what() + " |");
+      rc = 1;
+    }
   }
   Line("");
   SaveReport(out);
-  return 0;
+  return rc;
 }
 
 }  // namespace

@@ -15,5 +15,8 @@ std::string Fmt(const char* fmt, double v);
 
 // Resident memory of a process, from /proc/<pid>/status, in MiB (-1 if unknown).
 double RssMiB(int pid);
+// CPU time (user + system) a process used so far, from /proc/<pid>/stat, in
+// seconds (-1 if unknown).
+double CpuSeconds(int pid);
 
 }  // namespace jss::bench

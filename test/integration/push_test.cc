@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <grpcpp/grpcpp.h>
 
+#include <thread>
+
 #include "gmock/gmock.h"
 #include "integration/activity_stream.h"
 #include "integration/scaler_fixture.h"
@@ -15,6 +17,11 @@ using std::chrono::milliseconds;
 
 class PushTest : public ScalerFixture {
  protected:
+  PushTest() { nats_options_.monitoring = true; }  // /connz: cost seen by the server
+  // What nats-server counted for the scaler's connection.
+  ConnCounters ServerSide() {
+    return ConnzCounters(nats_->monitoring_port(), "jetstream-scaler");
+  }
   double Gauge(const std::string& series) { return ScrapeValue(Metrics(), series); }
   double NatsRequests() {
     // The series appears with the first request; absent means none yet.
@@ -76,6 +83,8 @@ TEST_F(PushTest, PollingAloneActivatesWhenWakeupIsOff) {
   ActivityStream stream(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "100ms"}}));
   ASSERT_EQ(stream.Next(), false);
   EXPECT_EQ(Gauge("jetstream_scaler_push_wakeup_subscriptions"), 0);
+  EXPECT_EQ(Gauge("jetstream_scaler_push_polling_fallback_watchers"), 1)
+      << "the metric says that polling is the fallback";
   ASSERT_TRUE(admin_->Publish("orders.new", 1).ok());
   EXPECT_EQ(stream.Next(), true);
   EXPECT_EQ(Gauge("jetstream_scaler_push_wakeups_total"), 0);
@@ -261,13 +270,17 @@ TEST_F(PushTest, APushIntervalOnlyStreamIsActiveReadsNeverFailsThePollingRpcs) {
 }
 
 TEST_F(PushTest, ANatsOutageEndsNoStreamAndAPublishAfterItWakesTheStream) {
-  CreateStream("ORDERS", "orders.>", "workers");
+  CreateStream("ORDERS", "orders.>", "workers", "orders.new");
+  ASSERT_TRUE(admin_->AddConsumer({"ORDERS", "busy", "orders.busy"}).ok());
+  ASSERT_TRUE(admin_->Publish("orders.busy", 1).ok());
   StartScaler();
-  // One stream that polls (its reads fail during the outage) and one that
-  // only the wake-up can move.
-  ActivityStream polled(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "100ms"}}),
-                        "polled");
-  ASSERT_EQ(polled.Next(), false);
+  // An active consumer is polled, so its reads fail during the outage; an
+  // idle one waits for its wake-up (pushInterval 1h: nothing else moves it).
+  ActivityStream busy(client_->stub(), Md("ORDERS", "busy", {{"pushInterval", "100ms"}}),
+                      "busy");
+  ActivityStream idle(client_->stub(), Md("ORDERS", "workers", kNoPolling), "idle");
+  ASSERT_EQ(busy.Next(), true);
+  ASSERT_EQ(idle.Next(), false);
   AwaitWakeupSubscriptions(1);
   nats_->Kill();
   ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_failing_watchers") == 1; }))
@@ -276,14 +289,15 @@ TEST_F(PushTest, ANatsOutageEndsNoStreamAndAPublishAfterItWakesTheStream) {
   ASSERT_TRUE(WaitFor([&] {
     return Gauge("jetstream_scaler_nats_connection_up{connection=\"default\"}") == 1;
   })) << Metrics();
-  EXPECT_FALSE(polled.Ended(milliseconds(0)).has_value()) << "the outage ended the stream";
-  // The admin connection reconnects on its own; retry the publish until it
-  // is accepted.
+  // The admin connection reconnects on its own; retry until it publishes.
   ASSERT_TRUE(WaitFor([&] { return admin_->Publish("orders.new", 1).ok(); }));
-  EXPECT_EQ(polled.Next(), true);
-  EXPECT_EQ(polled.History(), (std::vector<bool>{false, true}))
-      << "an outage must not look like an empty queue";
-  EXPECT_FALSE(polled.Ended(milliseconds(0)).has_value());
+  EXPECT_EQ(idle.Next(), true) << "the wake-up subscription came back with the connection";
+  EXPECT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_failing_watchers") == 0; }));
+  for (ActivityStream* s : {&busy, &idle}) {
+    EXPECT_FALSE(s->Ended(milliseconds(0)).has_value()) << "the outage ended a stream";
+  }
+  EXPECT_EQ(busy.History(), std::vector<bool>{true}) << "an outage must not look idle";
+  EXPECT_EQ(idle.History(), (std::vector<bool>{false, true}));
 }
 
 TEST_F(PushTest, StreamMetricSpecSendsTheSameSpecAsGetMetricSpec) {
@@ -303,6 +317,105 @@ TEST_F(PushTest, StreamMetricSpecSendsTheSameSpecAsGetMetricSpec) {
   ctx.TryCancel();
   EXPECT_FALSE(reader->Read(&streamed));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(PushTest, IdleConsumersCostAlmostNothingCountedByTheServer) {
+  constexpr int kConsumers = 20;
+  ASSERT_TRUE(admin_->AddStream({"IDLE", {"idle.>"}, /*memory=*/true}).ok());
+  for (int i = 0; i < kConsumers; ++i) {
+    ASSERT_TRUE(admin_->AddConsumer({"IDLE", "c" + std::to_string(i), "idle." + std::to_string(i)}).ok());
+  }
+  StartScaler();
+  std::vector<std::unique_ptr<ActivityStream>> streams;
+  for (int i = 0; i < kConsumers; ++i) {
+    // 100 ms: polling them would cost 200 requests a second.
+    streams.push_back(std::make_unique<ActivityStream>(
+        client_->stub(), Md("IDLE", "c" + std::to_string(i), {{"pushInterval", "100ms"}}),
+        "so-" + std::to_string(i)));
+  }
+  for (auto& s : streams) ASSERT_EQ(s->Next(), false);
+  AwaitWakeupSubscriptions(kConsumers);
+  EXPECT_EQ(Gauge("jetstream_scaler_push_polling_fallback_watchers"), 0);
+  const ConnCounters before = ServerSide();
+  ASSERT_TRUE(before.found) << "no connection named jetstream-scaler in /connz";
+  // An observation window (nothing to await: the point is that nothing
+  // happens). The idle re-read is 30 s away.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const ConnCounters after = ServerSide();
+  const double requests = after.in_msgs - before.in_msgs;
+  RecordProperty("requests_in_3s", static_cast<int>(requests));
+  EXPECT_LT(requests, kConsumers) << "idle consumers were polled (the server counted "
+                                  << requests << " requests in 3 s)";
+  // And they still wake at once.
+  ASSERT_TRUE(admin_->Publish("idle.7", 1).ok());
+  EXPECT_EQ(streams[7]->Next(), true);
+}
+
+TEST_F(PushTest, ABusySubjectBelowTheThresholdSendsTheScalerABoundedNumberOfMessages) {
+  ASSERT_TRUE(admin_->AddStream({"BUSY", {"busy.>"}, /*memory=*/true}).ok());
+  ASSERT_TRUE(admin_->AddConsumer({"BUSY", "w", "busy.x"}).ok());
+  StartScaler();
+  ActivityStream stream(client_->stub(),
+                        Md("BUSY", "w", {{"activationLagThreshold", "1000000"}}));
+  ASSERT_EQ(stream.Next(), false);
+  AwaitWakeupSubscriptions(1);
+  const ConnCounters before = ServerSide();
+  ASSERT_TRUE(before.found);
+  constexpr int kPublishes = 3000;
+  for (int i = 0; i < kPublishes / 100; ++i) ASSERT_TRUE(admin_->Publish("busy.x", 100).ok());
+  const ConnCounters after = ServerSide();
+  // Every message the server sent the scaler: wake-ups (one per re-arm) and
+  // the replies to the reads they caused.
+  const double delivered = after.out_msgs - before.out_msgs;
+  RecordProperty("delivered", static_cast<int>(delivered));
+  EXPECT_LT(delivered, kPublishes / 10) << delivered << " messages for " << kPublishes
+                                        << " publishes";
+  EXPECT_GE(Gauge("jetstream_scaler_push_wakeups_total"), 1) << "it did listen";
+  EXPECT_TRUE(stream.Unread().empty()) << "below the threshold: still inactive";
+  // Above the threshold it still activates.
+  ActivityStream low(client_->stub(), Md("BUSY", "w", {{"activationLagThreshold", "10"}}), "low");
+  EXPECT_EQ(low.Next(), true);
+}
+
+TEST_F(PushTest, AThousandStreamsOnOneChannelAllGetTheirValues) {
+  constexpr size_t kStreams = 1000;
+  ASSERT_TRUE(admin_->AddStream({"MUX", {"mux.>"}, /*memory=*/true}).ok());
+  for (size_t i = 0; i < kStreams; ++i) {
+    ASSERT_TRUE(admin_->AddConsumer({"MUX", "c" + std::to_string(i), "mux." + std::to_string(i)}).ok());
+  }
+  StartScaler();
+  ActivityBoard board(kStreams);
+  for (size_t i = 0; i < kStreams; ++i) {
+    // All on the one channel of client_, as KEDA does.
+    board.Open(client_->stub(), i, Md("MUX", "c" + std::to_string(i)), "so-" + std::to_string(i));
+  }
+  ASSERT_TRUE(board.Await([&](const ActivityBoard& b) { return b.WithValue() == kStreams; },
+                          std::chrono::seconds(60)))
+      << "not every stream got its first value";
+  EXPECT_EQ(Gauge("jetstream_scaler_push_streams"), kStreams);
+  EXPECT_EQ(Gauge("jetstream_scaler_push_watchers"), kStreams);
+  AwaitWakeupSubscriptions(kStreams);
+  for (size_t i : {size_t{3}, size_t{500}, size_t{999}}) {
+    ASSERT_TRUE(admin_->Publish("mux." + std::to_string(i), 1).ok());
+    EXPECT_TRUE(board.Await([&](const ActivityBoard& b) { return b.Latest(i) == true; },
+                            std::chrono::seconds(15)))
+        << "stream " << i << " did not wake";
+  }
+  EXPECT_TRUE(board.Await(
+      [&](const ActivityBoard& b) {
+        for (size_t i = 0; i < kStreams; ++i) {
+          const bool published = i == 3 || i == 500 || i == 999;
+          if (b.Latest(i) != published) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(0)))
+      << "a stream that saw no publish went active";
+  board.CancelAll();
+  ASSERT_TRUE(board.Await([&](const ActivityBoard& b) { return b.Ended() == kStreams; },
+                          std::chrono::seconds(30)));
+  EXPECT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_watchers") == 0; }));
+  AwaitWakeupSubscriptions(0);
 }
 
 }  // namespace

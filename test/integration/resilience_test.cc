@@ -592,11 +592,12 @@ TEST(ResilienceBinaryTest, SigtermEndsStreamsAnswersInFlightCallsAndExitsZero) {
   const int metrics_port = PickFreePort();
   // A NATS timeout (60 s; the flag allows 5 min) far past the drain: the
   // drain, not the NATS deadline, must bound how long a stopping scaler
-  // keeps calls waiting.
+  // keeps calls waiting. No cache: the push streams' reads would otherwise
+  // answer the unary calls below without asking the frozen NATS.
   ChildProcess scaler({JSS_SCALER_BIN, "--grpc-address", "127.0.0.1:" + std::to_string(grpc_port),
                        "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port),
                        "--nats-url", nats->url(), "--request-timeout", "60s", "--log-level",
-                       "debug"});
+                       "debug", "--lag-cache-ttl", "0"});
   ASSERT_TRUE(WaitFor([&] { return HttpGet(metrics_port, "/readyz").status == 200; }))
       << scaler.Output();
   tools::KedaClient client("127.0.0.1:" + std::to_string(grpc_port), seconds(90));

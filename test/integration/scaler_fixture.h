@@ -24,7 +24,7 @@ class ScalerFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    nats_ = NatsServerProcess::Start({}, &error);
+    nats_ = NatsServerProcess::Start(nats_options_, &error);
     ASSERT_NE(nats_, nullptr) << error;
     auto admin = tools::JetStreamAdmin::Connect(nats_->url());
     ASSERT_TRUE(admin.ok()) << admin.status().ToString();
@@ -77,6 +77,7 @@ class ScalerFixture : public ::testing::Test {
 
   std::string Metrics() { return HttpGet(server_->metrics_port(), "/metrics").body; }
 
+  NatsServerProcess::Options nats_options_;  // set before SetUp (e.g. monitoring)
   std::unique_ptr<NatsServerProcess> nats_;
   std::unique_ptr<tools::JetStreamAdmin> admin_;
   app::Config config_;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +54,9 @@ bool NatsServerProcess::Launch(int port, std::string* error) {
 
   pid_ = fork();
   if (pid_ == 0) {
+    // Dies with us: a test or benchmark that crashes or is killed leaves no
+    // process behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);

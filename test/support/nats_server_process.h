@@ -27,6 +27,7 @@ class NatsServerProcess {
   std::string url() const;
   int port() const { return port_; }
   int monitoring_port() const { return monitoring_port_; }
+  pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
 
   void Kill();             // SIGKILL, reaped

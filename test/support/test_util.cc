@@ -1,11 +1,14 @@
 #include "support/test_util.h"
 
+#include <nlohmann/json.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <cstring>
@@ -116,6 +119,9 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   output_path_ = tmpl;
   pid_ = fork();
   if (pid_ == 0) {
+    // Dies with us: a test or benchmark that crashes or is killed leaves no
+    // process behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(fd, 1);
     dup2(fd, 2);
     for (const auto& e : env) putenv(strdup(e.c_str()));
@@ -160,6 +166,21 @@ std::string ChildProcess::Output() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+ConnCounters ConnzCounters(int monitoring_port, const std::string& name) {
+  ConnCounters counters;
+  const HttpResponse r = HttpGet(monitoring_port, "/connz?limit=100000");
+  if (r.status != 200) return counters;
+  const auto json = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("connections")) return counters;
+  for (const auto& c : json["connections"]) {
+    if (c.value("name", "") != name) continue;
+    counters.found = true;
+    counters.in_msgs = c.value("in_msgs", 0.0);
+    counters.out_msgs = c.value("out_msgs", 0.0);
+  }
+  return counters;
 }
 
 }  // namespace jss::testing

@@ -25,6 +25,19 @@ HttpResponse HttpGet(int port, const std::string& path);
 // exposed), or -1 when absent.
 double ScrapeValue(const std::string& exposition, const std::string& series);
 
+// Counters nats-server keeps for one client connection (its /connz
+// monitoring endpoint): messages it received from the client (in_msgs: the
+// client's publishes, e.g. JetStream API requests) and sent to it (out_msgs:
+// replies and subscription deliveries).
+struct ConnCounters {
+  bool found = false;
+  double in_msgs = 0;
+  double out_msgs = 0;
+};
+// The connection named `name` (the client's CONNECT name); found=false if
+// absent or the endpoint did not answer.
+ConnCounters ConnzCounters(int monitoring_port, const std::string& name);
+
 // A port that was free a moment ago (bind to 0, read, close).
 int PickFreePort();
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "mocks/core_fakes.h"
@@ -37,25 +39,51 @@ class ManualScheduler final : public Scheduler {
   TaskId next_ = 1;
 };
 
+// A wake-up the test drives: it says when the watch is live and fires it.
 class FakeWakeups final : public WakeupSource {
  public:
   class FakeHandle final : public Handle {
    public:
-    explicit FakeHandle(FakeWakeups* owner) : owner_(owner) { ++owner_->active; }
+    explicit FakeHandle(FakeWakeups* owner) : owner_(owner) { ++owner_->handles; }
     ~FakeHandle() override {
-      --owner_->active;
-      owner_->fire = nullptr;
+      --owner_->handles;
+      owner_->armed = false;
     }
+    bool Rearm() override {
+      ++owner_->rearms;
+      owner_->armed = owner_->rearm_ok;
+      return owner_->rearm_ok;
+    }
+    void Disarm() override { owner_->armed = false; }
 
    private:
     FakeWakeups* owner_;
   };
-  std::unique_ptr<Handle> Watch(const ConsumerKey&, std::function<void()> on_activity) override {
-    fire = std::move(on_activity);
+  std::unique_ptr<Handle> Watch(const ConsumerKey&, Callbacks callbacks) override {
+    ++watches;
+    callbacks_ = std::move(callbacks);
     return std::make_unique<FakeHandle>(this);
   }
-  std::function<void()> fire;
-  int active = 0;
+  // Finishes the set-up of the latest Watch().
+  void Ready(bool live) {
+    armed = live;
+    callbacks_.on_ready(live);
+  }
+  // A publish: reported only while armed (then disarmed until Rearm).
+  bool Fire() {
+    if (!armed) return false;
+    armed = false;
+    callbacks_.on_activity();
+    return true;
+  }
+  int handles = 0;
+  int watches = 0;
+  int rearms = 0;
+  bool armed = false;
+  bool rearm_ok = true;
+
+ private:
+  Callbacks callbacks_;
 };
 
 class CountingObserver final : public ActivityObserver {
@@ -71,8 +99,10 @@ class CountingObserver final : public ActivityObserver {
     failing += first ? 1 : 0;
   }
   void OnReadRecovered(const ConsumerKey&) override { --failing; }
+  void OnPollingFallback(size_t n) override { fallback = n; }
   int failed_reads = 0;
   int failing = 0;
+  size_t fallback = 0;
   size_t watchers = 0;
   size_t streams = 0;
   int wakeups = 0;
@@ -114,30 +144,98 @@ ConsumerLag Lag(uint64_t pending, uint64_t ack_pending = 0) {
 const ConsumerKey kKey{"default", "ORDERS", "workers"};
 constexpr milliseconds kInterval{250};
 
+constexpr milliseconds kResync{30000};
+
 class ActivityHubTest : public ::testing::Test {
  protected:
+  // One subscriber on an idle consumer whose wake-up is live.
+  ActivityHub::SubscriptionId SubscribeIdle(Inbox& inbox, int64_t threshold = 0) {
+    const auto id = hub_.Subscribe(kKey, threshold, kInterval, inbox.Listener());
+    wakeups_.Ready(true);
+    source_.Complete(Lag(0));
+    return id;
+  }
+  static bool IsResyncDelay(std::optional<milliseconds> d) {
+    return d.has_value() && *d >= kResync * 3 / 4 && *d <= kResync;
+  }
+
   ManualLagSource source_;
   ManualScheduler scheduler_;
   FakeClock clock_;
   FakeWakeups wakeups_;
   CountingObserver observer_;
-  ActivityHub hub_{source_, scheduler_, clock_, &wakeups_, milliseconds(2000), &observer_};
+  ActivityHub hub_{source_,          scheduler_, clock_, &wakeups_, nullptr,
+                   {milliseconds(2000), kResync}, &observer_};
+  // The same, without a wake-up source (--push-wakeup=false).
+  ActivityHub polling_{source_, scheduler_, clock_, nullptr, nullptr,
+                       {milliseconds(2000), kResync}, &observer_};
 };
 
-TEST_F(ActivityHubTest, FirstSubscriberReadsOnceAndIsToldTheActivity) {
+TEST_F(ActivityHubTest, TheFirstReadWaitsForTheWakeupThenTellsTheActivity) {
   Inbox inbox;
   hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
+  EXPECT_EQ(wakeups_.watches, 1) << "the wake-up is set up at once";
+  EXPECT_EQ(source_.reads(), 0) << "no publish may fall between the read and the subscription";
+  wakeups_.Ready(true);
   EXPECT_EQ(source_.reads(), 1);
   EXPECT_TRUE(inbox.values().empty()) << "nothing is sent before NATS answered";
   source_.Complete(Lag(0));
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
+}
+
+TEST_F(ActivityHubTest, AnIdleConsumerWithALiveWakeupIsOnlyReReadAtTheResync) {
+  Inbox inbox;
+  SubscribeIdle(inbox);
+  EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay())) << scheduler_.OnlyDelay()->count();
+  EXPECT_EQ(observer_.fallback, 0u);
+  for (int i = 0; i < 3; ++i) {
+    scheduler_.RunAll();
+    source_.Complete(Lag(0));
+    EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
+  }
+  EXPECT_EQ(source_.reads(), 4);
+  EXPECT_EQ(inbox.values(), std::vector<bool>{false});
+}
+
+TEST_F(ActivityHubTest, AnActiveConsumerIsPolledEveryInterval) {
+  Inbox inbox;
+  SubscribeIdle(inbox);
+  scheduler_.RunAll();
+  source_.Complete(Lag(4));
+  EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(scheduler_.OnlyDelay(), kInterval) << "to see the work drain";
+  EXPECT_FALSE(wakeups_.armed) << "active: nothing to wake";
+  EXPECT_EQ(observer_.fallback, 0u) << "polling because active is not the fallback";
+}
+
+TEST_F(ActivityHubTest, WithoutAWakeupPollingEveryIntervalIsTheFallbackAndSaysSo) {
+  Inbox inbox;
+  polling_.Subscribe(kKey, 0, kInterval, inbox.Listener());
+  EXPECT_EQ(source_.reads(), 1) << "nothing to wait for";
+  source_.Complete(Lag(0));
   EXPECT_EQ(scheduler_.OnlyDelay(), kInterval);
+  EXPECT_EQ(observer_.fallback, 1u);
+  scheduler_.RunAll();
+  source_.Complete(Lag(1));
+  EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(observer_.fallback, 0u);
+}
+
+TEST_F(ActivityHubTest, AnUnavailableWakeupFallsBackToPolling) {
+  Inbox inbox;
+  hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
+  wakeups_.Ready(false);  // e.g. no subscribe permission
+  EXPECT_EQ(wakeups_.handles, 0);
+  EXPECT_EQ(source_.reads(), 1);
+  source_.Complete(Lag(0));
+  EXPECT_EQ(scheduler_.OnlyDelay(), kInterval);
+  EXPECT_EQ(observer_.fallback, 1u);
+  EXPECT_EQ(wakeups_.watches, 1) << "the set-up is retried no sooner than the resync";
 }
 
 TEST_F(ActivityHubTest, OnlyChangesAreSent) {
   Inbox inbox;
-  hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
-  source_.Complete(Lag(0));
+  SubscribeIdle(inbox);
   const struct {
     ConsumerLag lag;
     std::vector<bool> told;
@@ -158,7 +256,9 @@ TEST_F(ActivityHubTest, OnlyChangesAreSent) {
 TEST_F(ActivityHubTest, HundredSubscribersShareOneWatcherAndOneRead) {
   std::vector<Inbox> inboxes(100);
   for (auto& inbox : inboxes) hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
+  wakeups_.Ready(true);
   EXPECT_EQ(source_.reads(), 1);
+  EXPECT_EQ(wakeups_.watches, 1);
   EXPECT_EQ(hub_.WatcherCount(), 1u);
   EXPECT_EQ(observer_.watchers, 1u);
   EXPECT_EQ(observer_.streams, 100u);
@@ -172,6 +272,7 @@ TEST_F(ActivityHubTest, LateSubscriberIsAnsweredFromTheWatchersLastRead) {
   Inbox first;
   Inbox late;
   hub_.Subscribe(kKey, 0, kInterval, first.Listener());
+  wakeups_.Ready(true);
   source_.Complete(Lag(2));
   hub_.Subscribe(kKey, 0, kInterval, late.Listener());
   EXPECT_EQ(late.values(), std::vector<bool>{true});
@@ -183,9 +284,12 @@ TEST_F(ActivityHubTest, EachSubscriberUsesItsOwnActivationThreshold) {
   Inbox patient;
   hub_.Subscribe(kKey, 0, kInterval, eager.Listener());
   hub_.Subscribe(kKey, 10, kInterval, patient.Listener());
+  wakeups_.Ready(true);
   source_.Complete(Lag(5));
   EXPECT_EQ(eager.values(), std::vector<bool>{true});
   EXPECT_EQ(patient.values(), std::vector<bool>{false});
+  EXPECT_TRUE(wakeups_.armed) << "the patient one still waits for a publish";
+  EXPECT_EQ(scheduler_.OnlyDelay(), kInterval) << "the eager one watches the drain";
 }
 
 TEST_F(ActivityHubTest, ATransientErrorKeepsEverySubscriptionOpenAndRetriesWithBackoff) {
@@ -193,6 +297,7 @@ TEST_F(ActivityHubTest, ATransientErrorKeepsEverySubscriptionOpenAndRetriesWithB
   Inbox b;
   hub_.Subscribe(kKey, 0, kInterval, a.Listener());
   hub_.Subscribe(kKey, 0, kInterval, b.Listener());
+  wakeups_.Ready(true);
   const Status transient[] = {UnavailableError("nats down"), ResourceExhaustedError("busy"),
                               Status(StatusCode::kDeadlineExceeded, "slow"),
                               NotFoundError("consumer not created yet")};
@@ -220,9 +325,20 @@ TEST_F(ActivityHubTest, ATransientErrorKeepsEverySubscriptionOpenAndRetriesWithB
   EXPECT_EQ(observer_.failing, 0);
 }
 
+TEST_F(ActivityHubTest, APublishDuringTheBackoffRetriesAtOnce) {
+  Inbox inbox;
+  SubscribeIdle(inbox);
+  scheduler_.RunAll();
+  source_.Complete(UnavailableError("nats down"));
+  ASSERT_TRUE(wakeups_.Fire()) << "NATS is back: a message arrived";
+  EXPECT_EQ(source_.reads(), 3);
+  source_.Complete(Lag(1));
+  EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
+}
+
 TEST_F(ActivityHubTest, TheRetryBackoffIsCapped) {
   Inbox inbox;
-  hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
+  polling_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   for (int i = 0; i < 20; ++i) {
     source_.Complete(UnavailableError("nats down"));
     ASSERT_TRUE(scheduler_.OnlyDelay().has_value());
@@ -238,6 +354,7 @@ TEST_F(ActivityHubTest, OnlyInvalidArgumentAndPermissionDeniedEndTheSubscription
     Inbox b;
     hub_.Subscribe(kKey, 0, kInterval, a.Listener());
     hub_.Subscribe(kKey, 0, kInterval, b.Listener());
+    wakeups_.Ready(true);
     source_.Complete(error);
     for (const Inbox* inbox : {&a, &b}) {
       EXPECT_TRUE(inbox->values().empty());
@@ -245,6 +362,7 @@ TEST_F(ActivityHubTest, OnlyInvalidArgumentAndPermissionDeniedEndTheSubscription
       EXPECT_EQ(inbox->ends()[0].code(), error.code());
     }
     EXPECT_EQ(hub_.WatcherCount(), 0u);
+    EXPECT_EQ(wakeups_.handles, 0);
     EXPECT_TRUE(scheduler_.tasks.empty());
   }
 }
@@ -252,48 +370,56 @@ TEST_F(ActivityHubTest, OnlyInvalidArgumentAndPermissionDeniedEndTheSubscription
 TEST_F(ActivityHubTest, AnErrorAfterValuesSendsNothingUntilAReadSucceeds) {
   Inbox inbox;
   hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
+  wakeups_.Ready(true);
   source_.Complete(Lag(9));
   scheduler_.RunAll();
   source_.Complete(NotFoundError("consumer deleted"));
   EXPECT_EQ(inbox.values(), std::vector<bool>{true});
   EXPECT_TRUE(inbox.ends().empty());
+  Inbox late;
+  hub_.Subscribe(kKey, 0, kInterval, late.Listener());
+  EXPECT_TRUE(late.values().empty()) << "a failing watcher's last value is not handed out";
   scheduler_.RunAll();
   source_.Complete(Lag(0));
   EXPECT_EQ(inbox.values(), (std::vector<bool>{true, false}));
+  EXPECT_EQ(late.values(), std::vector<bool>{false});
 }
 
 TEST_F(ActivityHubTest, TheFastestSubscriberSetsTheInterval) {
   Inbox slow;
   Inbox fast;
-  hub_.Subscribe(kKey, 0, milliseconds(5000), slow.Listener());
+  polling_.Subscribe(kKey, 0, milliseconds(5000), slow.Listener());
   source_.Complete(Lag(0));
   EXPECT_EQ(scheduler_.OnlyDelay(), milliseconds(5000));
-  hub_.Subscribe(kKey, 0, milliseconds(100), fast.Listener());
+  polling_.Subscribe(kKey, 0, milliseconds(100), fast.Listener());
   EXPECT_EQ(scheduler_.OnlyDelay(), milliseconds(100));
 }
 
-TEST_F(ActivityHubTest, WakeupIsHeldOnlyWhileSomeSubscriberIsInactive) {
+TEST_F(ActivityHubTest, APublishReadsAtOnceAfterReArmingAndActivityParksTheWakeup) {
   Inbox inbox;
-  hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
-  EXPECT_EQ(wakeups_.active, 0) << "not before the first read";
-  source_.Complete(Lag(0));
-  EXPECT_EQ(wakeups_.active, 1);
-  ASSERT_TRUE(wakeups_.fire);
-  wakeups_.fire();
+  SubscribeIdle(inbox);
+  ASSERT_TRUE(wakeups_.Fire());
   EXPECT_EQ(source_.reads(), 2) << "a publish reads at once";
-  EXPECT_TRUE(scheduler_.tasks.empty()) << "the poll timer gives way to the wake-up read";
+  EXPECT_EQ(wakeups_.rearms, 1) << "listening again before the read is sent";
+  EXPECT_TRUE(scheduler_.tasks.empty()) << "the resync timer gives way to the wake-up read";
   EXPECT_EQ(observer_.wakeups, 1);
   source_.Complete(Lag(1));
   EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
-  EXPECT_EQ(wakeups_.active, 0) << "active: polling sees the drain, no need to listen";
+  EXPECT_FALSE(wakeups_.armed) << "active: polling sees the drain, no need to listen";
+  EXPECT_EQ(wakeups_.handles, 1) << "parked: the subjects are kept for later";
+  scheduler_.RunAll();
+  source_.Complete(Lag(0));
+  EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true, false}));
+  EXPECT_TRUE(wakeups_.armed) << "idle again: listening";
+  EXPECT_EQ(wakeups_.watches, 1) << "re-armed, not set up again";
+  EXPECT_EQ(source_.reads(), 4) << "plus one read for what was published while parked";
 }
 
 TEST_F(ActivityHubTest, APublishDuringAReadTriggersAnotherRead) {
   Inbox inbox;
-  hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
-  source_.Complete(Lag(0));
-  wakeups_.fire();  // read 2 in flight
-  wakeups_.fire();  // its reply may predate this publish
+  SubscribeIdle(inbox);
+  ASSERT_TRUE(wakeups_.Fire());  // read 2 in flight, re-armed
+  ASSERT_TRUE(wakeups_.Fire());  // its reply may predate this publish
   EXPECT_EQ(source_.reads(), 2);
   clock_.Advance(ActivityHub::kMinWakeupGap);
   source_.Complete(Lag(0));
@@ -302,28 +428,57 @@ TEST_F(ActivityHubTest, APublishDuringAReadTriggersAnotherRead) {
   EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
 }
 
-TEST_F(ActivityHubTest, WakeupReadsAreSpacedOnABusySubject) {
+TEST_F(ActivityHubTest, OnABusySubjectWakeupsAndReadsAreSpacedUpToTheMaximumGap) {
   Inbox inbox;
-  hub_.Subscribe(kKey, 100, kInterval, inbox.Listener());  // stays inactive below 100
-  source_.Complete(Lag(0));
-  wakeups_.fire();
-  source_.Complete(Lag(1));
-  EXPECT_EQ(source_.reads(), 2);
-  for (int i = 0; i < 50; ++i) wakeups_.fire();  // a burst within the gap
-  EXPECT_EQ(source_.reads(), 2) << "the burst waits for the gap";
-  ASSERT_TRUE(scheduler_.OnlyDelay().has_value());
-  EXPECT_LE(*scheduler_.OnlyDelay(), ActivityHub::kMinWakeupGap);
-  clock_.Advance(ActivityHub::kMinWakeupGap);
-  scheduler_.RunAll();
-  EXPECT_EQ(source_.reads(), 3) << "one read covers the whole burst";
+  SubscribeIdle(inbox, /*threshold=*/1000000);  // stays inactive
+  std::vector<milliseconds> gaps;
+  int messages = 0;
+  for (int i = 0; i < 12; ++i) {
+    // A publish every millisecond: only the first after each re-arm counts.
+    for (int k = 0; k < 50; ++k) messages += wakeups_.Fire() ? 1 : 0;
+    if (!source_.pending.empty()) source_.Complete(Lag(5));
+    if (source_.pending.empty()) {
+      ASSERT_TRUE(scheduler_.OnlyDelay().has_value());
+      gaps.push_back(*scheduler_.OnlyDelay());
+      clock_.Advance(*scheduler_.OnlyDelay());
+      scheduler_.RunAll();
+    }
+  }
+  EXPECT_LE(messages, wakeups_.rearms + 1) << "one message per arming, 600 published";
+  EXPECT_LE(messages, 13);
+  ASSERT_FALSE(gaps.empty());
+  EXPECT_TRUE(std::is_sorted(gaps.begin(), gaps.end())) << "the gap grows";
+  EXPECT_EQ(gaps.back(), ActivityHub::kMaxWakeupGap);
+  // After a quiet spell the first publish is read at once again.
+  source_.CompleteAll(Lag(5));
+  clock_.Advance(milliseconds(5000));
+  const int reads = source_.reads();
+  ASSERT_TRUE(wakeups_.Fire());
+  EXPECT_EQ(source_.reads(), reads + 1);
+  EXPECT_TRUE(inbox.values() == std::vector<bool>{false});
+}
+
+TEST_F(ActivityHubTest, AReadByAnyoneElseUpdatesTheWatcherWithoutAReadOfItsOwn) {
+  Inbox inbox;
+  SubscribeIdle(inbox);
+  hub_.OnLagRead(kKey, Lag(5));  // KEDA's GetMetrics through the shared cache
+  EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(source_.reads(), 1);
+  EXPECT_EQ(scheduler_.OnlyDelay(), kInterval) << "the next poll counts from that read";
+  hub_.OnLagRead(kKey, UnavailableError("a caller's read failed"));
+  hub_.OnLagRead(ConsumerKey{"default", "OTHER", "x"}, Lag(9));
+  EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(observer_.failing, 0) << "only the watcher's own reads decide about errors";
 }
 
 TEST_F(ActivityHubTest, LastUnsubscribeDropsTheWatcherAndIgnoresItsRead) {
   Inbox inbox;
   const auto id = hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
+  wakeups_.Ready(true);
   hub_.Unsubscribe(id);
   EXPECT_EQ(hub_.WatcherCount(), 0u);
   EXPECT_EQ(observer_.streams, 0u);
+  EXPECT_EQ(wakeups_.handles, 0);
   source_.Complete(Lag(5));
   EXPECT_TRUE(inbox.values().empty());
   EXPECT_TRUE(scheduler_.tasks.empty());
@@ -334,6 +489,7 @@ TEST_F(ActivityHubTest, UnsubscribingOneKeepsTheOthersWatched) {
   Inbox leaves;
   hub_.Subscribe(kKey, 0, kInterval, stays.Listener());
   const auto id = hub_.Subscribe(kKey, 0, kInterval, leaves.Listener());
+  wakeups_.Ready(true);
   source_.Complete(Lag(0));
   hub_.Unsubscribe(id);
   scheduler_.RunAll();
@@ -345,9 +501,12 @@ TEST_F(ActivityHubTest, UnsubscribingOneKeepsTheOthersWatched) {
 TEST_F(ActivityHubTest, AWatcherRestartsCleanlyAfterATerminalError) {
   Inbox first;
   hub_.Subscribe(kKey, 0, kInterval, first.Listener());
+  wakeups_.Ready(true);
   source_.Complete(PermissionDeniedError("denied"));
   Inbox again;  // KEDA reconnects
   hub_.Subscribe(kKey, 0, kInterval, again.Listener());
+  EXPECT_EQ(wakeups_.watches, 2);
+  wakeups_.Ready(true);
   EXPECT_EQ(source_.reads(), 2);
   source_.Complete(Lag(0));
   EXPECT_EQ(again.values(), std::vector<bool>{false});
@@ -356,12 +515,11 @@ TEST_F(ActivityHubTest, AWatcherRestartsCleanlyAfterATerminalError) {
 
 TEST_F(ActivityHubTest, ShutdownEndsEverySubscriptionWithOkAndRefusesNewOnes) {
   Inbox inbox;
-  hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
-  source_.Complete(Lag(0));
+  SubscribeIdle(inbox);
   hub_.Shutdown();
   ASSERT_EQ(inbox.ends().size(), 1u);
   EXPECT_TRUE(inbox.ends()[0].ok());
-  EXPECT_EQ(wakeups_.active, 0);
+  EXPECT_EQ(wakeups_.handles, 0);
   EXPECT_TRUE(scheduler_.tasks.empty());
   Inbox late;
   hub_.Subscribe(kKey, 0, kInterval, late.Listener());
@@ -370,14 +528,56 @@ TEST_F(ActivityHubTest, ShutdownEndsEverySubscriptionWithOkAndRefusesNewOnes) {
   EXPECT_EQ(source_.reads(), 1);
 }
 
-TEST_F(ActivityHubTest, WithoutAWakeupSourcePollingAloneWorks) {
-  ActivityHub polling(source_, scheduler_, clock_, nullptr, milliseconds(2000), nullptr);
-  Inbox inbox;
-  polling.Subscribe(kKey, 0, kInterval, inbox.Listener());
-  source_.Complete(Lag(0));
+TEST_F(ActivityHubTest, ReadsGoThroughThePacer) {
+  // One read per second, no burst: three new watchers get their first read
+  // one after another.
+  RatePacer pacer(scheduler_, clock_, 1.0, 1.0);
+  ActivityHub paced(source_, scheduler_, clock_, nullptr, &pacer,
+                    {milliseconds(2000), kResync}, &observer_);
+  std::vector<Inbox> inboxes(3);
+  for (int i = 0; i < 3; ++i) {
+    paced.Subscribe(ConsumerKey{"default", "S", "c" + std::to_string(i)}, 0, kInterval,
+                    inboxes[static_cast<size_t>(i)].Listener());
+  }
+  EXPECT_EQ(source_.reads(), 1);
+  EXPECT_EQ(pacer.Queued(), 2u);
+  clock_.Advance(milliseconds(1000));
   scheduler_.RunAll();
-  source_.Complete(Lag(1));
-  EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(source_.reads(), 2);
+  clock_.Advance(milliseconds(1000));
+  scheduler_.RunAll();
+  EXPECT_EQ(source_.reads(), 3);
+  source_.CompleteAll(Lag(0));
+  for (const auto& inbox : inboxes) EXPECT_EQ(inbox.values(), std::vector<bool>{false});
+}
+
+TEST(RatePacerTest, UrgentWorkGoesFirstAndTheRateHolds) {
+  FakeClock clock;
+  ManualScheduler scheduler;
+  RatePacer pacer(scheduler, clock, 10.0, 2.0);
+  std::vector<std::string> ran;
+  for (int i = 0; i < 4; ++i) {
+    pacer.Submit(false, [&ran, i] { ran.push_back("r" + std::to_string(i)); });
+  }
+  pacer.Submit(true, [&ran] { ran.push_back("urgent"); });
+  EXPECT_EQ(ran, (std::vector<std::string>{"r0", "r1"})) << "the burst runs inline";
+  clock.Advance(milliseconds(100));  // one token
+  scheduler.RunAll();
+  EXPECT_EQ(ran, (std::vector<std::string>{"r0", "r1", "urgent"}));
+  clock.Advance(milliseconds(1000));  // refills to the burst, not beyond
+  scheduler.RunAll();
+  EXPECT_EQ(ran.size(), 5u);
+  EXPECT_EQ(pacer.Queued(), 0u);
+}
+
+TEST(RatePacerTest, ZeroRateMeansNoLimit) {
+  FakeClock clock;
+  ManualScheduler scheduler;
+  RatePacer pacer(scheduler, clock, 0, 1);
+  int ran = 0;
+  for (int i = 0; i < 1000; ++i) pacer.Submit(false, [&ran] { ++ran; });
+  EXPECT_EQ(ran, 1000);
+  EXPECT_TRUE(scheduler.tasks.empty());
 }
 
 }  // namespace

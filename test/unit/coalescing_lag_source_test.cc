@@ -131,5 +131,44 @@ TEST_F(CoalescingTest, InlineUpstreamCompletionDoesNotDeadlock) {
   EXPECT_EQ(total, 4u);
 }
 
+TEST_F(CoalescingTest, ReadSentAfterTakesOnlyARequestSentLateEnough) {
+  auto source = Make(milliseconds(1000));
+  source.ReadLag(kKey, Deadline(), [](const LagResult&) {});
+  upstream_.CompleteAll(ConsumerLag{1, 0});
+  const SteadyTime first_sent = clock_.Now();
+  clock_.Advance(milliseconds(10));
+  LagResult seen = UnavailableError("not called");
+  // Sent no earlier than the first read: the cached result will do.
+  source.ReadLagSentAfter(kKey, first_sent, Deadline(), [&](const LagResult& r) { seen = r; });
+  EXPECT_EQ(upstream_.reads(), 1);
+  ASSERT_TRUE(seen.ok());
+  // A publish happened after it: only a new request will do, even within the ttl.
+  source.ReadLagSentAfter(kKey, clock_.Now(), Deadline(), [&](const LagResult& r) { seen = r; });
+  EXPECT_EQ(upstream_.reads(), 2);
+  upstream_.CompleteAll(ConsumerLag{4, 0});
+  EXPECT_EQ(seen->Total(), 4u);
+}
+
+TEST_F(CoalescingTest, ReadSentAfterQueuesBehindAnOlderReadInFlight) {
+  auto source = Make(milliseconds(1000));
+  std::vector<uint64_t> unary;
+  source.ReadLag(kKey, Deadline(), [&](const LagResult& r) { unary.push_back(r->Total()); });
+  clock_.Advance(milliseconds(5));
+  std::vector<uint64_t> fresh;
+  // Two callers that need a request sent from now on share one more read.
+  for (int i = 0; i < 2; ++i) {
+    source.ReadLagSentAfter(kKey, clock_.Now(), Deadline(),
+                            [&](const LagResult& r) { fresh.push_back(r->Total()); });
+  }
+  EXPECT_EQ(upstream_.reads(), 1) << "one upstream read at a time per consumer";
+  upstream_.Complete(ConsumerLag{1, 0});
+  EXPECT_EQ(unary, std::vector<uint64_t>{1});
+  EXPECT_TRUE(fresh.empty()) << "that reply may predate what they must see";
+  EXPECT_EQ(upstream_.reads(), 2);
+  upstream_.Complete(ConsumerLag{2, 0});
+  EXPECT_EQ(fresh, (std::vector<uint64_t>{2, 2}));
+  EXPECT_EQ(observer_.reads, 2);
+}
+
 }  // namespace
 }  // namespace jss::core

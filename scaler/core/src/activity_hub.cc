@@ -7,11 +7,7 @@
 namespace jss::core {
 namespace {
 
-std::chrono::milliseconds WaitUntil(std::chrono::steady_clock::time_point when,
-                                    std::chrono::steady_clock::time_point now) {
-  // Round up so the task never fires just before `when`.
-  return std::chrono::ceil<std::chrono::milliseconds>(when - now);
-}
+using std::chrono::milliseconds;
 
 std::string_view FailureReason(StatusCode code) {
   switch (code) {
@@ -28,6 +24,12 @@ std::string_view FailureReason(StatusCode code) {
   }
 }
 
+// A value younger than this is as good as a poll of our own: the watcher
+// takes it from the shared cache instead of asking NATS again.
+SteadyTime PollNotBefore(SteadyTime now, milliseconds interval) {
+  return now - std::min<milliseconds>(interval / 2, milliseconds(1000));
+}
+
 }  // namespace
 
 bool ActivityHub::IsTerminal(const Status& status) {
@@ -36,13 +38,14 @@ bool ActivityHub::IsTerminal(const Status& status) {
 }
 
 ActivityHub::ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
-                         WakeupSource* wakeups, std::chrono::milliseconds read_timeout,
+                         WakeupSource* wakeups, Pacer* pacer, ActivityHubOptions options,
                          ActivityObserver* observer)
     : source_(source),
       scheduler_(scheduler),
       clock_(clock),
       wakeups_(wakeups),
-      read_timeout_(read_timeout),
+      pacer_(pacer),
+      options_(options),
       observer_(observer) {}
 
 ActivityHub::~ActivityHub() { Shutdown(); }
@@ -51,50 +54,41 @@ ActivityHub::SubscriptionId ActivityHub::Subscribe(const ConsumerKey& key,
                                                    int64_t activation_lag_threshold,
                                                    std::chrono::milliseconds interval,
                                                    Listener listener) {
-  std::vector<Delivery> deliveries;
+  Actions a;
   SubscriptionId id;
-  bool start_read = false;
-  uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = next_id_++;
     auto shared_listener = std::make_shared<Listener>(std::move(listener));
     if (shut_down_) {
       ending_.insert(id);
-      deliveries.push_back({id, shared_listener, {std::nullopt, OkStatus()}});
+      a.deliveries.push_back({id, shared_listener, {std::nullopt, OkStatus()}});
     } else {
+      const SteadyTime now = clock_.Now();
       auto [it, created] = watchers_.try_emplace(key);
       Watcher& w = it->second;
       if (created) w.generation = next_generation_++;
-      generation = w.generation;
       Subscriber sub{activation_lag_threshold, interval, shared_listener, std::nullopt};
       if (w.last_lag.has_value() && w.failures == 0) {
         // A watcher already knows the lag: answer the new stream at once
         // (unless its reads are failing: then it waits, like the others).
         sub.last_sent = IsActive(*w.last_lag, activation_lag_threshold);
-        deliveries.push_back({id, shared_listener, {sub.last_sent, OkStatus()}});
+        a.deliveries.push_back({id, shared_listener, {sub.last_sent, OkStatus()}});
       }
-      const auto previous_interval = IntervalLocked(w);
       w.subscribers.emplace(id, std::move(sub));
       owner_.emplace(id, key);
-      if (!w.read_in_flight && !w.last_lag.has_value()) {
-        w.read_in_flight = true;
-        start_read = true;
-      } else if (!w.read_in_flight && interval < previous_interval) {
-        ScheduleLocked(key, w);  // a faster subscriber shortens the wait
-      }
-      if (w.last_lag.has_value()) UpdateWakeupLocked(key, w);
+      UpdateWakeupLocked(key, w, now, a);
+      PlanLocked(key, w, now, a);  // a faster subscriber may shorten the wait
       ReportLocked();
     }
   }
-  Deliver(deliveries);
-  if (start_read) StartRead(key, generation);
+  Run(a);
   return id;
 }
 
 void ActivityHub::Unsubscribe(SubscriptionId id) {
   std::lock_guard<std::recursive_mutex> delivery(delivery_mu_);
-  std::unique_ptr<WakeupSource::Handle> dropped_wakeup;
+  Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ending_.erase(id);
@@ -106,38 +100,50 @@ void ActivityHub::Unsubscribe(SubscriptionId id) {
     if (it == watchers_.end()) return;
     it->second.subscribers.erase(id);
     if (it->second.subscribers.empty()) {
-      if (it->second.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(key);
-      scheduler_.Cancel(it->second.timer);
-      dropped_wakeup = std::move(it->second.wakeup);
-      watchers_.erase(it);  // an in-flight read finds no watcher and is ignored
+      EraseLocked(it, a);  // an in-flight read finds no watcher and is ignored
     } else {
-      UpdateWakeupLocked(key, it->second);
+      const SteadyTime now = clock_.Now();
+      UpdateWakeupLocked(key, it->second, now, a);
+      PlanLocked(key, it->second, now, a);
     }
     ReportLocked();
   }
+  Run(a);
 }
 
 void ActivityHub::Shutdown() {
-  std::vector<Delivery> deliveries;
-  std::vector<std::unique_ptr<WakeupSource::Handle>> dropped;
+  Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (shut_down_) return;
     shut_down_ = true;
     for (auto& [key, w] : watchers_) {
-      if (w.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(key);
-      scheduler_.Cancel(w.timer);
-      if (w.wakeup) dropped.push_back(std::move(w.wakeup));
       for (auto& [id, sub] : w.subscribers) {
         ending_.insert(id);
-        deliveries.push_back({id, sub.listener, {std::nullopt, OkStatus()}});
+        a.deliveries.push_back({id, sub.listener, {std::nullopt, OkStatus()}});
       }
     }
-    watchers_.clear();
+    while (!watchers_.empty()) EraseLocked(watchers_.begin(), a);
     owner_.clear();
     ReportLocked();
   }
-  Deliver(deliveries);
+  Run(a);
+}
+
+void ActivityHub::OnLagRead(const ConsumerKey& key, const LagResult& result) {
+  if (!result.ok()) return;  // the watcher's own reads decide about errors
+  Actions a;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = watchers_.find(key);
+    // With a read of its own in flight the watcher takes that one's value
+    // (it completes right after, often with this very result).
+    if (it == watchers_.end() || it->second.read_in_flight) return;
+    const SteadyTime now = clock_.Now();
+    ApplyLocked(key, it->second, *result, now, a);
+    PlanLocked(key, it->second, now, a);
+  }
+  Run(a);
 }
 
 size_t ActivityHub::WatcherCount() const {
@@ -145,35 +151,232 @@ size_t ActivityHub::WatcherCount() const {
   return watchers_.size();
 }
 
-void ActivityHub::StartRead(const ConsumerKey& key, uint64_t generation) {
-  const auto deadline = clock_.Now() + read_timeout_;
-  source_.ReadLag(key, deadline, [this, key, generation](const LagResult& result) {
-    OnRead(key, generation, result);
-  });
+ActivityHub::Watcher* ActivityHub::FindLocked(const ConsumerKey& key, uint64_t generation) {
+  auto it = watchers_.find(key);
+  if (it == watchers_.end() || it->second.generation != generation) return nullptr;
+  return &it->second;
+}
+
+void ActivityHub::PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Actions& a) {
+  bool any_active = false;
+  bool want_wakeup = !w.last_lag.has_value();
+  for (const auto& [id, sub] : w.subscribers) {
+    any_active = any_active || sub.last_sent == true;
+    want_wakeup = want_wakeup || sub.last_sent == false;
+  }
+  RefreshFallbackLocked(w, want_wakeup && !any_active && w.wake == Wake::kOff &&
+                               w.last_lag.has_value());
+  if (w.read_in_flight) {
+    // Its completion plans again.
+    scheduler_.Cancel(w.timer);
+    w.timer = 0;
+    return;
+  }
+  const milliseconds interval = IntervalLocked(w);
+  SteadyTime due;
+  SteadyTime not_before = PollNotBefore(now, interval);
+  bool urgent = false;
+  if (w.need_read) {
+    urgent = w.need_urgent;
+    due = urgent ? std::max(now, w.last_wake_read + w.spacing) : now;
+    not_before = w.need_since;
+  } else if (w.failures > 0) {
+    due = w.failed_at + w.retry_delay;
+    not_before = w.failed_at;  // never the cached error again
+  } else if (!w.last_lag.has_value()) {
+    // The first read waits for the wake-up to be live, so that no publish
+    // falls between the two; on_ready then asks for it.
+    if (w.wake == Wake::kSettingUp) {
+      scheduler_.Cancel(w.timer);
+      w.timer = 0;
+      return;
+    }
+    due = now;
+  } else if (any_active || w.wake != Wake::kArmed) {
+    due = w.last_value_at + interval;
+  } else {
+    due = w.last_value_at + w.resync_delay;
+  }
+  if (due <= now) {
+    StartReadLocked(key, w, now, not_before, urgent, a);
+  } else {
+    ArmTimerLocked(key, w, due, now);
+  }
+}
+
+void ActivityHub::StartReadLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
+                                  SteadyTime not_before, bool urgent, Actions& a) {
+  if (w.wake == Wake::kFired) {
+    // Listen again before the read is sent: a publish after this point wakes
+    // us, one before it is in the read.
+    if (w.wakeup != nullptr && w.wakeup->Rearm()) {
+      w.wake = Wake::kArmed;
+    } else {
+      DropWakeupLocked(w, a);
+      w.next_wake_setup = now + options_.idle_resync;
+    }
+  }
+  if (urgent) {
+    w.last_wake_read = now;
+    a.wakeup = true;
+  }
+  w.need_read = false;
+  w.read_in_flight = true;
+  scheduler_.Cancel(w.timer);
+  w.timer = 0;
+  a.reads.push_back({key, w.generation, not_before, urgent});
+}
+
+void ActivityHub::ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag& lag,
+                              SteadyTime now, Actions& a) {
+  if (w.failures > 0) {
+    w.failures = 0;
+    w.next_wake_setup = now;  // a set-up that failed with the reads may work now
+    if (observer_ != nullptr) observer_->OnReadRecovered(key);
+  }
+  w.last_lag = lag;
+  w.last_value_at = now;
+  w.resync_delay = JitterLocked(options_.idle_resync);
+  for (auto& [id, sub] : w.subscribers) {
+    const bool active = IsActive(lag, sub.threshold);
+    if (sub.last_sent != active) {
+      sub.last_sent = active;
+      a.deliveries.push_back({id, sub.listener, {active, OkStatus()}});
+    }
+  }
+  UpdateWakeupLocked(key, w, now, a);
+}
+
+void ActivityHub::UpdateWakeupLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
+                                     Actions& a) {
+  if (wakeups_ == nullptr) return;
+  bool want = !w.last_lag.has_value();
+  for (const auto& [id, sub] : w.subscribers) want = want || sub.last_sent == false;
+  switch (w.wake) {
+    case Wake::kOff:
+      if (want && now >= w.next_wake_setup) {
+        w.wake = Wake::kSettingUp;
+        a.watches.push_back({key, w.generation, ++w.wake_epoch});
+      }
+      break;
+    case Wake::kParked:
+      if (!want) break;
+      if (w.wakeup != nullptr && w.wakeup->Rearm()) {
+        w.wake = Wake::kArmed;
+        // Whatever was published while parked is in the next read.
+        if (!w.need_read) {
+          w.need_read = true;
+          w.need_urgent = false;
+          w.need_since = now;
+        }
+      } else {
+        DropWakeupLocked(w, a);
+        w.next_wake_setup = now + options_.idle_resync;
+      }
+      break;
+    case Wake::kArmed:
+    case Wake::kFired:
+      // Every subscriber is active: the work is flowing and polling sees it
+      // drain; listening would only cost traffic.
+      if (!want && w.wakeup != nullptr) {
+        w.wakeup->Disarm();
+        w.wake = Wake::kParked;
+      }
+      break;
+    case Wake::kSettingUp:
+      break;  // on_ready decides
+  }
+}
+
+void ActivityHub::DropWakeupLocked(Watcher& w, Actions& a) {
+  if (w.wakeup != nullptr) a.dropped.push_back(std::move(w.wakeup));
+  w.wake = Wake::kOff;
+}
+
+void ActivityHub::EraseLocked(
+    std::unordered_map<ConsumerKey, Watcher, ConsumerKeyHash>::iterator it, Actions& a) {
+  Watcher& w = it->second;
+  if (w.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(it->first);
+  RefreshFallbackLocked(w, false);
+  scheduler_.Cancel(w.timer);
+  DropWakeupLocked(w, a);
+  watchers_.erase(it);
+}
+
+void ActivityHub::ArmTimerLocked(const ConsumerKey& key, Watcher& w, SteadyTime due,
+                                 SteadyTime now) {
+  if (w.timer != 0 && w.timer_due == due) return;
+  scheduler_.Cancel(w.timer);
+  w.timer_due = due;
+  const uint64_t generation = w.generation;
+  // Round up so the task never fires just before `due`.
+  w.timer = scheduler_.RunAfter(std::chrono::ceil<milliseconds>(due - now),
+                                [this, key, generation, due] { OnTimer(key, generation, due); });
+}
+
+void ActivityHub::RefreshFallbackLocked(Watcher& w, bool fallback) {
+  if (w.fallback == fallback) return;
+  w.fallback = fallback;
+  if (fallback) {
+    ++fallback_count_;
+  } else {
+    --fallback_count_;
+  }
+  if (observer_ != nullptr) observer_->OnPollingFallback(fallback_count_);
+}
+
+std::chrono::milliseconds ActivityHub::IntervalLocked(const Watcher& w) const {
+  auto interval = milliseconds::max();
+  for (const auto& [id, sub] : w.subscribers) interval = std::min(interval, sub.interval);
+  return interval == milliseconds::max() ? milliseconds(1000) : interval;
+}
+
+std::chrono::milliseconds ActivityHub::JitterLocked(milliseconds d) {
+  // xorshift: a cheap spread over 75-100% of `d`, so that watchers started
+  // together (a KEDA restart, an outage) do not stay in lock step.
+  jitter_state_ ^= jitter_state_ << 13;
+  jitter_state_ ^= jitter_state_ >> 7;
+  jitter_state_ ^= jitter_state_ << 17;
+  return d - d * static_cast<int64_t>(jitter_state_ % 256) / 1024;
+}
+
+void ActivityHub::ReportLocked() {
+  if (observer_ != nullptr) observer_->OnWatchers(watchers_.size(), owner_.size());
+}
+
+void ActivityHub::OnTimer(const ConsumerKey& key, uint64_t generation, SteadyTime due) {
+  Actions a;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Watcher* w = FindLocked(key, generation);
+    // A timer replaced while it was already starting is stale.
+    if (w == nullptr || w->timer == 0 || w->timer_due != due) return;
+    // Trust the timer over a clock that may read a hair earlier.
+    const SteadyTime now = std::max(clock_.Now(), due);
+    w->timer = 0;
+    PlanLocked(key, *w, now, a);
+  }
+  Run(a);
 }
 
 void ActivityHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result) {
-  std::vector<Delivery> deliveries;
-  bool read_now = false;
-  std::unique_ptr<WakeupSource::Handle> dropped_wakeup;
+  Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = watchers_.find(key);
     if (it == watchers_.end() || it->second.generation != generation) return;
     Watcher& w = it->second;
     w.read_in_flight = false;
+    const SteadyTime now = clock_.Now();
     if (!result.ok() && IsTerminal(result.status())) {
       // No retry can fix bad metadata or a denied subject: end every stream
       // of this consumer with the error (KEDA logs it).
-      if (w.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(key);
       for (auto& [id, sub] : w.subscribers) {
         ending_.insert(id);
         owner_.erase(id);
-        deliveries.push_back({id, sub.listener, {std::nullopt, result.status()}});
+        a.deliveries.push_back({id, sub.listener, {std::nullopt, result.status()}});
       }
-      scheduler_.Cancel(w.timer);
-      dropped_wakeup = std::move(w.wakeup);
-      watchers_.erase(it);
+      EraseLocked(it, a);
       ReportLocked();
     } else if (!result.ok()) {
       // Worth retrying (NATS unreachable or slow, overloaded, a consumer the
@@ -181,132 +384,114 @@ void ActivityHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagR
       // KEDA back off for up to a minute; instead they stay open, hear
       // nothing (never a guessed value) and the read is retried.
       ++w.failures;
+      w.failed_at = now;
+      milliseconds delay = kRetryFirst;
+      for (int i = 1; i < w.failures && delay < kRetryCap; ++i) delay *= 2;
+      w.retry_delay = JitterLocked(std::min(delay, kRetryCap));
       if (observer_ != nullptr) {
         observer_->OnReadFailed(key, FailureReason(result.status().code()), result.status(),
                                 w.failures == 1);
       }
-      w.read_again = false;
-      ScheduleLocked(key, w, RetryDelayLocked(w.failures));
+      PlanLocked(key, w, now, a);
     } else {
-      if (w.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(key);
-      w.failures = 0;
-      w.last_lag = *result;
-      for (auto& [id, sub] : w.subscribers) {
-        const bool active = IsActive(*result, sub.threshold);
-        if (sub.last_sent != active) {
-          sub.last_sent = active;
-          deliveries.push_back({id, sub.listener, {active, OkStatus()}});
-        }
-      }
-      UpdateWakeupLocked(key, w);
-      if (w.read_again) {
-        // A publish arrived while this read was in flight; its reply may
-        // predate the publish, so read again, no sooner than the gap allows.
-        w.read_again = false;
-        const auto now = clock_.Now();
-        if (now >= w.next_wakeup_read) {
-          w.next_wakeup_read = now + kMinWakeupGap;
-          w.read_in_flight = true;
-          read_now = true;
-        } else {
-          ScheduleLocked(key, w, WaitUntil(w.next_wakeup_read, now));
-        }
-      } else {
-        ScheduleLocked(key, w);
-      }
+      ApplyLocked(key, w, *result, now, a);
+      PlanLocked(key, w, now, a);
     }
   }
-  Deliver(deliveries);
-  if (read_now) StartRead(key, generation);
+  Run(a);
 }
 
-void ActivityHub::OnWake(const ConsumerKey& key, uint64_t generation) {
+void ActivityHub::OnWake(const ConsumerKey& key, uint64_t generation, uint64_t epoch) {
+  Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = watchers_.find(key);
-    if (it == watchers_.end() || it->second.generation != generation) return;
-    Watcher& w = it->second;
-    if (w.read_in_flight) {
-      w.read_again = true;  // the reply may predate the publish
-      return;
+    Watcher* w = FindLocked(key, generation);
+    if (w == nullptr || w->wake_epoch != epoch || w->wake != Wake::kArmed) return;
+    const SteadyTime now = clock_.Now();
+    w->wake = Wake::kFired;
+    // A publish after a quiet spell is read at once; while they keep coming
+    // the reads (and the re-arms, hence the messages we receive) are spaced.
+    if (now - w->last_fire > w->spacing + kMaxWakeupGap) {
+      w->spacing = milliseconds(0);
+    } else {
+      w->spacing = std::clamp(w->spacing * 2, kMinWakeupGap, kMaxWakeupGap);
     }
-    const auto now = clock_.Now();
-    if (now < w.next_wakeup_read) {
-      // Spaced: make sure the next read is no later than the gap's end.
-      const auto wait = WaitUntil(w.next_wakeup_read, now);
-      if (!w.wakeup_timer_armed) {
-        ScheduleLocked(key, w, wait);
-        w.wakeup_timer_armed = true;
-      }
-      return;
-    }
-    w.next_wakeup_read = now + kMinWakeupGap;
-    scheduler_.Cancel(w.timer);
-    w.wakeup_timer_armed = false;
-    w.read_in_flight = true;
+    w->last_fire = now;
+    w->need_read = true;
+    w->need_urgent = true;
+    w->need_since = now;
+    PlanLocked(key, *w, now, a);
   }
-  if (observer_ != nullptr) observer_->OnWakeup();
-  StartRead(key, generation);
+  Run(a);
 }
 
-std::chrono::milliseconds ActivityHub::IntervalLocked(const Watcher& w) const {
-  auto interval = std::chrono::milliseconds::max();
-  for (const auto& [id, sub] : w.subscribers) interval = std::min(interval, sub.interval);
-  return interval;
+void ActivityHub::OnWakeReady(const ConsumerKey& key, uint64_t generation, uint64_t epoch,
+                              bool live) {
+  Actions a;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Watcher* w = FindLocked(key, generation);
+    if (w == nullptr || w->wake_epoch != epoch || w->wake != Wake::kSettingUp) return;
+    const SteadyTime now = clock_.Now();
+    if (live) {
+      w->wake = Wake::kArmed;
+      // A publish between our last read and the subscription would be
+      // missed: read once more now that we listen.
+      if (!w->need_read) {
+        w->need_read = true;
+        w->need_urgent = false;
+        w->need_since = now;
+      }
+      UpdateWakeupLocked(key, *w, now, a);  // parks it if nobody is idle any more
+    } else {
+      DropWakeupLocked(*w, a);
+      w->next_wake_setup = now + options_.idle_resync;
+    }
+    PlanLocked(key, *w, now, a);
+  }
+  Run(a);
 }
 
-void ActivityHub::ScheduleLocked(const ConsumerKey& key, Watcher& w) {
-  ScheduleLocked(key, w, IntervalLocked(w));
+void ActivityHub::StartRead(const Read& read) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (FindLocked(read.key, read.generation) == nullptr) return;  // gone while paced
+  }
+  const auto deadline = clock_.Now() + options_.read_timeout;
+  source_.ReadLagSentAfter(read.key, read.not_before, deadline,
+                           [this, key = read.key, generation = read.generation](
+                               const LagResult& result) { OnRead(key, generation, result); });
 }
 
-void ActivityHub::ScheduleLocked(const ConsumerKey& key, Watcher& w,
-                                 std::chrono::milliseconds delay) {
-  scheduler_.Cancel(w.timer);
-  w.wakeup_timer_armed = false;
-  const uint64_t generation = w.generation;
-  w.timer = scheduler_.RunAfter(delay, [this, key, generation] {
+void ActivityHub::Run(Actions& a) {
+  if (a.wakeup && observer_ != nullptr) observer_->OnWakeup();
+  for (const WatchRequest& request : a.watches) {
+    const ConsumerKey key = request.key;
+    const uint64_t generation = request.generation;
+    const uint64_t epoch = request.epoch;
+    WakeupSource::Callbacks callbacks{
+        [this, key, generation, epoch] { OnWake(key, generation, epoch); },
+        [this, key, generation, epoch](bool live) { OnWakeReady(key, generation, epoch, live); }};
+    auto handle = wakeups_->Watch(key, std::move(callbacks));
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = watchers_.find(key);
-      if (it == watchers_.end() || it->second.generation != generation ||
-          it->second.read_in_flight) {
-        return;
+      Watcher* w = FindLocked(key, generation);
+      if (w != nullptr && w->wake_epoch == epoch && w->wake != Wake::kOff &&
+          w->wakeup == nullptr) {
+        w->wakeup = std::move(handle);
       }
-      it->second.read_in_flight = true;
     }
-    StartRead(key, generation);
-  });
-}
-
-void ActivityHub::UpdateWakeupLocked(const ConsumerKey& key, Watcher& w) {
-  if (wakeups_ == nullptr) return;
-  bool any_inactive = false;
-  for (const auto& [id, sub] : w.subscribers) {
-    any_inactive = any_inactive || sub.last_sent == false;
+    handle.reset();  // outside the lock, if it was not kept
   }
-  if (any_inactive && !w.wakeup) {
-    const uint64_t generation = w.generation;
-    w.wakeup = wakeups_->Watch(key, [this, key, generation] { OnWake(key, generation); });
-  } else if (!any_inactive && w.wakeup) {
-    // Active: the work is flowing and polling will see it drain; listening to
-    // every publish would only cost traffic.
-    w.wakeup.reset();
+  for (const Read& read : a.reads) {
+    if (pacer_ == nullptr) {
+      StartRead(read);
+    } else {
+      pacer_->Submit(read.urgent, [this, read] { StartRead(read); });
+    }
   }
-}
-
-std::chrono::milliseconds ActivityHub::RetryDelayLocked(int failures) {
-  auto delay = kRetryFirst;
-  for (int i = 1; i < failures && delay < kRetryCap; ++i) delay *= 2;
-  delay = std::min(delay, kRetryCap);
-  // xorshift: a cheap spread of 75-100% of the delay.
-  jitter_state_ ^= jitter_state_ << 13;
-  jitter_state_ ^= jitter_state_ >> 7;
-  jitter_state_ ^= jitter_state_ << 17;
-  return delay - delay * static_cast<int64_t>(jitter_state_ % 256) / 1024;
-}
-
-void ActivityHub::ReportLocked() {
-  if (observer_ != nullptr) observer_->OnWatchers(watchers_.size(), owner_.size());
+  Deliver(a.deliveries);
+  a.dropped.clear();
 }
 
 void ActivityHub::Deliver(std::vector<Delivery>& deliveries) {

@@ -21,6 +21,16 @@ CoalescingLagSource::CoalescingLagSource(LagSource& upstream, const Clock& clock
 
 void CoalescingLagSource::ReadLag(const ConsumerKey& key, SteadyTime deadline,
                                   LagCallback done) {
+  Read(key, std::nullopt, deadline, std::move(done));
+}
+
+void CoalescingLagSource::ReadLagSentAfter(const ConsumerKey& key, SteadyTime not_before,
+                                           SteadyTime deadline, LagCallback done) {
+  Read(key, not_before, deadline, std::move(done));
+}
+
+void CoalescingLagSource::Read(const ConsumerKey& key, std::optional<SteadyTime> not_before,
+                               SteadyTime deadline, LagCallback done) {
   std::optional<LagResult> cached;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -28,13 +38,25 @@ void CoalescingLagSource::ReadLag(const ConsumerKey& key, SteadyTime deadline,
     SweepLocked(now);
     Entry& entry = entries_[key];
     if (entry.in_flight) {
-      entry.waiters.push_back(std::move(done));
+      if (!not_before.has_value() || entry.sent_at >= *not_before) {
+        entry.waiters.push_back(std::move(done));
+      } else {
+        // Its reply may predate what this caller must see: one more read
+        // starts when it completes.
+        if (entry.next_waiters.empty() || deadline > entry.next_deadline) {
+          entry.next_deadline = deadline;
+        }
+        entry.next_waiters.push_back(std::move(done));
+      }
       return;
     }
-    if (entry.result.has_value() && now - entry.fetched_at < ttl_) {
+    const bool fresh = not_before.has_value() ? entry.sent_at >= *not_before
+                                              : now - entry.fetched_at < ttl_;
+    if (entry.result.has_value() && fresh) {
       cached = entry.result;
     } else {
       entry.in_flight = true;
+      entry.sent_at = now;
       entry.waiters.push_back(std::move(done));
     }
   }
@@ -50,6 +72,8 @@ void CoalescingLagSource::ReadLag(const ConsumerKey& key, SteadyTime deadline,
 
 void CoalescingLagSource::Complete(const ConsumerKey& key, const LagResult& result) {
   std::vector<LagCallback> waiters;
+  bool read_again = false;
+  SteadyTime again_deadline{};
   {
     std::lock_guard<std::mutex> lock(mu_);
     Entry& entry = entries_[key];
@@ -57,9 +81,20 @@ void CoalescingLagSource::Complete(const ConsumerKey& key, const LagResult& resu
     entry.result = result;
     entry.fetched_at = clock_.Now();
     waiters.swap(entry.waiters);
+    if (!entry.next_waiters.empty()) {
+      read_again = true;
+      again_deadline = entry.next_deadline;
+      entry.in_flight = true;
+      entry.sent_at = entry.fetched_at;
+      entry.waiters.swap(entry.next_waiters);
+    }
   }
   observer_.OnLagRead(key, result);
   for (auto& waiter : waiters) waiter(result);
+  if (read_again) {
+    upstream_.ReadLag(key, again_deadline,
+                      [this, key](const LagResult& r) { Complete(key, r); });
+  }
 }
 
 void CoalescingLagSource::SweepLocked(SteadyTime now) {

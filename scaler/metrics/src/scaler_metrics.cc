@@ -111,6 +111,12 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
                                        "with back-off; their streams hear nothing meanwhile).")
                                  .Register(*registry_)
                                  .Add({})),
+      push_polling_fallback_(prometheus::BuildGauge()
+                                 .Name("jetstream_scaler_push_polling_fallback_watchers")
+                                 .Help("Idle watched consumers polled every pushInterval "
+                                       "because their wake-up is off or unavailable.")
+                                 .Register(*registry_)
+                                 .Add({})),
       policy_denials_(prometheus::BuildCounter()
                           .Name("jetstream_scaler_policy_denials_total")
                           .Help("Queries refused by the access policy, by Kubernetes namespace.")
@@ -180,6 +186,10 @@ void ScalerMetrics::OnReadFailed(const core::ConsumerKey&, std::string_view reas
 
 void ScalerMetrics::OnReadRecovered(const core::ConsumerKey&) {
   push_failing_watchers_.Decrement();
+}
+
+void ScalerMetrics::OnPollingFallback(size_t watchers) {
+  push_polling_fallback_.Set(static_cast<double>(watchers));
 }
 
 void ScalerMetrics::OnPolicyReload(bool ok) {

@@ -195,7 +195,7 @@ class SubscriptionImpl final : public NatsConnection::Subscription {
 }  // namespace
 
 core::StatusOr<std::unique_ptr<NatsConnection::Subscription>> NatsConnection::Subscribe(
-    const std::string& subject, std::function<void()> on_message) {
+    const std::string& subject, std::function<void()> on_message, int max_messages) {
   auto* closure = new SubscriptionClosure{std::move(on_message)};
   natsSubscription* sub = nullptr;
   natsStatus s =
@@ -206,6 +206,9 @@ core::StatusOr<std::unique_ptr<NatsConnection::Subscription>> NatsConnection::Su
         core::StrCat("subscribing to \"", subject, "\": ", natsStatus_GetText(s)));
   }
   natsSubscription_SetOnCompleteCB(sub, &OnSubscriptionComplete, closure);
+  // After the completion callback is set (cnats may drop the subscription as
+  // soon as this returns).
+  if (max_messages > 0) natsSubscription_AutoUnsubscribe(sub, max_messages);
   return std::unique_ptr<Subscription>(new SubscriptionImpl(sub));
 }
 

@@ -9,96 +9,173 @@
 namespace jss::nats {
 namespace {
 
-// Shared between the handle and the asynchronous set-up, which may finish
-// after the handle is gone.
-struct WatchState {
-  explicit WatchState(core::ActivityObserver* o) : observer(o) {}
-  core::ActivityObserver* observer;
+using Subscriptions = std::vector<std::unique_ptr<NatsConnection::Subscription>>;
+
+// Shared between the handle, the asynchronous set-up and the subscriptions'
+// message callbacks, any of which may outlive the others.
+struct WatchState : std::enable_shared_from_this<WatchState> {
+  WatchState(NatsConnection* c, core::ActivityObserver* o, core::WakeupSource::Callbacks cb)
+      : conn(c), observer(o), callbacks(std::move(cb)) {}
+
+  // Subscribes to every subject, one message each. With mu held.
+  bool SubscribeAllLocked(const logging::Logger& logger, const core::ConsumerKey& key) {
+    std::weak_ptr<WatchState> weak = weak_from_this();
+    for (const auto& subject : subjects) {
+      auto sub = conn->Subscribe(
+          subject,
+          [weak] {
+            if (auto self = weak.lock()) self->OnMessage();
+          },
+          /*max_messages=*/1);
+      if (!sub.ok()) {
+        logger.Debug("push wake-up unavailable; polling instead",
+                     {{"stream", key.stream}, {"consumer", key.consumer},
+                      {"error", sub.status().message()}});
+        return false;
+      }
+      subs.push_back(std::move(*sub));
+      if (observer != nullptr) observer->OnWakeupSubscriptions(1);
+    }
+    return true;
+  }
+
+  // With mu held; the caller destroys them after unlocking.
+  Subscriptions TakeSubsLocked() {
+    Subscriptions old;
+    old.swap(subs);
+    if (!old.empty() && observer != nullptr) {
+      observer->OnWakeupSubscriptions(-static_cast<int>(old.size()));
+    }
+    return old;
+  }
+
+  void OnMessage() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!armed || cancelled) return;  // one wake-up per arming
+      armed = false;
+    }
+    callbacks.on_activity();
+  }
+
+  NatsConnection* const conn;
+  core::ActivityObserver* const observer;
+  const core::WakeupSource::Callbacks callbacks;
   std::mutex mu;
   bool cancelled = false;
-  std::vector<std::unique_ptr<NatsConnection::Subscription>> subscriptions;
+  bool armed = false;
+  std::vector<std::string> subjects;
+  Subscriptions subs;
 };
 
 class WatchHandle final : public core::WakeupSource::Handle {
  public:
-  explicit WatchHandle(std::shared_ptr<WatchState> state) : state_(std::move(state)) {}
+  WatchHandle(std::shared_ptr<WatchState> state, std::shared_ptr<logging::Logger> logger,
+              core::ConsumerKey key)
+      : state_(std::move(state)), logger_(std::move(logger)), key_(std::move(key)) {}
   ~WatchHandle() override {
-    std::vector<std::unique_ptr<NatsConnection::Subscription>> subs;
+    Subscriptions old;
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       state_->cancelled = true;
-      subs.swap(state_->subscriptions);
+      state_->armed = false;
+      old = state_->TakeSubsLocked();
     }
-    if (!subs.empty() && state_->observer != nullptr) {
-      state_->observer->OnWakeupSubscriptions(-static_cast<int>(subs.size()));
-    }
+  }
+
+  bool Rearm() override {
+    Subscriptions old;
+    Subscriptions partial;  // destroyed, like `old`, after the lock is released
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->cancelled || state_->subjects.empty()) return false;
+    old = state_->TakeSubsLocked();
+    state_->armed = state_->SubscribeAllLocked(*logger_, key_);
+    if (!state_->armed) partial = state_->TakeSubsLocked();
+    return state_->armed;
+  }
+
+  void Disarm() override {
+    Subscriptions old;
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->armed = false;
+    old = state_->TakeSubsLocked();
   }
 
  private:
   std::shared_ptr<WatchState> state_;
+  std::shared_ptr<logging::Logger> logger_;
+  core::ConsumerKey key_;
 };
-
-void SubscribeAll(NatsConnection* conn, const std::shared_ptr<WatchState>& state,
-                  const std::vector<std::string>& subjects,
-                  const std::function<void()>& on_activity, const logging::Logger& logger,
-                  const core::ConsumerKey& key) {
-  std::lock_guard<std::mutex> lock(state->mu);
-  if (state->cancelled) return;
-  for (const auto& subject : subjects) {
-    auto sub = conn->Subscribe(subject, on_activity);
-    if (!sub.ok()) {
-      logger.Debug("push wake-up unavailable; polling only",
-                   {{"stream", key.stream}, {"consumer", key.consumer},
-                    {"error", sub.status().message()}});
-      return;
-    }
-    state->subscriptions.push_back(std::move(*sub));
-    if (state->observer != nullptr) state->observer->OnWakeupSubscriptions(1);
-  }
-}
 
 }  // namespace
 
 NatsWakeupSource::NatsWakeupSource(std::map<std::string, NatsConnection*> connections,
                                    std::chrono::milliseconds request_timeout,
                                    std::shared_ptr<logging::Logger> logger,
-                                   core::ActivityObserver* observer, std::string api_prefix)
+                                   core::ActivityObserver* observer, core::Pacer* pacer,
+                                   std::string api_prefix)
     : connections_(std::move(connections)),
       request_timeout_(request_timeout),
       logger_(std::move(logger)),
       observer_(observer),
+      pacer_(pacer),
       api_prefix_(std::move(api_prefix)) {}
 
-std::unique_ptr<core::WakeupSource::Handle> NatsWakeupSource::Watch(
-    const core::ConsumerKey& key, std::function<void()> on_activity) {
-  auto state = std::make_shared<WatchState>(observer_);
+std::unique_ptr<core::WakeupSource::Handle> NatsWakeupSource::Watch(const core::ConsumerKey& key,
+                                                                    Callbacks callbacks) {
   auto it = connections_.find(key.connection);
-  if (it == connections_.end()) return std::make_unique<WatchHandle>(state);
-  NatsConnection* conn = it->second;
+  NatsConnection* conn = it == connections_.end() ? nullptr : it->second;
+  auto state = std::make_shared<WatchState>(conn, observer_, std::move(callbacks));
+  auto handle = std::make_unique<WatchHandle>(state, logger_, key);
+  if (conn == nullptr) {
+    state->callbacks.on_ready(false);
+    return handle;
+  }
   auto logger = logger_;
-  const auto deadline = std::chrono::steady_clock::now() + request_timeout_;
+  const auto timeout = request_timeout_;
+  core::Pacer* pacer = pacer_;
+  // Runs `request` now or when the pacer allows.
+  auto paced = [pacer](std::function<void()> request) {
+    if (pacer == nullptr) {
+      request();
+    } else {
+      pacer->Submit(false, std::move(request));
+    }
+  };
+  // Subscribes once the subjects are known; tells the watcher either way.
+  auto arm = [state, logger, key](const core::StatusOr<std::vector<std::string>>& subjects) {
+    bool live = false;
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (state->cancelled) return;
+      if (subjects.ok() && !subjects->empty()) {
+        state->subjects = *subjects;
+        live = state->armed = state->SubscribeAllLocked(*logger, key);
+      }
+    }
+    state->callbacks.on_ready(live);
+  };
+  const std::string consumer_info =
+      core::StrCat(api_prefix_, ".CONSUMER.INFO.", key.stream, ".", key.consumer);
   const std::string stream_info = core::StrCat(api_prefix_, ".STREAM.INFO.", key.stream);
-  conn->Request(
-      core::StrCat(api_prefix_, ".CONSUMER.INFO.", key.stream, ".", key.consumer), deadline,
-      [conn, state, key, on_activity, logger, deadline,
-       stream_info](const core::StatusOr<std::string>& reply) {
-        if (!reply.ok()) return;  // polling covers it
-        auto filters = core::DecodeConsumerFilterSubjects(*reply, key.stream, key.consumer);
-        if (!filters.ok()) return;
-        if (!filters->empty()) {
-          SubscribeAll(conn, state, *filters, on_activity, *logger, key);
-          return;
-        }
-        conn->Request(stream_info, deadline,
-                      [conn, state, key, on_activity,
-                       logger](const core::StatusOr<std::string>& stream_reply) {
-                        if (!stream_reply.ok()) return;
-                        auto subjects = core::DecodeStreamSubjects(*stream_reply, key.stream);
-                        if (!subjects.ok()) return;
-                        SubscribeAll(conn, state, *subjects, on_activity, *logger, key);
-                      });
-      });
-  return std::make_unique<WatchHandle>(state);
+  paced([conn, state, key, arm, paced, timeout, consumer_info, stream_info] {
+    conn->Request(
+        consumer_info, std::chrono::steady_clock::now() + timeout,
+        [conn, state, key, arm, paced, timeout,
+         stream_info](const core::StatusOr<std::string>& reply) {
+          if (!reply.ok()) return arm(reply.status());
+          auto filters = core::DecodeConsumerFilterSubjects(*reply, key.stream, key.consumer);
+          if (!filters.ok() || !filters->empty()) return arm(filters);
+          paced([conn, state, key, arm, timeout, stream_info] {
+            conn->Request(stream_info, std::chrono::steady_clock::now() + timeout,
+                          [key, arm](const core::StatusOr<std::string>& stream_reply) {
+                            if (!stream_reply.ok()) return arm(stream_reply.status());
+                            arm(core::DecodeStreamSubjects(*stream_reply, key.stream));
+                          });
+          });
+        });
+  });
+  return handle;
 }
 
 }  // namespace jss::nats

@@ -37,6 +37,8 @@ void PushEventLog::OnReadRecovered(const core::ConsumerKey& key) {
                  {"consumer", key.consumer}});
 }
 
+void PushEventLog::OnPollingFallback(size_t watchers) { metrics_.OnPollingFallback(watchers); }
+
 bool PushEventLog::Admit() {
   int dropped = 0;
   {

@@ -27,6 +27,7 @@ class PushEventLog final : public core::ActivityObserver {
   void OnReadFailed(const core::ConsumerKey& key, std::string_view reason,
                     const core::Status& status, bool first) override;
   void OnReadRecovered(const core::ConsumerKey& key) override;
+  void OnPollingFallback(size_t watchers) override;
 
  private:
   // True if a line may be written now; logs how many were dropped before.

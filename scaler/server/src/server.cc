@@ -7,6 +7,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "jss/nats/nats_wakeup_source.h"
 #include "jss/core/access_policy.h"
 #include "jss/core/activity_hub.h"
+#include "jss/core/pacer.h"
 #include "jss/core/scheduler.h"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
@@ -88,6 +90,24 @@ core::StatusOr<core::AccessPolicy> ParsePolicy(const core::StatusOr<std::string>
   return core::AccessPolicy::Parse(*text, path);
 }
 
+// The shared cache's observer: metrics, and (once set) the push hub, which
+// takes any successful read of a watched consumer as its own.
+class LagFeed final : public core::LagObserver {
+ public:
+  explicit LagFeed(core::LagObserver& metrics) : metrics_(metrics) {}
+  void Feed(core::ActivityHub* hub) { hub_.store(hub); }
+  void OnLagRead(const core::ConsumerKey& key, const core::LagResult& result) override {
+    metrics_.OnLagRead(key, result);
+    if (core::ActivityHub* hub = hub_.load()) hub->OnLagRead(key, result);
+  }
+  void OnCacheHit() override { metrics_.OnCacheHit(); }
+  void OnCacheSize(size_t entries) override { metrics_.OnCacheSize(entries); }
+
+ private:
+  core::LagObserver& metrics_;
+  std::atomic<core::ActivityHub*> hub_{nullptr};
+};
+
 class ServerImpl final : public Server {
  public:
   ServerImpl(const app::Config& config, std::shared_ptr<logging::Logger> logger)
@@ -111,8 +131,11 @@ class ServerImpl final : public Server {
       connections_.push_back(std::move(*conn));
     }
     jetstream_ = std::make_unique<nats::JetStreamLagSource>(by_name);
+    // Every read of the shared cache also feeds the push watchers (once the
+    // hub exists), so a KEDA poll of a watched consumer saves it a read.
+    lag_feed_ = std::make_unique<LagFeed>(*metrics_);
     coalescing_ = std::make_unique<core::CoalescingLagSource>(*jetstream_, clock_,
-                                                              config_.lag_cache_ttl, *metrics_);
+                                                              config_.lag_cache_ttl, *lag_feed_);
     selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
     scheduler_ = std::make_unique<core::ThreadScheduler>();
     if (!config_.policy_file.empty()) {
@@ -125,15 +148,22 @@ class ServerImpl final : public Server {
       policy_.Replace(std::move(*policy));
       ScheduleReload();
     }
+    // Push watchers' JetStream requests (first reads of 10,000 streams
+    // opening at once, re-reads, wake-up set-ups) share one rate limit.
+    pacer_ = std::make_unique<core::RatePacer>(*scheduler_, clock_, config_.push_read_rate,
+                                               std::max(1.0, config_.push_read_rate / 10));
     if (config_.push_wakeup) {
-      wakeups_ = std::make_unique<nats::NatsWakeupSource>(by_name, config_.request_timeout,
-                                                          logger_, metrics_.get());
+      wakeups_ = std::make_unique<nats::NatsWakeupSource>(
+          by_name, config_.request_timeout, logger_, metrics_.get(), pacer_.get());
     }
-    // Push watchers read NATS directly: each already reads once per interval
-    // for all its streams, and a cached value would delay activation.
+    // Watchers read through the shared cache, asking for a fresh enough
+    // request (a wake-up read never takes a value older than the publish).
     push_log_ = std::make_unique<PushEventLog>(*metrics_, logger_);
-    hub_ = std::make_unique<core::ActivityHub>(*jetstream_, *scheduler_, clock_, wakeups_.get(),
-                                               config_.request_timeout, push_log_.get());
+    hub_ = std::make_unique<core::ActivityHub>(
+        *coalescing_, *scheduler_, clock_, wakeups_.get(), pacer_.get(),
+        core::ActivityHubOptions{config_.request_timeout, config_.push_idle_resync},
+        push_log_.get());
+    lag_feed_->Feed(hub_.get());
     service_ = std::make_unique<grpc_service::ExternalScalerService>(
         *coalescing_, *selector_,
         grpc_service::ServiceOptions{config_.request_timeout, config_.push_interval}, *metrics_,
@@ -275,6 +305,7 @@ class ServerImpl final : public Server {
   std::unique_ptr<metrics::ScalerMetrics> metrics_;
   std::vector<std::unique_ptr<nats::NatsConnection>> connections_;
   std::unique_ptr<nats::JetStreamLagSource> jetstream_;
+  std::unique_ptr<LagFeed> lag_feed_;
   std::unique_ptr<core::CoalescingLagSource> coalescing_;
   std::unique_ptr<core::ConnectionSelector> selector_;
   core::PolicyHolder policy_{core::AccessPolicy::AllowAll()};
@@ -283,6 +314,8 @@ class ServerImpl final : public Server {
   std::unique_ptr<nats::NatsWakeupSource> wakeups_;
   std::unique_ptr<PushEventLog> push_log_;
   std::unique_ptr<core::ActivityHub> hub_;
+  // Destroyed before the hub (its queue holds reads of the hub's watchers).
+  std::unique_ptr<core::RatePacer> pacer_;
   std::unique_ptr<grpc_service::ExternalScalerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<metrics::HttpServer> http_;

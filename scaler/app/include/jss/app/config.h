@@ -42,6 +42,11 @@ struct Config {
   std::chrono::milliseconds lag_cache_ttl{1000};
   std::chrono::milliseconds push_interval = core::kDefaultPushInterval;
   bool push_wakeup = true;
+  // StreamIsActive: re-read of an idle watched consumer whose wake-up is live.
+  std::chrono::milliseconds push_idle_resync{30000};
+  // StreamIsActive: JetStream API requests per second for push watchers
+  // (first reads, re-reads, wake-up set-ups); 0 = unlimited.
+  double push_read_rate = 2000;
   size_t max_in_flight = core::kDefaultMaxInFlight;
   std::string log_level = "info";
   std::string log_format = "text";

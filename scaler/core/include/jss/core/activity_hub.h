@@ -13,23 +13,35 @@
 
 #include "jss/core/clock.h"
 #include "jss/core/lag_source.h"
+#include "jss/core/pacer.h"
 #include "jss/core/scheduler.h"
 #include "jss/core/status.h"
 
 namespace jss::core {
 
-// Tells the hub, as soon as possible, that a consumer may have new work (for
-// example: a message was published on one of its subjects). Implementations
-// may never call `on_activity` (wake-up unavailable); polling still works.
+// Tells the hub, as soon as possible, that a consumer may have new work (a
+// message was published on one of its subjects). One arming reports at most
+// one message: after `on_activity` the watch is disarmed until Rearm(), so a
+// busy subject costs the scaler a bounded number of messages per second.
 class WakeupSource {
  public:
   class Handle {
    public:
     virtual ~Handle() = default;  // stops watching
+    // Listens again (after a wake-up, or after Disarm). False if it cannot:
+    // the watch is then unavailable. Never calls back before returning.
+    virtual bool Rearm() = 0;
+    // Stops listening but keeps what Rearm() needs (the subjects).
+    virtual void Disarm() = 0;
+  };
+  struct Callbacks {
+    std::function<void()> on_activity;       // a message arrived; now disarmed
+    std::function<void(bool live)> on_ready;  // once: armed, or unavailable
   };
   virtual ~WakeupSource() = default;
-  virtual std::unique_ptr<Handle> Watch(const ConsumerKey& key,
-                                        std::function<void()> on_activity) = 0;
+  // Sets the watch up asynchronously; the callbacks may run on any thread,
+  // even before Watch returns.
+  virtual std::unique_ptr<Handle> Watch(const ConsumerKey& key, Callbacks callbacks) = 0;
 };
 
 // Hooks for metrics/logs; may be called from any thread.
@@ -49,24 +61,44 @@ class ActivityObserver {
   // A watcher whose reads were failing read successfully again, or is no
   // longer watched.
   virtual void OnReadRecovered(const ConsumerKey& key) = 0;
+  // Idle watchers polled every pushInterval because their wake-up is off or
+  // unavailable (the polling fallback).
+  virtual void OnPollingFallback(size_t watchers) = 0;
+};
+
+struct ActivityHubOptions {
+  // Upper bound of one read.
+  std::chrono::milliseconds read_timeout{2000};
+  // While every subscriber of a consumer is inactive and its wake-up is
+  // live, the consumer is re-read only this often (jittered to 75-100%): a
+  // safety net for lag that appears without a publish on its subjects.
+  std::chrono::milliseconds idle_resync{30000};
 };
 
 // Shared watchers for push activation (KEDA's StreamIsActive). One watcher
-// per consumer, however many streams subscribe: it reads the lag every
-// interval (the smallest any subscriber asked for), and right away when the
-// wake-up source fires, which it only listens to while some subscriber is
-// inactive. Each subscriber is told its activity once at start and then only
-// on change. An activity is only ever reported from a successful read: a
-// read that fails with an error worth retrying (NATS unreachable or slow,
-// overloaded, consumer not created yet) is retried with capped back-off while
-// every stream stays open and hears nothing; only an error no retry can fix
-// (INVALID_ARGUMENT, PERMISSION_DENIED) ends the subscriptions.
+// per consumer, however many streams subscribe. What a watcher costs depends
+// on what it is waiting for:
+//  - every subscriber inactive and the wake-up live: nothing but a jittered
+//    re-read every `idle_resync`; a publish on the consumer's subjects
+//    triggers an immediate read;
+//  - some subscriber active, or the wake-up off/unavailable (the fallback):
+//    a read every interval (the smallest any subscriber asked for), to see
+//    the work drain or appear.
+// Any successful read of the consumer by anyone (OnLagRead) counts as the
+// watcher's own. Each subscriber is told its activity once at start and then
+// only on change, and only from a successful read: a read failing with an
+// error worth retrying (NATS unreachable or slow, overloaded, a consumer not
+// created yet) is retried with capped back-off while every stream stays open
+// and hears nothing; only INVALID_ARGUMENT and PERMISSION_DENIED end them.
+// Reads and wake-up set-ups go through the pacer (bounded request rate).
 class ActivityHub {
  public:
+  // Wake-up reads of one consumer are spaced: the first publish after a quiet
+  // spell is read at once, then the gap doubles from kMinWakeupGap up to
+  // kMaxWakeupGap while publishes keep coming.
   static constexpr std::chrono::milliseconds kMinWakeupGap{20};
-  // Back-off between retries of a failing read: doubles from the first to
-  // the cap, with jitter so that the watchers of a whole NATS outage do not
-  // retry in lock step.
+  static constexpr std::chrono::milliseconds kMaxWakeupGap{1000};
+  // Back-off between retries of a failing read (jittered to 75-100%).
   static constexpr std::chrono::milliseconds kRetryFirst{500};
   static constexpr std::chrono::milliseconds kRetryCap{30000};
   using SubscriptionId = uint64_t;
@@ -80,8 +112,9 @@ class ActivityHub {
   // Errors that end a subscription instead of being retried.
   static bool IsTerminal(const Status& status);
 
+  // `wakeups` and `pacer` may be null (no wake-up: polling; no pacing).
   ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
-              WakeupSource* wakeups, std::chrono::milliseconds read_timeout,
+              WakeupSource* wakeups, Pacer* pacer, ActivityHubOptions options,
               ActivityObserver* observer);
   ~ActivityHub();
 
@@ -92,10 +125,20 @@ class ActivityHub {
   // Ends every subscription with OK (so KEDA reconnects at once, to another
   // replica, with its back-off reset) and stops all watchers.
   void Shutdown();
+  // A lag read of `key` by anyone (KEDA's GetMetrics/IsActive through the
+  // shared cache): a watched consumer takes a value as its own read.
+  void OnLagRead(const ConsumerKey& key, const LagResult& result);
 
   size_t WatcherCount() const;
 
  private:
+  enum class Wake {
+    kOff,        // no handle (not wanted, off, or set-up failed)
+    kSettingUp,  // Watch() called, on_ready pending
+    kArmed,      // listening
+    kFired,      // a message arrived; re-armed right before the next read
+    kParked,     // not wanted now (someone is active); subjects kept
+  };
   struct Subscriber {
     int64_t threshold;
     std::chrono::milliseconds interval;
@@ -103,42 +146,86 @@ class ActivityHub {
     std::optional<bool> last_sent;
   };
   struct Watcher {
-    uint64_t generation;
+    uint64_t generation = 0;
     std::unordered_map<SubscriptionId, Subscriber> subscribers;
     std::optional<ConsumerLag> last_lag;
-    bool read_in_flight = false;
-    bool read_again = false;
+    SteadyTime last_value_at{};
+    std::chrono::milliseconds resync_delay{};  // jittered, drawn per value
+    bool read_in_flight = false;  // queued in the pacer or sent
+    // A read sent at or after need_since is wanted as soon as allowed
+    // (urgent: a publish, spaced by `spacing`).
+    bool need_read = false;
+    bool need_urgent = false;
+    SteadyTime need_since{};
     Scheduler::TaskId timer = 0;
+    SteadyTime timer_due{};
+    Wake wake = Wake::kOff;
+    uint64_t wake_epoch = 0;  // tells the callbacks of an old Watch() apart
     std::unique_ptr<WakeupSource::Handle> wakeup;
-    // Wake-up reads are spaced by kMinWakeupGap so that a busy subject on a
-    // consumer below its activation threshold cannot turn every publish into
-    // a read; the first publish after a quiet spell is still read at once.
-    std::chrono::steady_clock::time_point next_wakeup_read{};
-    bool wakeup_timer_armed = false;  // a spaced wake-up read is scheduled
-    int failures = 0;                 // consecutive failed reads
+    SteadyTime next_wake_setup{};  // after a failed set-up, retry no sooner
+    SteadyTime last_fire{};
+    SteadyTime last_wake_read{};
+    std::chrono::milliseconds spacing{0};
+    int failures = 0;  // consecutive failed reads
+    SteadyTime failed_at{};
+    std::chrono::milliseconds retry_delay{};
+    bool fallback = false;  // counted in fallback_count_
   };
   struct Delivery {
     SubscriptionId id;
     std::shared_ptr<Listener> listener;
     Update update;
   };
+  struct Read {
+    ConsumerKey key;
+    uint64_t generation;
+    SteadyTime not_before;
+    bool urgent;
+  };
+  struct WatchRequest {
+    ConsumerKey key;
+    uint64_t generation;
+    uint64_t epoch;
+  };
+  // Side effects decided under the lock, carried out after it.
+  struct Actions {
+    std::vector<Delivery> deliveries;
+    std::vector<std::unique_ptr<WakeupSource::Handle>> dropped;
+    std::vector<WatchRequest> watches;
+    std::vector<Read> reads;
+    bool wakeup = false;
+  };
 
-  void StartRead(const ConsumerKey& key, uint64_t generation);
-  void OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result);
-  void OnWake(const ConsumerKey& key, uint64_t generation);
-  void ScheduleLocked(const ConsumerKey& key, Watcher& w);
-  void ScheduleLocked(const ConsumerKey& key, Watcher& w, std::chrono::milliseconds delay);
+  Watcher* FindLocked(const ConsumerKey& key, uint64_t generation);
+  void PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Actions& a);
+  void StartReadLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
+                       SteadyTime not_before, bool urgent, Actions& a);
+  void ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag& lag, SteadyTime now,
+                   Actions& a);
+  void UpdateWakeupLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Actions& a);
+  void DropWakeupLocked(Watcher& w, Actions& a);
+  void EraseLocked(std::unordered_map<ConsumerKey, Watcher, ConsumerKeyHash>::iterator it,
+                   Actions& a);
+  void ArmTimerLocked(const ConsumerKey& key, Watcher& w, SteadyTime due, SteadyTime now);
+  void RefreshFallbackLocked(Watcher& w, bool fallback);
   std::chrono::milliseconds IntervalLocked(const Watcher& w) const;
-  void UpdateWakeupLocked(const ConsumerKey& key, Watcher& w);
+  std::chrono::milliseconds JitterLocked(std::chrono::milliseconds d);
   void ReportLocked();
-  std::chrono::milliseconds RetryDelayLocked(int failures);
+
+  void OnTimer(const ConsumerKey& key, uint64_t generation, SteadyTime due);
+  void OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result);
+  void OnWake(const ConsumerKey& key, uint64_t generation, uint64_t epoch);
+  void OnWakeReady(const ConsumerKey& key, uint64_t generation, uint64_t epoch, bool live);
+  void StartRead(const Read& read);
+  void Run(Actions& a);
   void Deliver(std::vector<Delivery>& deliveries);
 
   LagSource& source_;
   Scheduler& scheduler_;
   const Clock& clock_;
   WakeupSource* wakeups_;
-  const std::chrono::milliseconds read_timeout_;
+  Pacer* pacer_;
+  const ActivityHubOptions options_;
   ActivityObserver* observer_;
 
   mutable std::mutex mu_;
@@ -147,10 +234,11 @@ class ActivityHub {
   std::recursive_mutex delivery_mu_;
   std::unordered_map<ConsumerKey, Watcher, ConsumerKeyHash> watchers_;
   std::unordered_map<SubscriptionId, ConsumerKey> owner_;
-  // Subscriptions ended by an error whose listener has not been told yet.
+  // Subscriptions ended whose listener has not been told yet.
   std::unordered_set<SubscriptionId> ending_;
   SubscriptionId next_id_ = 1;
   uint64_t next_generation_ = 1;
+  size_t fallback_count_ = 0;
   bool shut_down_ = false;
   uint64_t jitter_state_ = 0x9E3779B97F4A7C15ull;
 };

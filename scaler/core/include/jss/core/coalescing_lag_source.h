@@ -20,12 +20,17 @@ namespace jss::core {
 //  - ttl == 0 disables reuse; concurrent readers are still coalesced.
 //  - Entries that are stale and idle are dropped, so memory follows the set
 //    of consumers that are actually being asked about.
+//  - ReadLagSentAfter (push watchers) shares the same entries: it takes a
+//    result or joins a read only if that request was sent late enough, else
+//    queues one more read that starts when the one in flight completes.
 class CoalescingLagSource final : public LagSource {
  public:
   CoalescingLagSource(LagSource& upstream, const Clock& clock,
                       std::chrono::milliseconds ttl, LagObserver& observer);
 
   void ReadLag(const ConsumerKey& key, SteadyTime deadline, LagCallback done) override;
+  void ReadLagSentAfter(const ConsumerKey& key, SteadyTime not_before, SteadyTime deadline,
+                        LagCallback done) override;
 
   size_t EntryCountForTest() const;
 
@@ -34,9 +39,16 @@ class CoalescingLagSource final : public LagSource {
     std::optional<LagResult> result;
     SteadyTime fetched_at{};
     bool in_flight = false;
+    SteadyTime sent_at{};  // of the read in flight, or of `result`
     std::vector<LagCallback> waiters;
+    // Readers that need a request sent after the one in flight.
+    std::vector<LagCallback> next_waiters;
+    SteadyTime next_deadline{};
   };
 
+  // not_before: ReadLagSentAfter; none: ReadLag (the ttl decides).
+  void Read(const ConsumerKey& key, std::optional<SteadyTime> not_before, SteadyTime deadline,
+            LagCallback done);
   void Complete(const ConsumerKey& key, const LagResult& result);
   // Caller holds mu_.
   void SweepLocked(SteadyTime now);

@@ -40,6 +40,13 @@ class LagSource {
  public:
   virtual ~LagSource() = default;
   virtual void ReadLag(const ConsumerKey& key, SteadyTime deadline, LagCallback done) = 0;
+  // Like ReadLag, but the result comes from a request sent at or after
+  // `not_before` (a source that shares or caches reads must not answer with
+  // an older one). A source without a cache reads afresh anyway.
+  virtual void ReadLagSentAfter(const ConsumerKey& key, SteadyTime /*not_before*/,
+                                SteadyTime deadline, LagCallback done) {
+    ReadLag(key, deadline, std::move(done));
+  }
 };
 
 }  // namespace jss::core

@@ -49,6 +49,7 @@ class ScalerMetrics final : public core::NatsObserver,
   void OnReadFailed(const core::ConsumerKey& key, std::string_view reason,
                     const core::Status& status, bool first) override;
   void OnReadRecovered(const core::ConsumerKey& key) override;
+  void OnPollingFallback(size_t watchers) override;
 
  private:
   static constexpr size_t kMethods = 6;  // 5 RPCs + "other"
@@ -73,6 +74,7 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Gauge& push_wakeup_subscriptions_;
   prometheus::Family<prometheus::Counter>& push_read_retries_;
   prometheus::Gauge& push_failing_watchers_;
+  prometheus::Gauge& push_polling_fallback_;
   prometheus::Family<prometheus::Counter>& policy_denials_;
   prometheus::Family<prometheus::Counter>& policy_reloads_;
   prometheus::Counter& policy_reloads_ok_;

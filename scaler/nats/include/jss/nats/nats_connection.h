@@ -62,13 +62,16 @@ class NatsConnection {
   void Request(const std::string& subject, core::SteadyTime deadline, ReplyCallback done);
 
   // A core NATS subscription that calls `on_message` (on a cnats delivery
-  // thread) for every message; destroying the handle unsubscribes.
+  // thread) for every message, or only for the first `max_messages` (> 0:
+  // the server then drops the interest itself); destroying the handle
+  // unsubscribes.
   class Subscription {
    public:
     virtual ~Subscription() = default;
   };
   core::StatusOr<std::unique_ptr<Subscription>> Subscribe(const std::string& subject,
-                                                          std::function<void()> on_message);
+                                                          std::function<void()> on_message,
+                                                          int max_messages = 0);
 
   bool IsConnected() const;
   // Fails every request in flight with `status` now (their callbacks run on

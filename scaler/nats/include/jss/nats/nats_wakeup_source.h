@@ -6,6 +6,7 @@
 #include <string>
 
 #include "jss/core/activity_hub.h"
+#include "jss/core/pacer.h"
 #include "jss/logging/logger.h"
 #include "jss/nats/nats_connection.h"
 
@@ -13,24 +14,30 @@ namespace jss::nats {
 
 // Event-driven wake-up for idle watched consumers: subscribes (core NATS) to
 // the consumer's filter subject(s), or to its stream's subjects when it has no
-// filter, so the first publish triggers an immediate lag read. Needs
-// subscribe permission on those subjects; without it (or on any error) it
-// stays silent and the watcher's polling carries on.
+// filter, so the first publish triggers an immediate lag read. Each arming
+// takes at most one message per subject (the server drops the interest after
+// it), so a busy subject costs one message per re-arm, not one per publish.
+// The subjects are looked up once per watch (CONSUMER.INFO, and STREAM.INFO
+// for an unfiltered consumer, paced like every push request); re-arming only
+// re-subscribes. Needs subscribe permission on those subjects; without it
+// (or on any error) the watch reports itself unavailable and the watcher
+// polls instead.
 class NatsWakeupSource final : public core::WakeupSource {
  public:
+  // `pacer` may be null (no pacing).
   NatsWakeupSource(std::map<std::string, NatsConnection*> connections,
                    std::chrono::milliseconds request_timeout,
                    std::shared_ptr<logging::Logger> logger, core::ActivityObserver* observer,
-                   std::string api_prefix = "$JS.API");
+                   core::Pacer* pacer, std::string api_prefix = "$JS.API");
 
-  std::unique_ptr<Handle> Watch(const core::ConsumerKey& key,
-                                std::function<void()> on_activity) override;
+  std::unique_ptr<Handle> Watch(const core::ConsumerKey& key, Callbacks callbacks) override;
 
  private:
   std::map<std::string, NatsConnection*> connections_;
   std::chrono::milliseconds request_timeout_;
   std::shared_ptr<logging::Logger> logger_;
   core::ActivityObserver* observer_;  // may be null
+  core::Pacer* pacer_;                // may be null
   std::string api_prefix_;
 };
 
