@@ -47,6 +47,31 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c->log_format, "text");
 }
 
+TEST(ConfigTest, PushIdleResyncAndReadRate) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->push_idle_resync, std::chrono::seconds(30));
+  EXPECT_EQ(defaults->push_read_rate, 2000);
+  FakeEnv env;
+  env.vars["JETSTREAM_SCALER_PUSH_READ_RATE"] = "0";
+  auto c = Parse({"--push-idle-resync", "2m"}, env);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->push_idle_resync, std::chrono::minutes(2));
+  EXPECT_EQ(c->push_read_rate, 0) << "0 = unlimited";
+  const struct {
+    std::vector<std::string> args;
+    const char* names;
+  } bad[] = {{{"--push-idle-resync", "100ms"}, "--push-idle-resync"},
+             {{"--push-idle-resync", "2h"}, "--push-idle-resync"},
+             {{"--push-read-rate", "-1"}, "--push-read-rate"},
+             {{"--push-read-rate", "fast"}, "--push-read-rate"}};
+  for (const auto& b : bad) {
+    auto r = Parse(b.args);
+    ASSERT_FALSE(r.ok()) << b.args[1];
+    EXPECT_THAT(r.status().message(), HasSubstr(b.names));
+  }
+}
+
 TEST(ConfigTest, NamedAndUnnamedConnections) {
   auto c = Parse({"--nats-url", "nats://a:4222", "--nats-url=nats://b:4222",
                   "--nats-url", "tenant-b=nats://c:4222,nats://d:4222"});

@@ -310,6 +310,13 @@ void DefineFlags(Flags& f, Parsed& p) {
   f.Bool("push-wakeup", &c.push_wakeup,
          "StreamIsActive: while a watched consumer is idle, subscribe to its subjects so the "
          "first publish is pushed at once (needs subscribe permission; polling remains)");
+  f.Duration("push-idle-resync", &c.push_idle_resync,
+             {std::chrono::seconds(1), std::chrono::hours(1)},
+             "StreamIsActive: how often an idle watched consumer whose wake-up is live is "
+             "re-read anyway (jittered)");
+  f.Count("push-read-rate", &c.push_read_rate, 0, 1000000,
+          "StreamIsActive: JetStream API requests per second for push watchers (first reads "
+          "when thousands of streams open at once, re-reads, wake-up set-ups); 0 = unlimited");
   f.Count("max-inflight-requests", &c.max_in_flight, 1, 1000000,
           "JetStream API requests in flight per connection before new ones are refused");
   f.OneOf("log-level", "LEVEL", &c.log_level, logging::kLevelNames, "least severe level logged");

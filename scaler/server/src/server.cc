@@ -150,8 +150,9 @@ class ServerImpl final : public Server {
     }
     // Push watchers' JetStream requests (first reads of 10,000 streams
     // opening at once, re-reads, wake-up set-ups) share one rate limit.
-    pacer_ = std::make_unique<core::RatePacer>(*scheduler_, clock_, config_.push_read_rate,
-                                               std::max(1.0, config_.push_read_rate / 10));
+    const auto read_rate = static_cast<double>(config_.push_read_rate);
+    pacer_ = std::make_unique<core::RatePacer>(*scheduler_, clock_, read_rate,
+                                               std::max(1.0, read_rate / 10));
     if (config_.push_wakeup) {
       wakeups_ = std::make_unique<nats::NatsWakeupSource>(
           by_name, config_.request_timeout, logger_, metrics_.get(), pacer_.get());

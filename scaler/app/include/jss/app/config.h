@@ -46,7 +46,7 @@ struct Config {
   std::chrono::milliseconds push_idle_resync{30000};
   // StreamIsActive: JetStream API requests per second for push watchers
   // (first reads, re-reads, wake-up set-ups); 0 = unlimited.
-  double push_read_rate = 2000;
+  size_t push_read_rate = 2000;
   size_t max_in_flight = core::kDefaultMaxInFlight;
   std::string log_level = "info";
   std::string log_format = "text";
