@@ -3,7 +3,8 @@
 # Usage: scripts/bench.sh [all|scaler|push] [args for that benchmark...]
 #   all:    sections 1-4; --out FILE saves all four (other args go to scaler_bench)
 #   scaler: sections 1-3 (polling load, raw reads, /jsz), e.g. --seconds 5 --out /tmp/bench.md
-#   push:   section 4 (publish -> StreamIsActive latency), e.g. --watched 1000 --samples 200
+#   push:   section 4 (push at scale: first values, idle cost counted by nats-server, publish -> true),
+#           e.g. --watched 10000,1000 --wakeup-off 1000 --samples 200 --idle-seconds 45
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=all
