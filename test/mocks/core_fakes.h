@@ -23,8 +23,9 @@ class FakeClock final : public Clock {
 // Records every read and completes them only when the test says so.
 class ManualLagSource final : public LagSource {
  public:
-  void ReadLag(const ConsumerKey& key, SteadyTime, LagCallback done) override {
+  void ReadLag(const ConsumerKey& key, SteadyTime deadline, LagCallback done) override {
     keys.push_back(key);
+    deadlines.push_back(deadline);
     pending.push_back(std::move(done));
   }
   int reads() const { return static_cast<int>(keys.size()); }
@@ -43,6 +44,7 @@ class ManualLagSource final : public LagSource {
   }
 
   std::vector<ConsumerKey> keys;  // one per read, in order
+  std::vector<SteadyTime> deadlines;  // of each read, in order
   std::vector<LagCallback> pending;
 };
 

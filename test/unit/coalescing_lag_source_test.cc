@@ -118,6 +118,62 @@ TEST_F(CoalescingTest, IdleEntriesExpire) {
   EXPECT_EQ(observer_.size, 0u);  // swept before the new entry was added
 }
 
+// The attack from issue 13: one caller sends 200 µs deadlines every 20 ms;
+// another caller with a 5 s deadline must never get the first one's timeout.
+TEST_F(CoalescingTest, ATinyDeadlineNeverFailsACallerWithTimeLeft) {
+  auto source = Make(milliseconds(1000));
+  int victim_ok = 0;
+  int victim_failed = 0;
+  for (int round = 0; round < 74; ++round) {
+    clock_.Advance(milliseconds(1001));  // past the reuse window each round
+    LagResult attacker = ConsumerLag{0, 0};
+    source.ReadLag(kKey, clock_.Now() + std::chrono::microseconds(200),
+                   [&](const LagResult& r) { attacker = r; });
+    const SteadyTime victim_deadline = clock_.Now() + milliseconds(5000);
+    source.ReadLag(kKey, victim_deadline, [&](const LagResult& r) {
+      r.ok() ? ++victim_ok : ++victim_failed;
+    });
+    clock_.Advance(milliseconds(1));
+    upstream_.Complete(UnavailableError("NATS did not answer within the request deadline"));
+    EXPECT_FALSE(attacker.ok());
+    // The victim is not answered with that error: its own read is in flight,
+    // under its own deadline.
+    ASSERT_EQ(upstream_.pending.size(), 1u);
+    EXPECT_EQ(upstream_.deadlines.back(), victim_deadline);
+    upstream_.Complete(ConsumerLag{5, 0});
+  }
+  EXPECT_EQ(victim_ok, 74);
+  EXPECT_EQ(victim_failed, 0);
+}
+
+TEST_F(CoalescingTest, AnErrorAfterTheReadsDeadlineIsNotReused) {
+  auto source = Make(milliseconds(1000));
+  source.ReadLag(kKey, clock_.Now() + milliseconds(1), [](const LagResult&) {});
+  clock_.Advance(milliseconds(2));
+  upstream_.Complete(UnavailableError("NATS did not answer within the request deadline"));
+  LagResult seen = UnavailableError("not called");
+  source.ReadLag(kKey, Deadline(), [&](const LagResult& r) { seen = r; });
+  EXPECT_EQ(upstream_.reads(), 2);  // a fresh read, not the cached timeout
+  upstream_.Complete(ConsumerLag{3, 0});
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->Total(), 3u);
+}
+
+TEST_F(CoalescingTest, CallersWhoseDeadlinePassedTooGetTheDeadlineError) {
+  auto source = Make(milliseconds(1000));
+  int failed = 0;
+  source.ReadLag(kKey, clock_.Now() + milliseconds(1), [&](const LagResult& r) {
+    if (!r.ok()) ++failed;
+  });
+  source.ReadLag(kKey, clock_.Now() + milliseconds(2), [&](const LagResult& r) {
+    if (!r.ok()) ++failed;
+  });
+  clock_.Advance(milliseconds(3));
+  upstream_.Complete(UnavailableError("NATS did not answer within the request deadline"));
+  EXPECT_EQ(failed, 2);
+  EXPECT_EQ(upstream_.reads(), 1);  // nobody had time left: no retry
+}
+
 TEST_F(CoalescingTest, InlineUpstreamCompletionDoesNotDeadlock) {
   class InlineSource final : public LagSource {
    public:

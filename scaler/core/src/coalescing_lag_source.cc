@@ -39,14 +39,11 @@ void CoalescingLagSource::Read(const ConsumerKey& key, std::optional<SteadyTime>
     Entry& entry = entries_[key];
     if (entry.in_flight) {
       if (!not_before.has_value() || entry.sent_at >= *not_before) {
-        entry.waiters.push_back(std::move(done));
+        entry.waiters.push_back({std::move(done), deadline});
       } else {
         // Its reply may predate what this caller must see: one more read
         // starts when it completes.
-        if (entry.next_waiters.empty() || deadline > entry.next_deadline) {
-          entry.next_deadline = deadline;
-        }
-        entry.next_waiters.push_back(std::move(done));
+        entry.next_waiters.push_back({std::move(done), deadline});
       }
       return;
     }
@@ -57,7 +54,8 @@ void CoalescingLagSource::Read(const ConsumerKey& key, std::optional<SteadyTime>
     } else {
       entry.in_flight = true;
       entry.sent_at = now;
-      entry.waiters.push_back(std::move(done));
+      entry.read_deadline = deadline;
+      entry.waiters.push_back({std::move(done), deadline});
     }
   }
   if (cached.has_value()) {
@@ -71,26 +69,43 @@ void CoalescingLagSource::Read(const ConsumerKey& key, std::optional<SteadyTime>
 }
 
 void CoalescingLagSource::Complete(const ConsumerKey& key, const LagResult& result) {
-  std::vector<LagCallback> waiters;
+  std::vector<Waiter> answered;
   bool read_again = false;
   SteadyTime again_deadline{};
   {
     std::lock_guard<std::mutex> lock(mu_);
     Entry& entry = entries_[key];
-    entry.in_flight = false;
-    entry.result = result;
-    entry.fetched_at = clock_.Now();
-    waiters.swap(entry.waiters);
-    if (!entry.next_waiters.empty()) {
+    const SteadyTime now = clock_.Now();
+    // An error at or after the read's own deadline says more about the
+    // deadline than about NATS: it is not cached, and callers with time left
+    // get a read of their own instead of it.
+    const bool deadline_error = !result.ok() && now >= entry.read_deadline;
+    std::vector<Waiter> again;
+    if (!deadline_error) {
+      entry.result = result;
+      entry.fetched_at = now;
+      answered.swap(entry.waiters);
+    } else {
+      for (auto& waiter : entry.waiters) {
+        (waiter.deadline > now ? again : answered).push_back(std::move(waiter));
+      }
+      entry.waiters.clear();
+    }
+    // Readers that needed a later request join the next one.
+    for (auto& waiter : entry.next_waiters) again.push_back(std::move(waiter));
+    entry.next_waiters.clear();
+    entry.in_flight = !again.empty();
+    if (entry.in_flight) {
       read_again = true;
-      again_deadline = entry.next_deadline;
-      entry.in_flight = true;
-      entry.sent_at = entry.fetched_at;
-      entry.waiters.swap(entry.next_waiters);
+      again_deadline = again.front().deadline;
+      for (const auto& waiter : again) again_deadline = std::max(again_deadline, waiter.deadline);
+      entry.sent_at = now;
+      entry.read_deadline = again_deadline;
+      entry.waiters = std::move(again);
     }
   }
   observer_.OnLagRead(key, result);
-  for (auto& waiter : waiters) waiter(result);
+  for (auto& waiter : answered) waiter.done(result);
   if (read_again) {
     upstream_.ReadLag(key, again_deadline,
                       [this, key](const LagResult& r) { Complete(key, r); });

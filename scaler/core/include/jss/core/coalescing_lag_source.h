@@ -18,6 +18,11 @@ namespace jss::core {
 //    error, so an outage cannot be turned into a number, but a burst of
 //    callers during it costs NATS one request per window.
 //  - ttl == 0 disables reuse; concurrent readers are still coalesced.
+//  - A shared read runs under the deadline of the caller that started it. If
+//    it fails once that deadline has passed (a caller's too-short deadline,
+//    not an answer from NATS), the error is neither cached nor given to
+//    callers whose own deadline has not passed: they get a new read under the
+//    latest of their deadlines. One caller's tiny deadline cannot fail others.
 //  - Entries that are stale and idle are dropped, so memory follows the set
 //    of consumers that are actually being asked about.
 //  - ReadLagSentAfter (push watchers) shares the same entries: it takes a
@@ -35,15 +40,19 @@ class CoalescingLagSource final : public LagSource {
   size_t EntryCountForTest() const;
 
  private:
+  struct Waiter {
+    LagCallback done;
+    SteadyTime deadline;
+  };
   struct Entry {
     std::optional<LagResult> result;
     SteadyTime fetched_at{};
     bool in_flight = false;
-    SteadyTime sent_at{};  // of the read in flight, or of `result`
-    std::vector<LagCallback> waiters;
+    SteadyTime sent_at{};        // of the read in flight, or of `result`
+    SteadyTime read_deadline{};  // of the read in flight
+    std::vector<Waiter> waiters;
     // Readers that need a request sent after the one in flight.
-    std::vector<LagCallback> next_waiters;
-    SteadyTime next_deadline{};
+    std::vector<Waiter> next_waiters;
   };
 
   // not_before: ReadLagSentAfter; none: ReadLag (the ttl decides).
