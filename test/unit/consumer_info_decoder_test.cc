@@ -25,6 +25,40 @@ TEST(ConsumerInfoDecoderTest, ReadsLargeUnsignedCounters) {
   EXPECT_EQ(lag->num_pending, 18446744073709551615u);
 }
 
+TEST(ConsumerInfoDecoderTest, RefusesBodiesOverTheLimitBeforeParsing) {
+  // Valid JSON with the counters, padded past the limit: refused, never read.
+  const std::string body = R"({"num_pending":1,"num_ack_pending":2,"pad":")" +
+                           std::string(kMaxReplyBytes, 'x') + R"("})";
+  auto lag = DecodeConsumerInfoResponse(body, "S", "C");
+  ASSERT_FALSE(lag.ok());
+  EXPECT_EQ(lag.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(lag.status().message(), HasSubstr("exceeds the 65536-byte limit"));
+  EXPECT_FALSE(DecodeConsumerFilterSubjects(body, "S", "C").ok());
+  EXPECT_FALSE(DecodeStreamSubjects(body, "S").ok());
+}
+
+TEST(ConsumerInfoDecoderTest, DeepOrUnknownStructuresAreDroppedNotKept) {
+  // Deep nesting under fields nobody reads, and under a field we do read.
+  const std::string deep = std::string(20000, '[') + std::string(20000, ']');
+  auto lag = DecodeConsumerInfoResponse(
+      R"({"junk":)" + deep + R"(,"num_pending":4,"num_ack_pending":1})", "S", "C");
+  ASSERT_TRUE(lag.ok()) << lag.status().ToString();
+  EXPECT_EQ(lag->Total(), 5u);
+  auto filters = DecodeConsumerFilterSubjects(
+      R"({"config":{"filter_subjects":["a.>",)" + deep + R"(,"b.*"]}})", "S", "C");
+  ASSERT_TRUE(filters.ok()) << filters.status().ToString();
+  EXPECT_EQ(*filters, (std::vector<std::string>{"a.>", "b.*"}));
+}
+
+TEST(ConsumerInfoDecoderTest, AnErrorDescriptionIsEchoedTruncated) {
+  const std::string body = R"({"error":{"code":500,"err_code":1,"description":")" +
+                           std::string(10000, 'd') + R"("}})";
+  auto lag = DecodeConsumerInfoResponse(body, "S", "C");
+  ASSERT_FALSE(lag.ok());
+  EXPECT_LT(lag.status().message().size(), 300u) << "the peer's text set our message size";
+  EXPECT_THAT(lag.status().message(), HasSubstr("(10000 bytes)"));
+}
+
 struct ErrorCase {
   const char* name;
   const char* body;

@@ -42,10 +42,9 @@ core::StatusOr<std::string> ConnectionSelector::Select(const TriggerMetadata& me
     }
     if (by_account == nullptr) {
       return core::InvalidArgumentError(core::StrCat(
-          "trigger metadata \"account\"=\"", *metadata.account,
+          "trigger metadata \"account\"=\"", core::Truncate(*metadata.account),
           "\" does not name a connection of this scaler; configured connections: ",
-          KnownNames(), " (start the scaler with --nats-url ", *metadata.account,
-          "=nats://... or fix the trigger)"));
+          KnownNames(), " (add a --nats-url NAME=URL for it or fix the trigger)"));
     }
   }
   const ConnectionConfig* by_url = nullptr;
@@ -53,7 +52,7 @@ core::StatusOr<std::string> ConnectionSelector::Select(const TriggerMetadata& me
     by_url = FindByUrl(*metadata.nats_url);
     if (by_url == nullptr) {
       return core::InvalidArgumentError(core::StrCat(
-          "trigger metadata \"natsUrl\"=\"", *metadata.nats_url,
+          "trigger metadata \"natsUrl\"=\"", core::Truncate(*metadata.nats_url),
           "\" is not a NATS URL this scaler was configured with; the scaler only "
           "dials operator-configured servers (remove natsUrl or set it to one of "
           "the scaler's --nats-url values)"));
@@ -61,8 +60,9 @@ core::StatusOr<std::string> ConnectionSelector::Select(const TriggerMetadata& me
   }
   if (by_account != nullptr && by_url != nullptr && by_account != by_url) {
     return core::InvalidArgumentError(core::StrCat(
-        "trigger metadata \"account\"=\"", *metadata.account, "\" and \"natsUrl\"=\"",
-        *metadata.nats_url, "\" select different connections (\"", by_account->name,
+        "trigger metadata \"account\"=\"", core::Truncate(*metadata.account),
+        "\" and \"natsUrl\"=\"", core::Truncate(*metadata.nats_url),
+        "\" select different connections (\"", by_account->name,
         "\" vs \"", by_url->name, "\"); remove one"));
   }
   if (by_account != nullptr) return by_account->name;

@@ -30,14 +30,55 @@ bool ReadCounter(const nlohmann::json& obj, const char* name, uint64_t* out) {
   return true;
 }
 
+// Echoed text from the peer (an error description) is cut to this many bytes.
+constexpr size_t kMaxEchoedBytes = 64;
+
+bool KeptField(std::string_view key, int depth) {
+  // depth 1: the reply object's members; depth 2: members of "error"/"config".
+  if (depth == 1) {
+    return key == "error" || key == "num_pending" || key == "num_ack_pending" ||
+           key == "config";
+  }
+  if (depth == 2) {
+    return key == "err_code" || key == "code" || key == "description" ||
+           key == "filter_subject" || key == "filter_subjects" || key == "subjects";
+  }
+  return false;
+}
+
+// Parses a reply keeping only the fields this file reads; bounded in size
+// and, by dropping everything else, in depth and memory.
+core::StatusOr<nlohmann::json> ParseBounded(std::string_view body, std::string_view stream,
+                                            std::string_view consumer) {
+  if (body.size() > kMaxReplyBytes) {
+    return Unexpected(stream, consumer,
+                      core::StrCat("reply of ", body.size(), " bytes exceeds the ",
+                                   kMaxReplyBytes, "-byte limit"));
+  }
+  const nlohmann::json::parser_callback_t keep = [](int depth,
+                                                    nlohmann::json::parse_event_t event,
+                                                    nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::key) return KeptField(parsed.get_ref<const std::string&>(), depth);
+    // Arrays of subject strings sit at depth 3; nothing the decoders read is
+    // nested deeper, so deeper containers are dropped as they close.
+    if (event == Event::object_end || event == Event::array_end) return depth <= 3;
+    return true;
+  };
+  nlohmann::json doc = nlohmann::json::parse(body.begin(), body.end(), keep,
+                                             /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Unexpected(stream, consumer, "body is not JSON");
+  return doc;
+}
+
 }  // namespace
 
 core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
                                                        std::string_view stream,
                                                        std::string_view consumer) {
-  nlohmann::json doc = nlohmann::json::parse(body.begin(), body.end(), nullptr,
-                                             /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Unexpected(stream, consumer, "body is not JSON");
+  auto parsed = ParseBounded(body, stream, consumer);
+  if (!parsed.ok()) return parsed.status();
+  const nlohmann::json& doc = *parsed;
   if (!doc.is_object()) return Unexpected(stream, consumer, "body is not a JSON object");
 
   if (auto err = doc.find("error"); err != doc.end() && !err->is_null()) {
@@ -52,7 +93,7 @@ core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
         http_code = it->get<int>();
       }
       if (auto it = err->find("description"); it != err->end() && it->is_string()) {
-        description = it->get<std::string>();
+        description = core::Truncate(it->get_ref<const std::string&>(), kMaxEchoedBytes);
       }
     }
     switch (err_code) {
@@ -95,10 +136,10 @@ namespace {
 // "missing" codes), like DecodeConsumerInfoResponse.
 StatusOr<nlohmann::json> ParseReply(std::string_view body, std::string_view stream,
                                     std::string_view consumer) {
-  nlohmann::json doc = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Unexpected(stream, consumer, "body is not a JSON object");
-  }
+  auto parsed = ParseBounded(body, stream, consumer);
+  if (!parsed.ok()) return parsed.status();
+  nlohmann::json doc = std::move(*parsed);
+  if (!doc.is_object()) return Unexpected(stream, consumer, "body is not a JSON object");
   if (auto err = doc.find("error"); err != doc.end() && !err->is_null()) {
     // Reuse the lag decoder's error mapping.
     auto mapped = DecodeConsumerInfoResponse(body, stream, consumer);

@@ -15,8 +15,10 @@ constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
 core::Status Invalid(std::string_view key, std::string_view value,
                      std::string_view why) {
+  // The value comes from a tenant: echoed cut short, so its size cannot set
+  // the size of the reply to KEDA or of a log line.
   return core::InvalidArgumentError(core::StrCat(
-      "trigger metadata \"", key, "\"=\"", value, "\" is invalid: ", why));
+      "trigger metadata \"", key, "\"=\"", core::Truncate(value), "\" is invalid: ", why));
 }
 
 // JetStream names become subject tokens in $JS.API.CONSUMER.INFO.<s>.<c>, so
@@ -28,7 +30,7 @@ core::Status ValidateName(std::string_view key, std::string_view value) {
         key, " name"));
   }
   if (value.size() > kMaxNameLength) {
-    return Invalid(key, value.substr(0, 32), StrCat("longer than ", kMaxNameLength, " bytes"));
+    return Invalid(key, value, StrCat("longer than ", kMaxNameLength, " bytes"));
   }
   for (char c : value) {
     const auto uc = static_cast<unsigned char>(c);

@@ -30,4 +30,12 @@ bool ParseUint64(std::string_view text, uint64_t* out) {
   return !text.empty() && ec == std::errc() && ptr == end;
 }
 
+std::string Truncate(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t cut = max_bytes;
+  // Do not split a multi-byte character: back up over continuation bytes.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return StrCat(text.substr(0, cut), "...(", text.size(), " bytes)");
+}
+
 }  // namespace jss::core

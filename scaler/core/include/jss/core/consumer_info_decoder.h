@@ -15,7 +15,15 @@ inline constexpr int kJsErrStreamNotFound = 10059;
 inline constexpr int kJsErrNotEnabledForAccount = 10039;
 inline constexpr int kJsErrNotEnabled = 10076;
 
-// Decodes the body of a $JS.API.CONSUMER.INFO reply.
+// Largest JetStream API reply body decoded. A real consumer-info reply is
+// about 1 KiB; a peer that sends megabytes (cnats accepts any size) gets
+// UNAVAILABLE before a byte is parsed, so it cannot make the scaler allocate
+// a document many times the body's size.
+inline constexpr size_t kMaxReplyBytes = 64 * 1024;
+
+// Decodes the body of a $JS.API.CONSUMER.INFO reply. Only the fields used
+// below are kept while parsing (everything else, and anything nested deeper
+// than they are, is dropped), and bodies over kMaxReplyBytes are refused.
 //  - consumer missing (10014) / stream missing (10059): NOT_FOUND naming it;
 //  - any other API error, or a body that is not a consumer-info response with
 //    both counters: UNAVAILABLE. A missing counter is never read as zero.

@@ -45,6 +45,11 @@ std::vector<std::string_view> SplitNonEmpty(std::string_view text, char sep);
 
 std::string_view TrimWhitespace(std::string_view text);
 
+// `text` cut to at most `max_bytes` (on a UTF-8 character boundary), with
+// "...(N bytes)" appended when cut: for values chosen by someone else that an
+// error message or log line repeats, so their size cannot set ours.
+std::string Truncate(std::string_view text, size_t max_bytes = 64);
+
 // Whole-string unsigned decimal parse; false on anything else or overflow.
 bool ParseUint64(std::string_view text, uint64_t* out);
 
