@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -106,6 +108,63 @@ SilentTcpServer::SilentTcpServer() {
 
 SilentTcpServer::~SilentTcpServer() {
   if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+StallingNatsPeer::StallingNatsPeer() {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  // Set before listen() so accepted sockets inherit a tiny receive window.
+  int small = 4096;
+  setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  // A small segment size keeps the client's send buffer (sized from it on
+  // loopback) small too, so a few hundred KiB of requests fill the path.
+  int mss = 536;
+  setsockopt(listen_fd_, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  listen(listen_fd_, 16);
+  socklen_t len = sizeof(addr);
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { Serve(); });
+}
+
+StallingNatsPeer::~StallingNatsPeer() {
+  stop_ = true;
+  thread_.join();
+  for (int fd : fds_) close(fd);
+  close(listen_fd_);
+}
+
+void StallingNatsPeer::Serve() {
+  const std::string info = "INFO {\"server_id\":\"STALLING\",\"version\":\"2.9.0\","
+                           "\"go\":\"go1.19\",\"host\":\"127.0.0.1\",\"port\":" +
+                           std::to_string(port_) +
+                           ",\"headers\":true,\"max_payload\":1048576,\"proto\":1}\r\n";
+  while (!stop_) {
+    pollfd listening{listen_fd_, POLLIN, 0};
+    if (poll(&listening, 1, 50) <= 0) continue;
+    const int fd = accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) continue;
+    fds_.push_back(fd);
+    if (send(fd, info.data(), info.size(), MSG_NOSIGNAL) < 0) continue;
+    // Read CONNECT and the first PING (bounded), answer it, then stop reading.
+    std::string seen;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (seen.find("PING\r\n") == std::string::npos &&
+           std::chrono::steady_clock::now() < end && !stop_) {
+      pollfd client{fd, POLLIN, 0};
+      if (poll(&client, 1, 50) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    if (seen.find("PING\r\n") == std::string::npos) continue;
+    send(fd, "PONG\r\n", 6, MSG_NOSIGNAL);
+    ++handshakes_;
+  }
 }
 
 }  // namespace jss::testing

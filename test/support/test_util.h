@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace jss::testing {
@@ -51,6 +53,26 @@ class SilentTcpServer {
  private:
   int listen_fd_ = -1;
   int port_ = 0;
+};
+
+// A NATS peer that misbehaves on purpose: it completes the handshake on every
+// connection (INFO, then PONG to the client's first PING) and then never
+// reads again. With a tiny receive window, the client's writes soon block.
+class StallingNatsPeer {
+ public:
+  StallingNatsPeer();
+  ~StallingNatsPeer();
+  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  int handshakes() const { return handshakes_.load(); }
+
+ private:
+  void Serve();
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> handshakes_{0};
+  std::vector<int> fds_;
+  std::thread thread_;
 };
 
 }  // namespace jss::testing

@@ -2,6 +2,8 @@
 
 #include <nats/nats.h>
 
+#include <cstdio>
+#include <deque>
 #include <fstream>
 #include <utility>
 
@@ -32,7 +34,84 @@ double SecondsSince(core::SteadyTime start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+int64_t Ticks(core::SteadyTime t) { return t.time_since_epoch().count(); }
+
 }  // namespace
+
+// One thread that runs queued socket operations in order, so that a socket
+// write that blocks (a peer that stopped reading) holds up this thread only,
+// never a gRPC, scheduler or cnats delivery thread. Post never blocks: the
+// queue of ordinary operations is bounded, and after Stop only clean-up
+// operations still run (inline, on the caller's thread).
+class IoQueue {
+ public:
+  explicit IoQueue(size_t capacity) : capacity_(capacity) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~IoQueue() { Stop(); }
+
+  // False when the queue is full or stopped (`op` did not and will not run).
+  bool Post(std::function<void()> op) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_ || ops_.size() >= capacity_) return false;
+      ops_.push_back({std::move(op), false});
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  // Always runs `op`: queued behind earlier operations, or inline once stopped.
+  void PostCleanup(std::function<void()> op) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!stopping_) {
+        ops_.push_back({std::move(op), true});
+        lock.unlock();
+        cv_.notify_one();
+        return;
+      }
+    }
+    op();
+  }
+
+  // Drops queued ordinary operations, runs queued clean-ups, joins the thread.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  }
+
+ private:
+  struct Op {
+    std::function<void()> run;
+    bool cleanup;
+  };
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || !ops_.empty(); });
+      if (ops_.empty()) return;  // stopping, nothing left
+      Op op = std::move(ops_.front());
+      ops_.pop_front();
+      if (stopping_ && !op.cleanup) continue;
+      lock.unlock();
+      op.run();
+      lock.lock();
+    }
+  }
+
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Op> ops_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 NatsConnection::NatsConnection(NatsConnectionOptions options, core::NatsObserver& observer,
                                std::shared_ptr<logging::Logger> logger)
@@ -72,6 +151,10 @@ core::Status NatsConnection::Start() {
   natsOptions_SetPingInterval(opts.get(), 10000);
   natsOptions_SetMaxPingsOut(opts.get(), 2);
   natsOptions_SetNoEcho(opts.get(), true);
+  // Without a deadline a write to a peer that stopped reading blocks forever
+  // (and holds cnats' connection lock, so every other call queues behind it).
+  // At the deadline cnats drops the socket and reconnects.
+  natsOptions_SetWriteDeadline(opts.get(), options_.write_deadline.count());
   // Each request is one small frame that someone is waiting for: write it
   // now instead of waiting for the flusher thread (~1 ms per read otherwise).
   natsOptions_SetSendAsap(opts.get(), true);
@@ -93,6 +176,7 @@ core::Status NatsConnection::Start() {
   natsInbox_Destroy(inbox);
 
   timer_ = std::thread([this] { TimerLoop(); });
+  io_ = std::make_shared<IoQueue>(2 * options_.max_in_flight);
 
   s = natsConnection_Connect(&conn_, opts.get());
   if (s == NATS_OK) {
@@ -127,9 +211,10 @@ core::Status NatsConnection::Start() {
     return NatsError(s, core::StrCat(conn_label, ": subscribing to reply inbox",
                                      cause.empty() ? "" : core::StrCat(" (NATS: ", cause, ")")));
   }
-  // Replies are small; a generous pending limit avoids dropping replies in a
-  // burst (a dropped reply would only cost a timeout, never a wrong value).
-  natsSubscription_SetPendingLimits(inbox_sub_, 1 << 20, 256 << 20);
+  // Replies are small; a generous count limit avoids dropping replies in a
+  // burst (a dropped reply only costs a timeout, never a wrong value), and
+  // the byte limit caps what a peer sending huge replies can make us hold.
+  natsSubscription_SetPendingLimits(inbox_sub_, 1 << 20, 32 << 20);
   return core::OkStatus();
 }
 
@@ -144,6 +229,7 @@ void NatsConnection::Shutdown() {
   stopping_requested_ = true;
   cv_.notify_all();
   if (timer_.joinable()) timer_.join();
+  if (io_) io_->Stop();  // a write in progress ends by its deadline
   FailAll(core::UnavailableError("the scaler is shutting down"), "disconnected");
   if (inbox_sub_ != nullptr) {
     natsSubscription_Unsubscribe(inbox_sub_);
@@ -165,6 +251,19 @@ void NatsConnection::Shutdown() {
 
 bool NatsConnection::IsConnected() const { return connected_.load(); }
 
+bool NatsConnection::IsStalled() const {
+  const int64_t now = Ticks(std::chrono::steady_clock::now());
+  const int64_t writing_since = write_started_.load();
+  const auto half_deadline =
+      std::chrono::duration_cast<core::SteadyTime::duration>(options_.write_deadline / 2)
+          .count();
+  if (writing_since != 0 && now - writing_since > half_deadline) return true;
+  const int64_t stall = last_stall_.load();
+  return stall != 0 &&
+         now - stall <
+             std::chrono::duration_cast<core::SteadyTime::duration>(options_.stall_hold).count();
+}
+
 namespace {
 
 // Owns the callback; freed by cnats' on-complete callback, after which no
@@ -180,16 +279,23 @@ void OnSubscriptionMessage(natsConnection*, natsSubscription*, natsMsg* msg, voi
 
 void OnSubscriptionComplete(void* closure) { delete static_cast<SubscriptionClosure*>(closure); }
 
+// Unsubscribing writes UNSUB to the socket: it is done on the I/O thread so
+// the thread dropping the handle (a gRPC or hub thread) never blocks on it.
 class SubscriptionImpl final : public NatsConnection::Subscription {
  public:
-  explicit SubscriptionImpl(natsSubscription* sub) : sub_(sub) {}
+  SubscriptionImpl(natsSubscription* sub, std::shared_ptr<IoQueue> io)
+      : sub_(sub), io_(std::move(io)) {}
   ~SubscriptionImpl() override {
-    natsSubscription_Unsubscribe(sub_);
-    natsSubscription_Destroy(sub_);
+    natsSubscription* sub = sub_;
+    io_->PostCleanup([sub] {
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+    });
   }
 
  private:
   natsSubscription* sub_;
+  std::shared_ptr<IoQueue> io_;
 };
 
 }  // namespace
@@ -209,7 +315,7 @@ core::StatusOr<std::unique_ptr<NatsConnection::Subscription>> NatsConnection::Su
   // After the completion callback is set (cnats may drop the subscription as
   // soon as this returns).
   if (max_messages > 0) natsSubscription_AutoUnsubscribe(sub, max_messages);
-  return std::unique_ptr<Subscription>(new SubscriptionImpl(sub));
+  return std::unique_ptr<Subscription>(new SubscriptionImpl(sub, io_));
 }
 
 void NatsConnection::Request(const std::string& subject, core::SteadyTime deadline,
@@ -217,9 +323,10 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
   const auto now = std::chrono::steady_clock::now();
   if (!connected_.load() || conn_ == nullptr) {
     observer_.OnRequestDone(options_.name, "disconnected", 0);
+    // Goes to tenants (KEDA events): names the connection, never its URLs;
+    // the operator finds them in the scaler's own log and flags.
     done(core::UnavailableError(core::StrCat(
-        "NATS connection \"", options_.name, "\" is not connected (",
-        core::StrJoin(options_.servers, ","), "); ",
+        "NATS connection \"", options_.name, "\" is not connected; ",
         dead_.load() ? "it was closed for good and the scaler reports unhealthy to be restarted"
                      : "retrying in the background")));
     return;
@@ -230,41 +337,89 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
     return;
   }
   const uint64_t id = next_id_.fetch_add(1);
+  bool stopping = false;
+  bool overloaded = false;
+  uint64_t secret = 0;
   {
+    // `done` is called outside the lock: it may start another request.
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) {
-      done(core::UnavailableError("the scaler is shutting down"));
-      return;
+    stopping = stopping_;
+    overloaded = !stopping && pending_.size() >= options_.max_in_flight;
+    if (!stopping && !overloaded) {
+      const bool earliest = deadlines_.empty() || deadline < deadlines_.top().first;
+      secret = secrets_();
+      pending_.emplace(id, Pending{std::move(done), now, secret});
+      deadlines_.emplace(deadline, id);
+      if (earliest) cv_.notify_all();
     }
-    if (pending_.size() >= options_.max_in_flight) {
-      observer_.OnRequestDone(options_.name, "overloaded", 0);
-      done(core::ResourceExhaustedError(core::StrCat(
-          "too many JetStream API requests in flight on connection \"", options_.name,
-          "\" (limit ", options_.max_in_flight, "); retry later")));
-      return;
-    }
-    const bool earliest = deadlines_.empty() || deadline < deadlines_.top().first;
-    pending_.emplace(id, Pending{std::move(done), now});
-    deadlines_.emplace(deadline, id);
-    if (earliest) cv_.notify_all();
+  }
+  if (stopping) {
+    done(core::UnavailableError("the scaler is shutting down"));
+    return;
+  }
+  if (overloaded) {
+    observer_.OnRequestDone(options_.name, "overloaded", 0);
+    done(core::ResourceExhaustedError(core::StrCat(
+        "too many JetStream API requests in flight on connection \"", options_.name,
+        "\" (limit ", options_.max_in_flight, "); retry later")));
+    return;
   }
   observer_.OnRequestSent(options_.name);
-  const std::string reply = core::StrCat(inbox_prefix_, id);
-  natsStatus s = natsConnection_PublishRequest(conn_, subject.c_str(), reply.c_str(), nullptr, 0);
-  if (s != NATS_OK) {
-    Pending pending;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = pending_.find(id);
-      if (it == pending_.end()) return;  // already failed by timer/disconnect
-      pending = std::move(it->second);
-      pending_.erase(it);
-    }
-    Finish(std::move(pending),
-           core::UnavailableError(core::StrCat("publishing to NATS failed: ",
-                                               natsStatus_GetText(s))),
-           "disconnected");
+  // Written by the I/O thread: this (gRPC, scheduler or delivery) thread
+  // never waits for the socket.
+  if (io_->Post([this, publish = Publish{id, secret, subject}] { PublishNow(publish); })) return;
+  Pending pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;  // already failed by timer/disconnect
+    pending = std::move(it->second);
+    pending_.erase(it);
   }
+  Finish(std::move(pending),
+         core::ResourceExhaustedError(core::StrCat(
+             "NATS connection \"", options_.name,
+             "\" is not keeping up with writes (its peer is not reading); retry later")),
+         "overloaded");
+}
+
+void NatsConnection::PublishNow(const Publish& publish) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Failed meanwhile (deadline, disconnect): nobody waits for the reply.
+    if (pending_.find(publish.id) == pending_.end()) return;
+  }
+  const std::string reply = ReplySubject(publish.id, publish.secret);
+  const auto start = std::chrono::steady_clock::now();
+  write_started_ = Ticks(start);
+  const natsStatus s =
+      natsConnection_PublishRequest(conn_, publish.subject.c_str(), reply.c_str(), nullptr, 0);
+  write_started_ = 0;
+  const auto took = std::chrono::steady_clock::now() - start;
+  if (s == NATS_TIMEOUT || took >= options_.write_deadline / 2) {
+    const int64_t previous = last_stall_.exchange(Ticks(start + took));
+    const auto hold =
+        std::chrono::duration_cast<core::SteadyTime::duration>(options_.stall_hold).count();
+    if (previous == 0 || Ticks(start) - previous >= hold) {  // a new episode
+      logger_->Warn("NATS peer is not reading: a write stalled; reporting not ready",
+                    {{"connection", options_.name},
+                     {"write_ms", core::StrCat(std::chrono::duration_cast<
+                                                   std::chrono::milliseconds>(took).count())}});
+    }
+  }
+  if (s == NATS_OK) return;
+  Pending pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(publish.id);
+    if (it == pending_.end()) return;  // already failed by timer/disconnect
+    pending = std::move(it->second);
+    pending_.erase(it);
+  }
+  Finish(std::move(pending),
+         core::UnavailableError(core::StrCat("publishing to NATS failed: ",
+                                             natsStatus_GetText(s))),
+         "disconnected");
 }
 
 void NatsConnection::Finish(Pending pending, const core::StatusOr<std::string>& result,
@@ -273,19 +428,39 @@ void NatsConnection::Finish(Pending pending, const core::StatusOr<std::string>& 
   pending.done(result);
 }
 
+// "<prefix><id>_<secret in hex>": the id finds the request, the random
+// secret makes a reply subject unguessable, so a client allowed to publish on
+// the inbox prefix cannot answer requests it has not seen.
+std::string NatsConnection::ReplySubject(uint64_t id, uint64_t secret) const {
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(secret));
+  return core::StrCat(inbox_prefix_, id, "_", std::string_view(hex, 16));
+}
+
 void NatsConnection::OnReply(natsMsg* msg) {
   const char* subject = natsMsg_GetSubject(msg);
   std::string_view sv(subject ? subject : "");
+  if (sv.size() <= inbox_prefix_.size()) return;
+  sv.remove_prefix(inbox_prefix_.size());
+  const size_t sep = sv.find('_');
   uint64_t id = 0;
-  if (sv.size() <= inbox_prefix_.size() ||
-      !core::ParseUint64(sv.substr(inbox_prefix_.size()), &id)) {
+  if (sep == std::string_view::npos || sv.size() - sep - 1 != 16 ||
+      !core::ParseUint64(sv.substr(0, sep), &id)) {
     return;
+  }
+  const std::string_view secret_hex = sv.substr(sep + 1);
+  uint64_t secret = 0;
+  for (char c : secret_hex) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return;
+    secret = secret << 4 | static_cast<uint64_t>(digit);
   }
   Pending pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pending_.find(id);
-    if (it == pending_.end()) return;  // late reply after its deadline
+    // Late (after its deadline) or forged (wrong secret): nobody is told.
+    if (it == pending_.end() || it->second.secret != secret) return;
     pending = std::move(it->second);
     pending_.erase(it);
   }
@@ -299,6 +474,14 @@ void NatsConnection::OnReply(natsMsg* msg) {
   }
   const char* data = natsMsg_GetData(msg);
   const int len = natsMsg_GetDataLength(msg);
+  if (len < 0 || static_cast<size_t>(len) > options_.max_reply_bytes) {
+    Finish(std::move(pending),
+           core::UnavailableError(core::StrCat(
+               "NATS reply of ", len, " bytes on connection \"", options_.name,
+               "\" exceeds the ", options_.max_reply_bytes, "-byte limit; ignored")),
+           "other");
+    return;
+  }
   Finish(std::move(pending), std::string(data ? data : "", data ? static_cast<size_t>(len) : 0),
          "ok");
 }

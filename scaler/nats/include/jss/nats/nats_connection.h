@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <queue>
+#include <random>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -26,6 +27,8 @@ struct __natsMsg;
 
 namespace jss::nats {
 
+class IoQueue;
+
 // Everything needed to open one NATS connection. Secret members are never
 // logged or exported.
 struct NatsConnectionOptions {
@@ -35,6 +38,17 @@ struct NatsConnectionOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds reconnect_wait{500};
   size_t max_in_flight = core::kDefaultMaxInFlight;
+  // Replies larger than this fail the request (UNAVAILABLE) without being
+  // copied or parsed; JetStream's consumer-info replies are about 1 KiB.
+  size_t max_reply_bytes = 64 * 1024;
+  // Longest a single socket write may block. A peer that stops reading makes
+  // cnats give up the socket at this deadline and reconnect; with 0 a write
+  // could block forever.
+  std::chrono::milliseconds write_deadline{1000};
+  // How long the connection reports not ready (IsStalled) after a write hit
+  // the deadline, so a peer that completes every handshake and then stops
+  // reading does not flap back to ready on each reconnect.
+  std::chrono::milliseconds stall_hold{30000};
 };
 
 using ReplyCallback = std::function<void(const core::StatusOr<std::string>&)>;
@@ -42,7 +56,10 @@ using ReplyCallback = std::function<void(const core::StatusOr<std::string>&)>;
 // One long-lived, auto-reconnecting connection plus an asynchronous
 // request/reply channel: every request shares one wildcard inbox
 // subscription, and a timer thread fails requests at their deadline. Nothing
-// here ever blocks a caller on the network.
+// here ever blocks a caller on the network: requests and unsubscribes are
+// queued (bounded) for one I/O thread, the only one of ours that writes to
+// the socket, and every write has a deadline (a peer that stops reading cannot
+// freeze gRPC or timer threads, and is reported by IsStalled()).
 class NatsConnection {
  public:
   // Starts connecting; returns even if the server is not reachable yet (the
@@ -74,6 +91,10 @@ class NatsConnection {
                                                           int max_messages = 0);
 
   bool IsConnected() const;
+  // True while a socket write is blocked past half the write deadline, and
+  // for `stall_hold` after a write hit the deadline: the peer (or the path
+  // to it) is not reading. Readiness turns false so traffic moves elsewhere.
+  bool IsStalled() const;
   // Fails every request in flight with `status` now (their callbacks run on
   // this thread). Used by a draining server: a reply NATS has not sent yet
   // must not hold the process past its grace period.
@@ -91,13 +112,22 @@ class NatsConnection {
   struct Pending {
     ReplyCallback done;
     core::SteadyTime sent_at;
+    uint64_t secret;  // random; part of the reply subject, checked on reply
   };
+  struct Publish {
+    uint64_t id;
+    uint64_t secret;
+    std::string subject;
+  };
+  std::string ReplySubject(uint64_t id, uint64_t secret) const;
 
   NatsConnection(NatsConnectionOptions options, core::NatsObserver& observer,
                  std::shared_ptr<logging::Logger> logger);
   core::Status Start();
   void OnReply(__natsMsg* msg);
   void TimerLoop();
+  void PublishNow(const Publish& publish);
+
   void FailAll(const core::Status& status, std::string_view reason);
   void Finish(Pending pending, const core::StatusOr<std::string>& result,
               std::string_view reason);
@@ -122,12 +152,20 @@ class NatsConnection {
   std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<uint64_t, Pending> pending_;
+  std::mt19937_64 secrets_{std::random_device{}()};  // guarded by mu_
   using DeadlineItem = std::pair<core::SteadyTime, uint64_t>;
   std::priority_queue<DeadlineItem, std::vector<DeadlineItem>, std::greater<>> deadlines_;
   bool stopping_ = false;
   std::atomic<bool> stopping_requested_{false};  // read by cnats callbacks
   bool closed_ = false;
   std::thread timer_;
+
+  // The I/O thread and its queue (publishes and unsubscribes, in order);
+  // shared with subscription handles, which may outlive this object.
+  std::shared_ptr<IoQueue> io_;
+  // steady_clock ticks; 0 = no write in progress / no stall seen.
+  std::atomic<int64_t> write_started_{0};
+  std::atomic<int64_t> last_stall_{0};
 };
 
 }  // namespace jss::nats

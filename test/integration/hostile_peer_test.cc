@@ -1,0 +1,291 @@
+// NATS peers that misbehave on purpose. A peer that completes the handshake and
+// then stops reading must not freeze the threads that send requests (gRPC,
+// scheduler), must be reported not ready, and must not stop the process from
+// draining.
+#include <grpcpp/grpcpp.h>
+#include <nats/nats.h>
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "integration/scaler_fixture.h"
+#include "jss/nats/nats_connection.h"
+
+namespace jss::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(StallingPeerTest, RequestsNeverBlockTheCallerAndTheConnectionReportsStalled) {
+  StallingNatsPeer peer;
+  core::NullObserver observer;
+  nats::NatsConnectionOptions options;
+  options.servers = {peer.url()};
+  options.write_deadline = 300ms;
+  auto opened = nats::NatsConnection::Open(options, observer, logging::Logger::Null());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
+  ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
+  EXPECT_FALSE(conn->IsStalled());
+
+  // 200 requests with 64 KiB subjects: 12.5 MiB, far more than the socket
+  // buffers between us and a peer that does not read can hold.
+  constexpr int kRequests = 200;
+  std::atomic<int> returned{0};
+  std::atomic<int> answered{0};
+  std::atomic<int> answered_ok{0};
+  std::thread caller([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      const std::string subject = "$JS.API.CONSUMER.INFO.S." + std::to_string(i) +
+                                  std::string(64 * 1024, 'x');
+      conn->Request(subject, std::chrono::steady_clock::now() + 2s,
+                    [&](const core::StatusOr<std::string>& reply) {
+                      if (reply.ok()) ++answered_ok;
+                      ++answered;
+                    });
+      ++returned;
+    }
+  });
+  const bool caller_free = WaitFor([&] { return returned.load() == kRequests; }, 15s);
+  if (!caller_free) {
+    // Today's failure mode: the calling thread is stuck in a socket write
+    // forever. Leak rather than hang the test binary on join.
+    ADD_FAILURE() << "Request() blocked the calling thread on a peer that stopped reading ("
+                  << returned.load() << "/" << kRequests << " returned)";
+    caller.detach();
+    (void)conn.release();
+    return;
+  }
+  caller.join();
+  EXPECT_TRUE(WaitFor([&] { return conn->IsStalled(); }))
+      << "a peer that stopped reading was not reported";
+  // Every caller hears back (by its deadline at the latest), never with a reply.
+  EXPECT_TRUE(WaitFor([&] { return answered.load() == kRequests; }));
+  EXPECT_EQ(answered_ok.load(), 0);
+
+  std::atomic<bool> shut{false};
+  std::thread closer([&] {
+    conn->Shutdown();
+    shut = true;
+  });
+  if (!WaitFor([&] { return shut.load(); }, 15s)) {
+    ADD_FAILURE() << "Shutdown() did not return with a peer that stopped reading";
+    closer.detach();
+    (void)conn.release();
+    return;
+  }
+  closer.join();
+}
+
+class StallingPeerScalerTest : public ScalerFixture {};
+
+TEST_F(StallingPeerScalerTest, GrpcStaysResponsiveReadinessDropsAndStopDrains) {
+  StallingNatsPeer peer;
+  StartScaler([&](app::Config& c) {
+    c.connections = {{"default", {peer.url()}, false}};
+    c.request_timeout = 1s;
+  });
+  // The peer looks healthy until it is asked for something.
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(server_->metrics_port(), "/readyz").status == 200; }));
+
+  // 2,000 concurrent reads of distinct long names (~1 MiB of requests), the
+  // way many ScaledObjects would poll at once.
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = externalscaler::ExternalScaler::NewStub(channel);
+  grpc::CompletionQueue cq;
+  struct Call {
+    grpc::ClientContext ctx;
+    externalscaler::IsActiveResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<externalscaler::IsActiveResponse>> reader;
+  };
+  constexpr int kCalls = 2000;
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    auto call = std::make_unique<Call>();
+    call->ctx.set_deadline(std::chrono::system_clock::now() + 3s);
+    const std::string stream = "S" + std::to_string(i) + std::string(250, 's');
+    const std::string consumer = "C" + std::to_string(i) + std::string(250, 'c');
+    call->reader = stub->AsyncIsActive(&call->ctx, tools::MakeRef(Md(stream, consumer), "so", "ns"),
+                                       &cq);
+    call->reader->Finish(&call->response, &call->status, call.get());
+    calls.push_back(std::move(call));
+  }
+  int finished = 0;
+  int active_answers = 0;
+  void* tag = nullptr;
+  bool ok = false;
+  while (finished < kCalls && cq.Next(&tag, &ok)) {
+    ++finished;
+    if (static_cast<Call*>(tag)->status.ok()) ++active_answers;
+  }
+  EXPECT_EQ(active_answers, 0) << "a peer that never answers produced an IsActive value";
+
+  // GetMetricSpec needs no NATS: it must still be answered.
+  auto spec = client_->GetMetricSpec(Md("ANY", "w"));
+  EXPECT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(server_->metrics_port(), "/readyz").status == 503; }))
+      << "a NATS peer that stopped reading left the scaler ready";
+
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server_->Stop();
+    stopped = true;
+  });
+  if (!WaitFor([&] { return stopped.load(); }, 20s)) {
+    ADD_FAILURE() << "the scaler did not drain with a NATS peer that stopped reading";
+    stopper.detach();
+    (void)server_.release();
+    return;
+  }
+  stopper.join();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+}  // namespace
+}  // namespace jss::testing
+
+namespace jss::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A cnats client on the test's nats-server that answers requests on
+// `hostile.>` with whatever the test says, and remembers reply subjects.
+class Responder {
+ public:
+  explicit Responder(const std::string& url) {
+    natsConnection_ConnectTo(&conn_, url.c_str());
+    natsConnection_Subscribe(&sub_, conn_, "hostile.>", &Responder::OnRequest, this);
+    natsConnection_Flush(conn_);
+  }
+  ~Responder() {
+    natsSubscription_Destroy(sub_);
+    natsConnection_Destroy(conn_);
+  }
+  void set_body(std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    body_ = std::move(body);
+  }
+  std::string last_reply_subject() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_reply_;
+  }
+  void Publish(const std::string& subject, const std::string& body) {
+    natsConnection_Publish(conn_, subject.c_str(), body.data(), static_cast<int>(body.size()));
+    natsConnection_Flush(conn_);
+  }
+
+ private:
+  static void OnRequest(natsConnection* nc, natsSubscription*, natsMsg* msg, void* self) {
+    auto* r = static_cast<Responder*>(self);
+    std::string body;
+    {
+      std::lock_guard<std::mutex> lock(r->mu_);
+      r->last_reply_ = natsMsg_GetReply(msg) ? natsMsg_GetReply(msg) : "";
+      body = r->body_;
+    }
+    if (!body.empty() && natsMsg_GetReply(msg) != nullptr) {
+      natsConnection_Publish(nc, natsMsg_GetReply(msg), body.data(), static_cast<int>(body.size()));
+    }
+    natsMsg_Destroy(msg);
+  }
+
+  natsConnection* conn_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+  std::mutex mu_;
+  std::string body_;
+  std::string last_reply_;
+};
+
+class HostileReplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    nats_ = NatsServerProcess::Start({}, &error);
+    ASSERT_NE(nats_, nullptr) << error;
+    nats::NatsConnectionOptions options;
+    options.servers = {nats_->url()};
+    auto opened = nats::NatsConnection::Open(options, observer_, logging::Logger::Null());
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    conn_ = std::move(*opened);
+    ASSERT_TRUE(WaitFor([&] { return conn_->IsConnected(); }));
+    responder_ = std::make_unique<Responder>(nats_->url());
+  }
+
+  // Sends one request and waits for its answer (bounded by `timeout`).
+  core::StatusOr<std::string> Ask(const std::string& subject,
+                                  std::chrono::milliseconds timeout = 2000ms) {
+    std::mutex mu;
+    std::optional<core::StatusOr<std::string>> answer;
+    conn_->Request(subject, std::chrono::steady_clock::now() + timeout,
+                   [&](const core::StatusOr<std::string>& reply) {
+                     std::lock_guard<std::mutex> lock(mu);
+                     answer = reply;
+                   });
+    EXPECT_TRUE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return answer.has_value();
+    }));
+    std::lock_guard<std::mutex> lock(mu);
+    return answer.value_or(core::InternalError("no answer"));
+  }
+
+  core::NullObserver observer_;
+  std::unique_ptr<NatsServerProcess> nats_;
+  std::unique_ptr<nats::NatsConnection> conn_;
+  std::unique_ptr<Responder> responder_;
+};
+
+TEST_F(HostileReplyTest, AnOversizedReplyFailsTheRequestWithoutBeingPassedOn) {
+  responder_->set_body("{\"num_pending\":1,\"num_ack_pending\":0,\"pad\":\"" +
+                       std::string(100 * 1024, 'x') + "\"}");
+  auto reply = Ask("hostile.big");
+  ASSERT_FALSE(reply.ok()) << "a " << reply->size() << "-byte reply was passed on";
+  EXPECT_EQ(reply.status().code(), core::StatusCode::kUnavailable);
+  EXPECT_THAT(reply.status().message(), ::testing::HasSubstr("exceeds the 65536-byte limit"));
+  responder_->set_body("{\"num_pending\":1,\"num_ack_pending\":0}");
+  EXPECT_TRUE(Ask("hostile.small").ok());
+}
+
+TEST_F(HostileReplyTest, ReplySubjectsCannotBeGuessedFromAnEarlierOne) {
+  responder_->set_body("{}");
+  ASSERT_TRUE(Ask("hostile.first").ok());
+  const std::string seen = responder_->last_reply_subject();
+  const std::string prefix = seen.substr(0, seen.rfind('.') + 1);
+  ASSERT_FALSE(prefix.empty()) << seen;
+
+  // The next request is not answered by its responder; a forger who saw one
+  // reply subject publishes to the likely next ones instead.
+  responder_->set_body("");
+  std::mutex mu;
+  std::optional<core::StatusOr<std::string>> answer;
+  conn_->Request("hostile.second", std::chrono::steady_clock::now() + 1500ms,
+                 [&](const core::StatusOr<std::string>& reply) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   answer = reply;
+                 });
+  ASSERT_TRUE(WaitFor([&] { return responder_->last_reply_subject() != seen; }));
+  const std::string tail = seen.substr(prefix.size());
+  const std::string id_text = tail.substr(0, tail.find('_'));
+  const uint64_t next = std::stoull(id_text) + 1;
+  for (uint64_t id = next - 1; id <= next + 3; ++id) {
+    responder_->Publish(prefix + std::to_string(id), "{\"forged\":true}");
+    responder_->Publish(prefix + std::to_string(id) + "_0000000000000000", "{\"forged\":true}");
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return answer.has_value();
+  }));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_FALSE(answer->ok()) << "a forged reply was accepted: " << **answer;
+}
+
+}  // namespace
+}  // namespace jss::testing
