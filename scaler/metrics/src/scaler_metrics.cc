@@ -1,5 +1,6 @@
 #include "jss/metrics/scaler_metrics.h"
 
+#include <cctype>
 #include <string>
 
 namespace jss::metrics {
@@ -24,10 +25,18 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return kBuckets;
 }
 
+// "NOT_FOUND" -> "not_found": the style of the other reason labels.
+std::string ReasonLabel(core::StatusCode code) {
+  std::string reason(core::StatusCodeName(code));
+  for (char& c : reason) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return reason;
+}
+
 }  // namespace
 
 ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
-                             const std::string& version, const std::string& revision)
+                             const std::string& version, const std::string& revision,
+                             SeriesLimits limits, const core::Clock* clock)
     : registry_(std::move(registry)),
       build_info_(prometheus::BuildGauge()
                       .Name("jetstream_scaler_build_info")
@@ -67,8 +76,18 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
                         .Register(*registry_)),
       lag_read_failures_(prometheus::BuildCounter()
                              .Name("jetstream_scaler_consumer_lag_read_failures_total")
-                             .Help("Consumer lag reads that failed, by consumer.")
+                             .Help("Failed lag reads of a consumer that was read "
+                                   "successfully before, by consumer.")
                              .Register(*registry_)),
+      lag_read_errors_(prometheus::BuildCounter()
+                           .Name("jetstream_scaler_lag_read_errors_total")
+                           .Help("Consumer lag reads that failed, by connection and reason.")
+                           .Register(*registry_)),
+      series_dropped_(prometheus::BuildCounter()
+                          .Name("jetstream_scaler_metric_series_dropped_total")
+                          .Help("Series not created because their family reached its cap "
+                                "(--metrics-max-series), by family.")
+                          .Register(*registry_)),
       cache_hits_(prometheus::BuildCounter()
                       .Name("jetstream_scaler_lag_cache_hits_total")
                       .Help("Lag reads answered from the freshness window without NATS.")
@@ -127,7 +146,17 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
                                 "previous policy stays in force).")
                           .Register(*registry_)),
       policy_reloads_ok_(policy_reloads_.Add({{"result", "ok"}})),
-      policy_reloads_error_(policy_reloads_.Add({{"result", "error"}})) {
+      policy_reloads_error_(policy_reloads_.Add({{"result", "error"}})),
+      lag_series_(consumer_lag_, limits,
+                  series_dropped_.Add({{"family", "jetstream_scaler_consumer_lag"}}),
+                  clock != nullptr ? *clock : steady_clock_),
+      failure_series_(
+          lag_read_failures_, limits,
+          series_dropped_.Add({{"family", "jetstream_scaler_consumer_lag_read_failures_total"}}),
+          clock != nullptr ? *clock : steady_clock_),
+      denial_series_(policy_denials_, limits,
+                     series_dropped_.Add({{"family", "jetstream_scaler_policy_denials_total"}}),
+                     clock != nullptr ? *clock : steady_clock_) {
   build_info_.Add({{"version", version}, {"revision", revision}}).Set(1);
 }
 
@@ -155,12 +184,19 @@ void ScalerMetrics::OnRequestDone(std::string_view connection, std::string_view 
 }
 
 void ScalerMetrics::OnLagRead(const core::ConsumerKey& key, const core::LagResult& result) {
-  prometheus::Labels labels = {
+  const prometheus::Labels labels = {
       {"connection", key.connection}, {"stream", key.stream}, {"consumer", key.consumer}};
   if (result.ok()) {
-    consumer_lag_.Add(labels).Set(static_cast<double>(result->Total()));
-  } else {
-    lag_read_failures_.Add(labels).Increment();
+    if (auto* lag = lag_series_.Get(labels)) lag->Set(static_cast<double>(result->Total()));
+    return;
+  }
+  // Names nobody ever read successfully (typos, probes, forged names) get no
+  // series of their own: the failure counts by connection and reason only.
+  lag_read_errors_
+      .Add({{"connection", key.connection}, {"reason", ReasonLabel(result.status().code())}})
+      .Increment();
+  if (lag_series_.Contains(labels)) {
+    if (auto* failures = failure_series_.Get(labels)) failures->Increment();
   }
 }
 
@@ -197,7 +233,9 @@ void ScalerMetrics::OnPolicyReload(bool ok) {
 }
 
 void ScalerMetrics::OnPolicyDenied(std::string_view ns) {
-  policy_denials_.Add({{"scaledobject_namespace", std::string(ns)}}).Increment();
+  if (auto* denials = denial_series_.Get({{"scaledobject_namespace", std::string(ns)}})) {
+    denials->Increment();
+  }
 }
 
 void ScalerMetrics::OnWakeupSubscriptions(int delta) {

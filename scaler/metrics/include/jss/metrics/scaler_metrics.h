@@ -6,6 +6,7 @@
 #include <string>
 
 #include "jss/core/activity_hub.h"
+#include "jss/metrics/bounded_family.h"
 #include "jss/core/observer.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -17,13 +18,18 @@ namespace jss::metrics {
 
 // Every metric the scaler exports, declared once (names in docs/metrics.md).
 // Implements the core observer hooks so adapters never see Prometheus types.
+// Families labelled with tenant-chosen names are bounded (`limits`): a name
+// gets a series only once its consumer was read successfully (failures are
+// otherwise counted by connection and reason), idle series expire, and each
+// such family holds at most `limits.max_series` (0: no per-name series).
 class ScalerMetrics final : public core::NatsObserver,
                             public core::LagObserver,
                             public core::RpcObserver,
                             public core::ActivityObserver {
  public:
   ScalerMetrics(std::shared_ptr<prometheus::Registry> registry, const std::string& version,
-                const std::string& revision);
+                const std::string& revision, SeriesLimits limits = {},
+                const core::Clock* clock = nullptr);
 
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
@@ -66,6 +72,8 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Family<prometheus::Counter>& reconnects_;
   prometheus::Family<prometheus::Gauge>& consumer_lag_;
   prometheus::Family<prometheus::Counter>& lag_read_failures_;
+  prometheus::Family<prometheus::Counter>& lag_read_errors_;
+  prometheus::Family<prometheus::Counter>& series_dropped_;
   prometheus::Counter& cache_hits_;
   prometheus::Gauge& cache_entries_;
   prometheus::Gauge& push_watchers_;
@@ -79,6 +87,11 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Family<prometheus::Counter>& policy_reloads_;
   prometheus::Counter& policy_reloads_ok_;
   prometheus::Counter& policy_reloads_error_;
+
+  const core::SteadyClock steady_clock_;
+  BoundedFamily<prometheus::Gauge> lag_series_;
+  BoundedFamily<prometheus::Counter> failure_series_;
+  BoundedFamily<prometheus::Counter> denial_series_;
 
   // The RPC path is hot: resolve (method, code) series once, then lock-free.
   std::array<std::array<std::atomic<prometheus::Counter*>, kCodes>, kMethods> rpc_counter_cache_{};
