@@ -51,7 +51,8 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
       observer_(observer),
       logger_(std::move(logger)),
       hub_(hub),
-      policy_(policy) {}
+      policy_(policy),
+      stream_limits_(options.max_streams, options.max_streams_per_connection) {}
 
 core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
     const externalscaler::ScaledObjectRef& ref, core::TriggerUse use) {
@@ -191,11 +192,15 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
 }
 
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>*
-ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* /*ctx*/,
+ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
                                       const externalscaler::ScaledObjectRef* request) {
   auto call = NewStreamCall("StreamIsActive", *request);
-  auto parsed = Parse(*request, core::TriggerUse::kPush);  // the only reader of pushInterval
-  auto* stream = new IsActiveStream(hub_, DoneWhenEnded(call));
+  const std::string peer = ctx->peer();
+  const core::Status admitted = stream_limits_.Admit(peer);
+  auto parsed = admitted.ok() ? Parse(*request, core::TriggerUse::kPush)  // reads pushInterval
+                              : core::StatusOr<Parsed>(admitted);
+  auto* stream = new IsActiveStream(
+      hub_, DoneWhenEnded(call, admitted.ok() ? std::optional<std::string>(peer) : std::nullopt));
   if (!parsed.ok()) {
     stream->Reject(parsed.status());
     return stream;
@@ -208,14 +213,17 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* /*ctx*/,
 }
 
 grpc::ServerWriteReactor<externalscaler::GetMetricSpecResponse>*
-ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* /*ctx*/,
+ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* ctx,
                                         const externalscaler::ScaledObjectRef* request) {
-  auto done = DoneWhenEnded(NewStreamCall("StreamMetricSpec", *request));
+  const std::string peer = ctx->peer();
+  const core::Status admitted = stream_limits_.Admit(peer);
+  auto done = DoneWhenEnded(NewStreamCall("StreamMetricSpec", *request),
+                            admitted.ok() ? std::optional<std::string>(peer) : std::nullopt);
   auto unregister = [this](MetricSpecStream* s) {
     std::lock_guard<std::recursive_mutex> lock(streams_mu_);
     spec_streams_.erase(s);
   };
-  auto parsed = Parse(*request);
+  auto parsed = admitted.ok() ? Parse(*request) : core::StatusOr<Parsed>(admitted);
   if (!parsed.ok()) {
     auto* stream = new MetricSpecStream(std::nullopt, done, unregister);
     stream->Reject(parsed.status());
@@ -253,8 +261,10 @@ std::shared_ptr<ExternalScalerService::Call> ExternalScalerService::NewStreamCal
   return std::make_shared<Call>(NewCall(method, ref));
 }
 
-StreamDone ExternalScalerService::DoneWhenEnded(std::shared_ptr<Call> call) {
-  return [this, call = std::move(call)](core::StatusCode code) {
+StreamDone ExternalScalerService::DoneWhenEnded(std::shared_ptr<Call> call,
+                                                std::optional<std::string> admitted_peer) {
+  return [this, call = std::move(call), admitted_peer](core::StatusCode code) {
+    if (admitted_peer) stream_limits_.Release(*admitted_peer);
     Done(*call, code == core::StatusCode::kOk ? core::OkStatus()
                                               : core::Status(code, "stream ended"));
   };

@@ -33,32 +33,62 @@ HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry,
                        std::function<bool()> ready, std::function<bool()> alive)
     : registry_(std::move(registry)), ready_(std::move(ready)), alive_(std::move(alive)) {}
 
+namespace {
+
+// Starts one civetweb listener; nullptr when it cannot listen there.
+mg_context* Listen(const std::string& address, const char* threads, const char* timeout_ms,
+                   int* port) {
+  const std::string ports = ToCivetPort(address);
+  // request_timeout_ms bounds how long a connection that dribbles its request
+  // (or sends nothing) holds a worker thread.
+  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", threads,
+                           "request_timeout_ms", timeout_ms, "enable_keep_alive", "no",
+                           nullptr};
+  mg_callbacks callbacks{};
+  mg_context* ctx = mg_start(&callbacks, nullptr, options);
+  if (ctx == nullptr) return nullptr;
+  mg_server_port bound[4] = {};
+  if (mg_get_server_ports(ctx, 4, bound) > 0) *port = bound[0].port;
+  return ctx;
+}
+
+}  // namespace
+
 core::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
-    std::function<bool()> ready, std::function<bool()> alive) {
+    std::function<bool()> ready, std::function<bool()> alive,
+    const std::string& probe_address) {
   std::unique_ptr<HttpServer> server(
       new HttpServer(std::move(registry), std::move(ready), std::move(alive)));
   mg_init_library(0);
-  const std::string ports = ToCivetPort(address);
-  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "4",
-                           "request_timeout_ms", "10000", nullptr};
-  mg_callbacks callbacks{};
-  server->ctx_ = mg_start(&callbacks, nullptr, options);
+  // Scrapes are few and fast; 16 workers and a 2 s request timeout let a
+  // handful of stalled clients cost a few seconds of capacity, not all of it.
+  server->ctx_ = Listen(address, "16", "2000", &server->port_);
   if (server->ctx_ == nullptr) {
     return core::InvalidArgumentError(core::StrCat(
         "--metrics-address \"", address,
         "\": cannot listen there (bad host:port, or the port is in use)"));
   }
-  mg_server_port bound[4] = {};
-  const int n = mg_get_server_ports(server->ctx_, 4, bound);
-  if (n > 0) server->port_ = bound[0].port;
   mg_set_request_handler(server->ctx_, "/metrics$", &HttpServer::HandleMetrics, server.get());
   mg_set_request_handler(server->ctx_, "/healthz$", &HttpServer::HandleHealthz, server.get());
   mg_set_request_handler(server->ctx_, "/readyz$", &HttpServer::HandleReadyz, server.get());
+  if (!probe_address.empty()) {
+    server->probe_ctx_ = Listen(probe_address, "4", "1000", &server->probe_port_);
+    if (server->probe_ctx_ == nullptr) {
+      return core::InvalidArgumentError(core::StrCat(
+          "--probe-address \"", probe_address,
+          "\": cannot listen there (bad host:port, or the port is in use)"));
+    }
+    mg_set_request_handler(server->probe_ctx_, "/healthz$", &HttpServer::HandleHealthz,
+                           server.get());
+    mg_set_request_handler(server->probe_ctx_, "/readyz$", &HttpServer::HandleReadyz,
+                           server.get());
+  }
   return server;
 }
 
 HttpServer::~HttpServer() {
+  if (probe_ctx_ != nullptr) mg_stop(probe_ctx_);
   if (ctx_ != nullptr) mg_stop(ctx_);
 }
 
@@ -78,7 +108,8 @@ int HttpServer::HandleHealthz(::mg_connection* conn, void* self) {
 int HttpServer::HandleReadyz(::mg_connection* conn, void* self) {
   auto* server = static_cast<HttpServer*>(self);
   if (server->ready_()) return Reply(conn, 200, "text/plain", "ready\n");
-  return Reply(conn, 503, "text/plain", "not ready: NATS is not connected\n");
+  return Reply(conn, 503, "text/plain",
+               "not ready: a NATS connection is down, or its peer is not reading\n");
 }
 
 }  // namespace jss::metrics

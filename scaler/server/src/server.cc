@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
@@ -35,6 +36,8 @@ namespace jss::server {
 namespace {
 
 constexpr std::chrono::seconds kDrainTimeout{5};
+constexpr int kMaxRequestBytes = 64 * 1024;
+constexpr size_t kGrpcMemoryQuotaBytes = 128u << 20;
 // Reads still in flight this long before the drain deadline are failed.
 constexpr std::chrono::milliseconds kDrainMargin{300};
 
@@ -125,6 +128,12 @@ class ServerImpl final : public Server {
       opts.servers = c.servers;
       opts.auth = AuthFor(c.name);
       opts.max_in_flight = config_.max_in_flight;
+      // A write may block at most half a read's budget: a peer that stops
+      // reading is dropped (and reconnected) while the read can still fail
+      // with a clear error instead of freezing the thread that sent it.
+      opts.write_deadline = std::clamp<std::chrono::milliseconds>(
+          config_.request_timeout / 2, std::chrono::milliseconds(100),
+          std::chrono::milliseconds(1000));
       auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_);
       if (!conn.ok()) return conn.status();
       by_name[c.name] = conn->get();
@@ -176,6 +185,15 @@ class ServerImpl final : public Server {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.grpc_address, *creds, &grpc_port_);
     builder.RegisterService(service_.get());
+    // Trigger metadata is a few hundred bytes; anything near this limit is
+    // hostile and is refused by gRPC (RESOURCE_EXHAUSTED) before it is
+    // parsed, echoed or logged.
+    builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+    // Memory gRPC itself may use for connections and calls (beyond it gRPC
+    // sheds load instead of growing): well inside the chart's 256Mi limit.
+    grpc::ResourceQuota quota("jetstream-scaler");
+    quota.Resize(kGrpcMemoryQuotaBytes);
+    builder.SetResourceQuota(quota);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
       return core::InvalidArgumentError(core::StrCat(
@@ -293,9 +311,10 @@ class ServerImpl final : public Server {
     return true;
   }
 
+  // Ready: every connection is up and its peer is reading what we write.
   bool AllConnected() const {
     for (const auto& c : connections_) {
-      if (!c->IsConnected()) return false;
+      if (!c->IsConnected() || c->IsStalled()) return false;
     }
     return !connections_.empty();
   }

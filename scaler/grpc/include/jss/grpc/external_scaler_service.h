@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "jss/core/metadata.h"
 #include "jss/core/observer.h"
 #include "jss/core/trigger.h"
+#include "jss/core/stream_limits.h"
 #include "jss/logging/logger.h"
 #include "jss/grpc/stream_reactors.h"
 #include "jss/core/status.h"
@@ -28,6 +30,10 @@ struct ServiceOptions {
   std::chrono::milliseconds request_timeout = core::kDefaultRequestTimeout;
   // StreamIsActive re-read interval when the trigger sets no pushInterval.
   std::chrono::milliseconds push_interval = core::kDefaultPushInterval;
+  // Open StreamIsActive + StreamMetricSpec streams: in total, and per client
+  // connection (KEDA uses one connection for every ScaledObject).
+  size_t max_streams = 4096;
+  size_t max_streams_per_connection = 4096;
 };
 
 // KEDA's ExternalScaler. Each unary handler validates metadata inline, starts
@@ -89,7 +95,9 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   Call NewCall(const char* method, const externalscaler::ScaledObjectRef& ref);
   std::shared_ptr<Call> NewStreamCall(const char* method,
                                       const externalscaler::ScaledObjectRef& ref);
-  StreamDone DoneWhenEnded(std::shared_ptr<Call> call);
+  // `admitted_peer`: released from the stream limits when the stream ends.
+  StreamDone DoneWhenEnded(std::shared_ptr<Call> call,
+                           std::optional<std::string> admitted_peer = std::nullopt);
 
   core::LagSource& lag_source_;
   const core::ConnectionSelector& selector_;
@@ -98,6 +106,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   std::shared_ptr<logging::Logger> logger_;
   core::ActivityHub& hub_;
   const core::PolicyHolder& policy_;
+  core::StreamLimits stream_limits_;
   std::recursive_mutex streams_mu_;
   std::set<MetricSpecStream*> spec_streams_;
   bool streams_closed_ = false;
