@@ -57,7 +57,7 @@ TEST_F(HostileTenantTest, ReadsOfMissingConsumersAddFewSeriesAndLittleMemory) {
 
 TEST_F(HostileTenantTest, HugeValuesAreEchoedCutShort) {
   StartScaler([&](app::Config& c) {
-    c.connections = {{"default", {nats_->url()}, false}, {"eu", {nats_->url()}, false}};
+    c.connections = {{"default", {nats_->url()}, false}, {"eu", {nats_->url()}, true}};
   });
   const std::string huge(60 * 1024, 'v');
   for (const auto& key : {"account", "natsUrl", "lagThreshold", "stream"}) {
