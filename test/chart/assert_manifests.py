@@ -79,7 +79,8 @@ check(ports.get("metrics", {}).get("port") == 8080 and ports["metrics"].get("tar
       "Service port metrics 8080 -> container port metrics", ports)
 check(matches(svc["spec"]["selector"], pod_labels), "Service selects the pods", svc["spec"]["selector"])
 cports = {p["name"]: p["containerPort"] for p in c["ports"]}
-check(cports == {"grpc": 6000, "metrics": 8080}, "container ports grpc 6000, metrics 8080", cports)
+check(cports == {"grpc": 6000, "metrics": 8080, "probes": 8081},
+      "container ports grpc 6000, metrics 8080, probes 8081", cports)
 check(flags.get("--grpc-address") == ["0.0.0.0:6000"] and flags.get("--metrics-address") == ["0.0.0.0:8080"],
       "the binary listens on the container ports", flags)
 
@@ -106,12 +107,13 @@ check(pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow",
 
 # --- probes
 def http_probe(p, path):
-    return p and p.get("httpGet", {}).get("path") == path and p["httpGet"].get("port") == "metrics"
-check(http_probe(c.get("livenessProbe"), "/healthz"), "liveness probe GET /healthz on metrics",
+    # Probes have a listener of their own (--probe-address): scrapers cannot starve them.
+    return p and p.get("httpGet", {}).get("path") == path and p["httpGet"].get("port") == "probes"
+check(http_probe(c.get("livenessProbe"), "/healthz"), "liveness probe GET /healthz on probes",
       c.get("livenessProbe"))
-check(http_probe(c.get("readinessProbe"), "/readyz"), "readiness probe GET /readyz on metrics",
+check(http_probe(c.get("readinessProbe"), "/readyz"), "readiness probe GET /readyz on probes",
       c.get("readinessProbe"))
-check(http_probe(c.get("startupProbe"), "/healthz"), "startup probe GET /healthz on metrics",
+check(http_probe(c.get("startupProbe"), "/healthz"), "startup probe GET /healthz on probes",
       c.get("startupProbe"))
 
 # --- restricted security context

@@ -194,7 +194,7 @@ def map_args(args, env, mounts_dir, nats_urls):
         head, eq, rest = val.partition("=")
         if eq and head in named:  # NAME=VALUE: a named connection's own setting
             prefix, val = f"{head}=", rest
-        if flag in ("--grpc-address", "--metrics-address"):
+        if flag in ("--grpc-address", "--metrics-address", "--probe-address"):
             out.append(f"{flag}=127.0.0.1:0")
         elif flag == "--reload-interval":
             out.append(f"{flag}=1s")  # the test waits seconds, not the chart's default

@@ -71,6 +71,17 @@ TEST_F(HostileTenantTest, HugeValuesAreEchoedCutShort) {
   }
 }
 
+TEST_F(HostileTenantTest, ErrorsToTenantsDoNotRevealServerUrls) {
+  SilentTcpServer silent;
+  const std::string url = "nats://127.0.0.1:" + std::to_string(silent.port());
+  StartScaler([&](app::Config& c) { c.connections = {{"default", {url}, false}}; });
+  auto active = client_->IsActive(Md("ANY", "w"));
+  ASSERT_EQ(active.status().code(), core::StatusCode::kUnavailable);
+  EXPECT_THAT(active.status().message(), HasSubstr("\"default\" is not connected"));
+  EXPECT_THAT(active.status().message(), ::testing::Not(HasSubstr("127.0.0.1")))
+      << "an internal URL went to the tenant";
+}
+
 TEST_F(HostileTenantTest, RequestsBeyondTheReceiveLimitAreRefusedAndTheScalerCarriesOn) {
   CreateStream("REAL", "real.>", "w");
   StartScaler();

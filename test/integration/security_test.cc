@@ -206,6 +206,26 @@ TEST_F(SecurityTest, MutualTlsRequiresAClientCertificateFromTheClientCa) {
       << "client certificate from another CA";
 }
 
+TEST_F(SecurityTest, ClientNameAllowListRefusesOtherCertificatesOfTheSameCa) {
+  TempDir dir;
+  TestCa ca(dir, "ca");
+  ASSERT_TRUE(ca.ok() && ca.Issue("server") && ca.Issue("keda-operator") && ca.Issue("tenant-pod"))
+      << "openssl failed";
+  StartScaler([&](app::Config& c) {
+    c.grpc_tls_cert_file = dir / "server.crt";
+    c.grpc_tls_key_file = dir / "server.key";
+    c.grpc_tls_client_ca_file = ca.cert_path();
+    c.grpc_tls_client_names = {"keda-operator"};
+  });
+  EXPECT_TRUE(Spec(*TlsStub(ca.cert(), ReadAll(dir / "keda-operator.crt"),
+                            ReadAll(dir / "keda-operator.key")))
+                  .ok());
+  EXPECT_FALSE(
+      Spec(*TlsStub(ca.cert(), ReadAll(dir / "tenant-pod.crt"), ReadAll(dir / "tenant-pod.key")))
+          .ok())
+      << "a certificate of the same CA with another name was accepted";
+}
+
 TEST_F(SecurityTest, RotatedServerCertificateIsServedWithoutRestartOrDroppedConnections) {
   TempDir dir;
   TestCa old_ca(dir, "old-ca");

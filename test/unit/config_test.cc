@@ -201,6 +201,13 @@ INSTANTIATE_TEST_SUITE_P(
                  {"--nats-url", "eu=nats://x:1", "--nats-nkey", "eu=UABC"},
                  "connection \"eu\""},
         BadFlags{"nkey_without_seed", {"--nats-nkey", "UABC"}, "go together"},
+        BadFlags{"nkey_seed_as_public_key",
+                 {"--nats-nkey", "SUAEXAMPLESEED", "--nats-nkey-seed-file", "/s"},
+                 "not its seed (S...)"},
+        BadFlags{"bad_max_streams", {"--max-streams", "0"}, "--max-streams"},
+        BadFlags{"client_name_without_ca", {"--grpc-tls-client-name", "keda"},
+                 "set --grpc-tls-client-ca"},
+        BadFlags{"push_floor_too_low", {"--min-push-interval", "1ms"}, "--min-push-interval"},
         BadFlags{"half_nats_tls_named",
                  {"--nats-url", "eu=nats://x:1", "--nats-tls-cert", "eu=/c"}, "go together"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });

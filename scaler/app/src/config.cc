@@ -294,6 +294,9 @@ void DefineFlags(Flags& f, Parsed& p) {
   f.Text("grpc-tls-key", "FILE", &c.grpc_tls_key_file, "private key for --grpc-tls-cert");
   f.Text("grpc-tls-client-ca", "FILE", &c.grpc_tls_client_ca_file,
          "require client certificates signed by this CA (mTLS; KEDA's tlsClientCert)");
+  f.List("grpc-tls-client-name", "NAME", &c.grpc_tls_client_names,
+         "with --grpc-tls-client-ca: accept only client certificates with this name as CN, "
+         "DNS or URI SAN (repeat for more); any certificate of the CA otherwise");
   f.Text("policy-file", "FILE", &c.policy_file,
          "JSON access policy: which Kubernetes namespaces may read which consumers (default: "
          "all may; see docs/security.md)");
@@ -319,6 +322,19 @@ void DefineFlags(Flags& f, Parsed& p) {
           "when thousands of streams open at once, re-reads, wake-up set-ups); 0 = unlimited");
   f.Count("max-inflight-requests", &c.max_in_flight, 1, 1000000,
           "JetStream API requests in flight per connection before new ones are refused");
+  f.Address("probe-address", &c.probe_address,
+            "also serve /healthz and /readyz here, on workers of their own, so clients of "
+            "--metrics-address cannot starve the probes (the chart uses :8081)");
+  f.Count("metrics-max-series", &c.metrics_max_series, 0, 10000000,
+          "series per metric family labelled with stream, consumer or namespace names; beyond "
+          "it names are counted in metric_series_dropped_total; 0 omits names altogether");
+  f.Count("max-streams", &c.max_streams, 1, 1000000,
+          "open StreamIsActive/StreamMetricSpec streams in total before new ones get "
+          "RESOURCE_EXHAUSTED (each costs ~20 KiB)");
+  f.Count("max-streams-per-connection", &c.max_streams_per_connection, 1, 1000000,
+          "open streams per client connection (KEDA uses one for all its ScaledObjects)");
+  f.Duration("min-push-interval", &c.min_push_interval, core::kPushIntervalRange,
+             "lowest pushInterval a trigger may ask for; lower values are raised to it");
   f.OneOf("log-level", "LEVEL", &c.log_level, logging::kLevelNames, "least severe level logged");
   f.OneOf("log-format", "FORMAT", &c.log_format, std::array<std::string_view, 2>{"text", "json"},
           "log line format");
@@ -486,6 +502,13 @@ core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
   if (a.tls_cert_file.empty() != a.tls_key_file.empty()) {
     return Bad("nats-tls-cert", core::StrCat("--nats-tls-cert and --nats-tls-key go together", where));
   }
+  // A seed is a secret: refused where the public key belongs, and not echoed.
+  if (!a.nkey.empty() && a.nkey[0] == 'S') {
+    return Bad("nats-nkey",
+               core::StrCat("--nats-nkey takes the nkey's public key (U...), not its seed (S...)",
+                            where, "; put the seed in a file for --nats-nkey-seed-file and "
+                            "treat the seed as leaked"));
+  }
   if (a.nkey.empty() != a.nkey_seed_file.empty()) {
     return Bad("nats-nkey",
                core::StrCat("--nats-nkey and --nats-nkey-seed-file go together", where));
@@ -609,6 +632,10 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
   }
   if (!config.grpc_tls_client_ca_file.empty() && config.grpc_tls_cert_file.empty()) {
     return Bad("grpc-tls-client-ca", "client certificates need TLS: set --grpc-tls-cert/-key");
+  }
+  if (!config.grpc_tls_client_names.empty() && config.grpc_tls_client_ca_file.empty()) {
+    return Bad("grpc-tls-client-name",
+               "--grpc-tls-client-name checks client certificates: set --grpc-tls-client-ca");
   }
   return std::move(config);
 }

@@ -208,7 +208,8 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
   logger_->Debug("push stream opened", {{"namespace", call->ns}, {"scaledobject", call->name},
                                         {"stream", call->stream}, {"consumer", call->consumer}});
   stream->Subscribe(parsed->key, parsed->metadata.activation_lag_threshold,
-                    parsed->metadata.push_interval.value_or(options_.push_interval));
+                    std::max(parsed->metadata.push_interval.value_or(options_.push_interval),
+                             options_.min_push_interval));
   return stream;
 }
 

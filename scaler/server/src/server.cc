@@ -5,6 +5,7 @@
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <algorithm>
@@ -49,6 +50,36 @@ core::StatusOr<std::string> ReadFile(const std::string& flag, const std::string&
   return ss.str();
 }
 
+// Accepts a client certificate (already verified against the client CA) only
+// when one of its names is on --grpc-tls-client-name: any other holder of a
+// certificate from that CA is refused at the handshake.
+class ClientNameVerifier final : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit ClientNameVerifier(std::vector<std::string> names) : names_(std::move(names)) {}
+
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
+    std::vector<grpc::string_ref> presented = request->dns_names();
+    for (const auto& uri : request->uri_names()) presented.push_back(uri);
+    presented.push_back(request->common_name());
+    for (const auto& name : presented) {
+      for (const auto& allowed : names_) {
+        if (name == grpc::string_ref(allowed)) {
+          *sync_status = grpc::Status::OK;
+          return true;
+        }
+      }
+    }
+    *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                "client certificate name is not in --grpc-tls-client-name");
+    return true;
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  const std::vector<std::string> names_;
+};
+
 core::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const app::Config& c) {
   if (c.grpc_tls_cert_file.empty()) return grpc::InsecureServerCredentials();
   // Read once up front so a wrong path fails start-up with the flag named;
@@ -76,6 +107,11 @@ core::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const a
       refresh);
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_identity_key_cert_pairs();
+  if (mtls && !c.grpc_tls_client_names.empty()) {
+    options.set_certificate_verifier(
+        grpc::experimental::ExternalCertificateVerifier::Create<ClientNameVerifier>(
+            c.grpc_tls_client_names));
+  }
   if (mtls) {
     options.watch_root_certs();
     options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -118,8 +154,11 @@ class ServerImpl final : public Server {
   ~ServerImpl() override { Stop(); }
 
   core::Status Init() {
+    metrics::SeriesLimits series_limits;
+    series_limits.max_series = config_.metrics_max_series;
     metrics_ = std::make_unique<metrics::ScalerMetrics>(
-        std::make_shared<prometheus::Registry>(), app::BuildVersion(), app::BuildRevision());
+        std::make_shared<prometheus::Registry>(), app::BuildVersion(), app::BuildRevision(),
+        series_limits);
 
     std::map<std::string, nats::NatsConnection*> by_name;
     for (const auto& c : config_.connections) {
@@ -174,10 +213,14 @@ class ServerImpl final : public Server {
         core::ActivityHubOptions{config_.request_timeout, config_.push_idle_resync},
         push_log_.get());
     lag_feed_->Feed(hub_.get());
+    grpc_service::ServiceOptions service_options;
+    service_options.request_timeout = config_.request_timeout;
+    service_options.push_interval = config_.push_interval;
+    service_options.max_streams = config_.max_streams;
+    service_options.max_streams_per_connection = config_.max_streams_per_connection;
+    service_options.min_push_interval = config_.min_push_interval;
     service_ = std::make_unique<grpc_service::ExternalScalerService>(
-        *coalescing_, *selector_,
-        grpc_service::ServiceOptions{config_.request_timeout, config_.push_interval}, *metrics_,
-        logger_, *hub_, policy_);
+        *coalescing_, *selector_, service_options, *metrics_, logger_, *hub_, policy_);
 
     auto creds = GrpcCredentials(config_);
     if (!creds.ok()) return creds.status();
@@ -202,7 +245,7 @@ class ServerImpl final : public Server {
     }
     auto http = metrics::HttpServer::Start(
         config_.metrics_address, metrics_->registry(), [this] { return AllConnected(); },
-        [this] { return NoneDead(); });
+        [this] { return NoneDead(); }, config_.probe_address);
     if (!http.ok()) return http.status();
     http_ = std::move(*http);
     // gRPC health: SERVING for liveness; readiness is /readyz (NATS connected).

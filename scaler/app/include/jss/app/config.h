@@ -36,6 +36,8 @@ struct Config {
   std::string grpc_tls_cert_file;
   std::string grpc_tls_key_file;
   std::string grpc_tls_client_ca_file;
+  // With a client CA: the client certificate names (CN, DNS or URI SAN) allowed.
+  std::vector<std::string> grpc_tls_client_names;
   std::string policy_file;
   std::chrono::milliseconds reload_interval{10000};
   std::chrono::milliseconds request_timeout = core::kDefaultRequestTimeout;
@@ -48,6 +50,12 @@ struct Config {
   // (first reads, re-reads, wake-up set-ups); 0 = unlimited.
   size_t push_read_rate = 2000;
   size_t max_in_flight = core::kDefaultMaxInFlight;
+  // Bounds against hostile tenants and callers (docs/security.md).
+  std::string probe_address;  // empty: /healthz and /readyz only on metrics_address
+  size_t metrics_max_series = 10000;
+  size_t max_streams = 4096;
+  size_t max_streams_per_connection = 4096;
+  std::chrono::milliseconds min_push_interval = core::kPushIntervalRange.min;
   std::string log_level = "info";
   std::string log_format = "text";
 };

@@ -34,6 +34,8 @@ struct ServiceOptions {
   // connection (KEDA uses one connection for every ScaledObject).
   size_t max_streams = 4096;
   size_t max_streams_per_connection = 4096;
+  // Operator floor for a trigger's pushInterval (lower values are raised).
+  std::chrono::milliseconds min_push_interval = core::kPushIntervalRange.min;
 };
 
 // KEDA's ExternalScaler. Each unary handler validates metadata inline, starts
