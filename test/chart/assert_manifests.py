@@ -44,6 +44,7 @@ expected_kinds = {
                        "Service", "ServiceAccount", "ServiceMonitor"],
     "policy": ["ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Service",
                "ServiceAccount"],
+    "keda": ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"],
 }[scenario]
 check(kinds == expected_kinds, "rendered kinds", f"{kinds} != {expected_kinds}")
 
@@ -56,7 +57,7 @@ for d in docs:
           f"{d['kind']} has the standard labels", d["metadata"].get("labels"))
 
 dep = one("Deployment")
-svc = one("Service")
+svc = next((d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == release), None)
 sa = one("ServiceAccount")
 pdb = one("PodDisruptionBudget")
 pod = dep["spec"]["template"]["spec"]
@@ -109,12 +110,28 @@ check(pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow",
 def http_probe(p, path):
     # Probes have a listener of their own (--probe-address): scrapers cannot starve them.
     return p and p.get("httpGet", {}).get("path") == path and p["httpGet"].get("port") == "probes"
-check(http_probe(c.get("livenessProbe"), "/healthz"), "liveness probe GET /healthz on probes",
-      c.get("livenessProbe"))
-check(http_probe(c.get("readinessProbe"), "/readyz"), "readiness probe GET /readyz on probes",
-      c.get("readinessProbe"))
-check(http_probe(c.get("startupProbe"), "/healthz"), "startup probe GET /healthz on probes",
-      c.get("startupProbe"))
+def grpc_probe(p, service):
+    return p and p.get("grpc") == {"port": 6000, "service": service} and "httpGet" not in p
+if scenario == "keda":  # grpcProbes: grpc.health.v1 on the gRPC port
+    check(grpc_probe(c.get("livenessProbe"), ""), "liveness gRPC probe of service \"\"",
+          c.get("livenessProbe"))
+    check(grpc_probe(c.get("readinessProbe"), "externalscaler.ExternalScaler"),
+          "readiness gRPC probe of externalscaler.ExternalScaler (NATS usable)",
+          c.get("readinessProbe"))
+    check(grpc_probe(c.get("startupProbe"), ""), "startup gRPC probe of service \"\"",
+          c.get("startupProbe"))
+    check(c["readinessProbe"].get("periodSeconds") == 5, "probe timing kept", c["readinessProbe"])
+else:
+    check(http_probe(c.get("livenessProbe"), "/healthz"), "liveness probe GET /healthz on probes",
+          c.get("livenessProbe"))
+    check(http_probe(c.get("readinessProbe"), "/readyz"), "readiness probe GET /readyz on probes",
+          c.get("readinessProbe"))
+    check(http_probe(c.get("startupProbe"), "/healthz"), "startup probe GET /healthz on probes",
+          c.get("startupProbe"))
+check(flags.get("--grpc-max-connection-age") == ["2m" if scenario == "keda" else "5m"],
+      "config.grpcMaxConnectionAge -> --grpc-max-connection-age", flags.get("--grpc-max-connection-age"))
+check(flags.get("--grpc-keepalive-time") == ["30s" if scenario == "keda" else "60s"],
+      "config.grpcKeepaliveTime -> --grpc-keepalive-time", flags.get("--grpc-keepalive-time"))
 
 # --- restricted security context
 psc = pod.get("securityContext", {})
@@ -184,6 +201,17 @@ if scenario == "tls":
           "NATS user from the Secret", user)
     check(volumes["grpc-client-ca"]["secret"]["secretName"] == "keda-client-ca",
           "client CA from its own Secret", volumes.get("grpc-client-ca"))
+if scenario == "keda":
+    headless = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == release + "-headless"]
+    h = headless[0] if headless else {"spec": {}}
+    check(h["spec"].get("clusterIP") == "None" and h["spec"].get("publishNotReadyAddresses") is False,
+          "headless Service <release>-headless lists only ready replicas", h)
+    check([p["name"] for p in h["spec"].get("ports", [])] == ["grpc"] and
+          matches(h["spec"].get("selector", {}), pod_labels), "headless Service: grpc port, selects the pods", h)
+    check(flags.get("--nats-js-domain") == ["hub", "site-b=site-b-hub"],
+          "nats.jsDomain and namedConnections[].jsDomain -> --nats-js-domain [NAME=]", flags.get("--nats-js-domain"))
+else:
+    check("--nats-js-domain" not in flags, "no --nats-js-domain by default", flags.get("--nats-js-domain"))
 if scenario == "servicemonitor":
     check(nats_urls == ["nats://nats.nats.svc:4222", "tenant-a=nats://nats.tenant-a.svc:4222"],
           "named connection rendered as NAME=URL", nats_urls)

@@ -209,8 +209,48 @@ INSTANTIATE_TEST_SUITE_P(
                  "set --grpc-tls-client-ca"},
         BadFlags{"push_floor_too_low", {"--min-push-interval", "1ms"}, "--min-push-interval"},
         BadFlags{"half_nats_tls_named",
-                 {"--nats-url", "eu=nats://x:1", "--nats-tls-cert", "eu=/c"}, "go together"}),
+                 {"--nats-url", "eu=nats://x:1", "--nats-tls-cert", "eu=/c"}, "go together"},
+        BadFlags{"domain_with_dot", {"--nats-js-domain", "a.b"}, "--nats-js-domain"},
+        BadFlags{"domain_wildcard_named",
+                 {"--nats-url", "eu=nats://x:1", "--nats-js-domain", "eu=*"},
+                 "connection \"eu\""},
+        BadFlags{"domain_twice", {"--nats-js-domain", "a", "--nats-js-domain", "b"},
+                 "prefix NAME="},
+        BadFlags{"age_too_short", {"--grpc-max-connection-age", "100ms"}, "0 (off) or between"},
+        BadFlags{"age_too_long", {"--grpc-max-connection-age", "48h"},
+                 "--grpc-max-connection-age"},
+        BadFlags{"keepalive_too_short", {"--grpc-keepalive-time", "1s"}, "0 (off) or between"},
+        BadFlags{"keepalive_not_duration", {"--grpc-keepalive-time", "often"},
+                 "--grpc-keepalive-time"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(ConfigTest, JetStreamDomainIsPerConnectionWithADefault) {
+  auto c = Parse({"--nats-url", "nats://a:1", "--nats-url", "leaf=nats://b:1", "--nats-url",
+                  "edge=nats://c:1", "--nats-js-domain", "hub", "--nats-js-domain",
+                  "edge=edge-hub"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->connections.size(), 3u);
+  EXPECT_EQ(c->nats_auth.at("default").js_domain, "hub");
+  EXPECT_EQ(c->nats_auth.at("leaf").js_domain, "hub");
+  EXPECT_EQ(c->nats_auth.at("edge").js_domain, "edge-hub");
+  auto none = Parse({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->nats_auth.at("default").js_domain, "");
+}
+
+TEST(ConfigTest, GrpcConnectionAgeAndKeepalive) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->grpc_max_connection_age, std::chrono::minutes(5));
+  EXPECT_EQ(defaults->grpc_keepalive_time, std::chrono::seconds(60));
+  auto set = Parse({"--grpc-max-connection-age", "90s", "--grpc-keepalive-time", "0"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->grpc_max_connection_age, std::chrono::seconds(90));
+  EXPECT_EQ(set->grpc_keepalive_time, std::chrono::milliseconds(0));
+  auto off = Parse({"--grpc-max-connection-age", "0s"});
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->grpc_max_connection_age, std::chrono::milliseconds(0));
+}
 
 TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {
   const std::string help = HelpText();

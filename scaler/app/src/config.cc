@@ -137,6 +137,24 @@ class Flags {
         });
   }
 
+  // 0 turns the feature off; anything else must lie in `range`.
+  void DurationOrOff(const char* name, milliseconds* target, core::DurationRange range,
+                     const char* help) {
+    Add(name, "DURATION",
+        Describe(help, core::FormatDuration(*target), core::StrCat("0 = off, else ", RangeText(range))),
+        [target, range](const std::string& v) {
+          auto d = core::ParseDuration(v);
+          if (!d.ok()) return d.status().message();
+          if (d->count() != 0 && !range.Contains(*d)) {
+            return core::StrCat("\"", v, "\" must be 0 (off) or between ",
+                                core::FormatDuration(range.min), " and ",
+                                core::FormatDuration(range.max));
+          }
+          *target = *d;
+          return std::string();
+        });
+  }
+
   void Bool(const char* name, bool* target, const char* help) {
     Add(name, "true|false", Describe(help, *target ? "true" : "false"),
         [target](const std::string& v) {
@@ -289,6 +307,9 @@ void DefineFlags(Flags& f, Parsed& p) {
   f.PerConnection("nats-tls-cert", "FILE", &NatsAuth::tls_cert_file,
                   "client certificate for NATS mTLS");
   f.PerConnection("nats-tls-key", "FILE", &NatsAuth::tls_key_file, "client key for NATS mTLS");
+  f.PerConnection("nats-js-domain", "DOMAIN", &NatsAuth::js_domain,
+                  "JetStream domain the connection reads: requests go to $JS.<DOMAIN>.API (e.g. "
+                  "the hub's domain from a leaf node); default: the connected server's own");
   f.Text("grpc-tls-cert", "FILE", &c.grpc_tls_cert_file,
          "serve gRPC over TLS with this certificate");
   f.Text("grpc-tls-key", "FILE", &c.grpc_tls_key_file, "private key for --grpc-tls-cert");
@@ -297,6 +318,14 @@ void DefineFlags(Flags& f, Parsed& p) {
   f.List("grpc-tls-client-name", "NAME", &c.grpc_tls_client_names,
          "with --grpc-tls-client-ca: accept only client certificates with this name as CN, "
          "DNS or URI SAN (repeat for more); any certificate of the CA otherwise");
+  f.DurationOrOff("grpc-max-connection-age", &c.grpc_max_connection_age,
+                  {std::chrono::seconds(1), std::chrono::hours(24)},
+                  "recycle each gRPC connection (GOAWAY, +-10% jitter) after about this long, so "
+                  "KEDA re-resolves and leaves a replica that lost NATS; open streams end with "
+                  "OK first");
+  f.DurationOrOff("grpc-keepalive-time", &c.grpc_keepalive_time,
+                  {std::chrono::seconds(10), std::chrono::hours(2)},
+                  "ping a quiet gRPC connection this often; no answer within 20s closes it");
   f.Text("policy-file", "FILE", &c.policy_file,
          "JSON access policy: which Kubernetes namespaces may read which consumers (default: "
          "all may; see docs/security.md)");
@@ -512,6 +541,17 @@ core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
   if (a.nkey.empty() != a.nkey_seed_file.empty()) {
     return Bad("nats-nkey",
                core::StrCat("--nats-nkey and --nats-nkey-seed-file go together", where));
+  }
+  // A JetStream domain is one subject token of $JS.<domain>.API.
+  bool domain_ok = a.js_domain.size() <= 64;
+  for (char ch : a.js_domain) {
+    domain_ok = domain_ok && ch != '.' && ch != '*' && ch != '>' &&
+                static_cast<unsigned char>(ch) > ' ' && ch != 0x7f;
+  }
+  if (!domain_ok) {
+    return Bad("nats-js-domain",
+               core::StrCat("\"", a.js_domain, "\" is not a JetStream domain (1-64 characters, "
+                            "no '.', '*', '>', spaces or control characters)", where));
   }
   return core::OkStatus();
 }

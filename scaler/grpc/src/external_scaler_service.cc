@@ -44,7 +44,8 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
                                              core::RpcObserver& observer,
                                              std::shared_ptr<logging::Logger> logger,
                                              core::ActivityHub& hub,
-                                             const core::PolicyHolder& policy)
+                                             const core::PolicyHolder& policy,
+                                             core::Scheduler* scheduler)
     : lag_source_(lag_source),
       selector_(selector),
       options_(options),
@@ -52,7 +53,8 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
       logger_(std::move(logger)),
       hub_(hub),
       policy_(policy),
-      stream_limits_(options.max_streams, options.max_streams_per_connection) {}
+      stream_limits_(options.max_streams, options.max_streams_per_connection),
+      open_streams_(scheduler, options.max_stream_age) {}
 
 core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
     const externalscaler::ScaledObjectRef& ref, core::TriggerUse use) {
@@ -199,10 +201,14 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
   const core::Status admitted = stream_limits_.Admit(peer);
   auto parsed = admitted.ok() ? Parse(*request, core::TriggerUse::kPush)  // reads pushInterval
                               : core::StatusOr<Parsed>(admitted);
-  auto* stream = new IsActiveStream(
-      hub_, DoneWhenEnded(call, admitted.ok() ? std::optional<std::string>(peer) : std::nullopt));
+  const uint64_t id = parsed.ok() ? open_streams_.Reserve() : 0;
+  auto* stream = new IsActiveStream(hub_, DoneWhenEnded(call, AdmittedPeer(admitted, peer), id));
   if (!parsed.ok()) {
     stream->Reject(parsed.status());
+    return stream;
+  }
+  if (id == 0) {  // shutting down: end cleanly, KEDA reconnects elsewhere
+    stream->Reject(core::OkStatus());
     return stream;
   }
   logger_->Debug("push stream opened", {{"namespace", call->ns}, {"scaledobject", call->name},
@@ -210,36 +216,33 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
   stream->Subscribe(parsed->key, parsed->metadata.activation_lag_threshold,
                     std::max(parsed->metadata.push_interval.value_or(options_.push_interval),
                              options_.min_push_interval));
+  open_streams_.Activate(id, [stream](const core::Status& s) { stream->Close(s); });
   return stream;
 }
 
 grpc::ServerWriteReactor<externalscaler::GetMetricSpecResponse>*
 ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* ctx,
                                         const externalscaler::ScaledObjectRef* request) {
+  auto call = NewStreamCall("StreamMetricSpec", *request);
   const std::string peer = ctx->peer();
   const core::Status admitted = stream_limits_.Admit(peer);
-  auto done = DoneWhenEnded(NewStreamCall("StreamMetricSpec", *request),
-                            admitted.ok() ? std::optional<std::string>(peer) : std::nullopt);
-  auto unregister = [this](MetricSpecStream* s) {
-    std::lock_guard<std::recursive_mutex> lock(streams_mu_);
-    spec_streams_.erase(s);
-  };
   auto parsed = admitted.ok() ? Parse(*request) : core::StatusOr<Parsed>(admitted);
   if (!parsed.ok()) {
-    auto* stream = new MetricSpecStream(std::nullopt, done, unregister);
+    auto* stream = new MetricSpecStream(
+        std::nullopt, DoneWhenEnded(call, AdmittedPeer(admitted, peer)), [](auto*) {});
     stream->Reject(parsed.status());
     return stream;
   }
+  const uint64_t id = open_streams_.Reserve();
   externalscaler::GetMetricSpecResponse spec;
   FillMetricSpec(parsed->metadata, &spec);
-  auto* stream = new MetricSpecStream(std::move(spec), done, unregister);
-  bool closed;
-  {
-    std::lock_guard<std::recursive_mutex> lock(streams_mu_);
-    closed = streams_closed_;
-    if (!closed) spec_streams_.insert(stream);
+  auto* stream = new MetricSpecStream(std::move(spec), DoneWhenEnded(call, peer, id),
+                                      [](auto*) {});
+  if (id == 0) {  // shutting down: end cleanly, KEDA reconnects elsewhere
+    stream->Close(core::OkStatus());
+    return stream;
   }
-  if (closed) stream->Close(core::OkStatus());  // KEDA reconnects elsewhere
+  open_streams_.Activate(id, [stream](const core::Status& s) { stream->Close(s); });
   return stream;
 }
 
@@ -262,22 +265,25 @@ std::shared_ptr<ExternalScalerService::Call> ExternalScalerService::NewStreamCal
   return std::make_shared<Call>(NewCall(method, ref));
 }
 
+std::optional<std::string> ExternalScalerService::AdmittedPeer(const core::Status& admitted,
+                                                               const std::string& peer) {
+  return admitted.ok() ? std::optional<std::string>(peer) : std::nullopt;
+}
+
 StreamDone ExternalScalerService::DoneWhenEnded(std::shared_ptr<Call> call,
-                                                std::optional<std::string> admitted_peer) {
-  return [this, call = std::move(call), admitted_peer](core::StatusCode code) {
+                                                std::optional<std::string> admitted_peer,
+                                                uint64_t open_stream) {
+  return [this, call = std::move(call), admitted_peer, open_stream](core::StatusCode code) {
     if (admitted_peer) stream_limits_.Release(*admitted_peer);
+    open_streams_.Remove(open_stream);
     Done(*call, code == core::StatusCode::kOk ? core::OkStatus()
                                               : core::Status(code, "stream ended"));
   };
 }
 
 void ExternalScalerService::CloseStreams() {
-  // Held throughout: a stream unregisters (then deletes itself) in OnDone,
-  // which therefore waits for us unless gRPC runs it inline on this thread.
-  std::lock_guard<std::recursive_mutex> lock(streams_mu_);
-  streams_closed_ = true;
-  const std::set<MetricSpecStream*> streams = spec_streams_;
-  for (auto* s : streams) s->Close(core::OkStatus());
+  // OK: KEDA resets its reconnect back-off only after a clean end.
+  open_streams_.CloseAll(core::OkStatus());
 }
 
 }  // namespace jss::grpc_service

@@ -41,6 +41,17 @@ void IsActiveStream::Reject(const core::Status& status) {
   Act(Next::kFinish);
 }
 
+void IsActiveStream::Close(const core::Status& status) {
+  Next next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    if (!finish_with_.has_value()) finish_with_ = status;
+    next = DecideLocked();
+  }
+  Act(next);
+}
+
 void IsActiveStream::OnActivity(const core::ActivityHub::Update& update) {
   Next next;
   {

@@ -8,20 +8,17 @@
 
 namespace jss::nats {
 
-JetStreamLagSource::JetStreamLagSource(std::map<std::string, NatsConnection*> connections,
-                                       std::string api_prefix)
-    : connections_(std::move(connections)), api_prefix_(std::move(api_prefix)) {}
+JetStreamLagSource::JetStreamLagSource(const JetStreamConnections& connections)
+    : connections_(connections) {}
 
 void JetStreamLagSource::ReadLag(const core::ConsumerKey& key, core::SteadyTime deadline,
                                  core::LagCallback done) {
-  auto it = connections_.find(key.connection);
-  if (it == connections_.end()) {
+  const JetStreamEndpoint* endpoint = connections_.Find(key.connection);
+  if (endpoint == nullptr) {
     done(core::InternalError(core::StrCat("no NATS connection named \"", key.connection, "\"")));
     return;
   }
-  const std::string subject =
-      core::StrCat(api_prefix_, ".CONSUMER.INFO.", key.stream, ".", key.consumer);
-  it->second->Request(subject, deadline,
+  endpoint->connection->Request(endpoint->api.ConsumerInfo(key.stream, key.consumer), deadline,
                       [key, done = std::move(done)](const core::StatusOr<std::string>& reply) {
                         if (!reply.ok()) {
                           done(reply.status());

@@ -109,22 +109,20 @@ class WatchHandle final : public core::WakeupSource::Handle {
 
 }  // namespace
 
-NatsWakeupSource::NatsWakeupSource(std::map<std::string, NatsConnection*> connections,
+NatsWakeupSource::NatsWakeupSource(const JetStreamConnections& connections,
                                    std::chrono::milliseconds request_timeout,
                                    std::shared_ptr<logging::Logger> logger,
-                                   core::ActivityObserver* observer, core::Pacer* pacer,
-                                   std::string api_prefix)
-    : connections_(std::move(connections)),
+                                   core::ActivityObserver* observer, core::Pacer* pacer)
+    : connections_(connections),
       request_timeout_(request_timeout),
       logger_(std::move(logger)),
       observer_(observer),
-      pacer_(pacer),
-      api_prefix_(std::move(api_prefix)) {}
+      pacer_(pacer) {}
 
 std::unique_ptr<core::WakeupSource::Handle> NatsWakeupSource::Watch(const core::ConsumerKey& key,
                                                                     Callbacks callbacks) {
-  auto it = connections_.find(key.connection);
-  NatsConnection* conn = it == connections_.end() ? nullptr : it->second;
+  const JetStreamEndpoint* endpoint = connections_.Find(key.connection);
+  NatsConnection* conn = endpoint == nullptr ? nullptr : endpoint->connection;
   auto state = std::make_shared<WatchState>(conn, observer_, std::move(callbacks));
   auto handle = std::make_unique<WatchHandle>(state, logger_, key);
   if (conn == nullptr) {
@@ -156,8 +154,8 @@ std::unique_ptr<core::WakeupSource::Handle> NatsWakeupSource::Watch(const core::
     state->callbacks.on_ready(live);
   };
   const std::string consumer_info =
-      core::StrCat(api_prefix_, ".CONSUMER.INFO.", key.stream, ".", key.consumer);
-  const std::string stream_info = core::StrCat(api_prefix_, ".STREAM.INFO.", key.stream);
+      endpoint->api.ConsumerInfo(key.stream, key.consumer);
+  const std::string stream_info = endpoint->api.StreamInfo(key.stream);
   paced([conn, state, key, arm, paced, timeout, consumer_info, stream_info] {
     conn->Request(
         consumer_info, std::chrono::steady_clock::now() + timeout,

@@ -1,5 +1,6 @@
 #include "jss/server/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -22,6 +24,7 @@
 #include "jss/grpc/external_scaler_service.h"
 #include "jss/metrics/http_server.h"
 #include "jss/metrics/scaler_metrics.h"
+#include "jss/nats/jetstream_api.h"
 #include "jss/nats/jetstream_lag_source.h"
 #include "jss/nats/nats_connection.h"
 #include "jss/nats/nats_wakeup_source.h"
@@ -32,6 +35,7 @@
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
 #include "push_event_log.h"
+#include "serving_status.h"
 
 namespace jss::server {
 namespace {
@@ -39,6 +43,13 @@ namespace {
 constexpr std::chrono::seconds kDrainTimeout{5};
 constexpr int kMaxRequestBytes = 64 * 1024;
 constexpr size_t kGrpcMemoryQuotaBytes = 128u << 20;
+// Added to the connection-age grace: an OK stream end and a last unary call
+// get through before the connection is closed.
+constexpr std::chrono::seconds kConnectionGraceMargin{5};
+constexpr std::chrono::seconds kKeepaliveTimeout{20};
+constexpr std::chrono::seconds kMinClientPingInterval{10};
+// How often grpc.health.v1 re-checks the NATS connections.
+constexpr std::chrono::seconds kHealthInterval{1};
 // Reads still in flight this long before the drain deadline are failed.
 constexpr std::chrono::milliseconds kDrainMargin{300};
 
@@ -121,6 +132,35 @@ core::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const a
   return grpc::experimental::TlsServerCredentials(options);
 }
 
+// KEDA holds one connection per scalerAddress for ever and sets no keepalive;
+// these make the server recycle and probe it instead.
+void SetConnectionArgs(const app::Config& c, grpc::ServerBuilder& builder) {
+  auto ms = [](std::chrono::milliseconds d) {
+    return static_cast<int>(std::min<int64_t>(d.count(), std::numeric_limits<int>::max()));
+  };
+  if (c.grpc_max_connection_age.count() > 0) {
+    // gRPC adds +-10% jitter to the age. Every stream ends with OK within
+    // max age of opening (OpenStreams), so a grace of max age (+ time for a
+    // unary call in flight) never cuts a stream with an error.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ms(c.grpc_max_connection_age));
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        ms(c.grpc_max_connection_age + c.request_timeout + kConnectionGraceMargin));
+  }
+  if (c.grpc_keepalive_time.count() > 0) {
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(c.grpc_keepalive_time));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(kKeepaliveTimeout));
+    // Ping idle connections too (KEDA's sits idle between polls), and keep
+    // pinging without data in between (gRPC stops after 2 by default).
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
+  // Clients that do configure keepalive (grpc-go needs >= 10 s) are not
+  // answered with GOAWAY too_many_pings as under gRPC's 5 min default.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             ms(kMinClientPingInterval));
+}
+
 // Parses the policy file's text, or passes on why it could not be read;
 // errors name the file and the fix.
 core::StatusOr<core::AccessPolicy> ParsePolicy(const core::StatusOr<std::string>& text,
@@ -160,7 +200,6 @@ class ServerImpl final : public Server {
         std::make_shared<prometheus::Registry>(), app::BuildVersion(), app::BuildRevision(),
         series_limits);
 
-    std::map<std::string, nats::NatsConnection*> by_name;
     for (const auto& c : config_.connections) {
       nats::NatsConnectionOptions opts;
       opts.name = c.name;
@@ -175,10 +214,10 @@ class ServerImpl final : public Server {
           std::chrono::milliseconds(1000));
       auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_);
       if (!conn.ok()) return conn.status();
-      by_name[c.name] = conn->get();
+      jetstream_connections_.Add(c.name, conn->get(), AuthFor(c.name).js_domain);
       connections_.push_back(std::move(*conn));
     }
-    jetstream_ = std::make_unique<nats::JetStreamLagSource>(by_name);
+    jetstream_ = std::make_unique<nats::JetStreamLagSource>(jetstream_connections_);
     // Every read of the shared cache also feeds the push watchers (once the
     // hub exists), so a KEDA poll of a watched consumer saves it a read.
     lag_feed_ = std::make_unique<LagFeed>(*metrics_);
@@ -203,7 +242,7 @@ class ServerImpl final : public Server {
                                                std::max(1.0, read_rate / 10));
     if (config_.push_wakeup) {
       wakeups_ = std::make_unique<nats::NatsWakeupSource>(
-          by_name, config_.request_timeout, logger_, metrics_.get(), pacer_.get());
+          jetstream_connections_, config_.request_timeout, logger_, metrics_.get(), pacer_.get());
     }
     // Watchers read through the shared cache, asking for a fresh enough
     // request (a wake-up read never takes a value older than the publish).
@@ -219,14 +258,19 @@ class ServerImpl final : public Server {
     service_options.max_streams = config_.max_streams;
     service_options.max_streams_per_connection = config_.max_streams_per_connection;
     service_options.min_push_interval = config_.min_push_interval;
+    service_options.max_stream_age = config_.grpc_max_connection_age;
     service_ = std::make_unique<grpc_service::ExternalScalerService>(
-        *coalescing_, *selector_, service_options, *metrics_, logger_, *hub_, policy_);
+        *coalescing_, *selector_, service_options, *metrics_, logger_, *hub_, policy_,
+        scheduler_.get());
 
     auto creds = GrpcCredentials(config_);
     if (!creds.ok()) return creds.status();
     grpc::EnableDefaultHealthCheckService(true);
+    // `grpcurl list` / `describe` work against a running scaler.
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.grpc_address, *creds, &grpc_port_);
+    SetConnectionArgs(config_, builder);
     builder.RegisterService(service_.get());
     // Trigger metadata is a few hundred bytes; anything near this limit is
     // hostile and is refused by gRPC (RESOURCE_EXHAUSTED) before it is
@@ -248,8 +292,10 @@ class ServerImpl final : public Server {
         [this] { return NoneDead(); }, config_.probe_address);
     if (!http.ok()) return http.status();
     http_ = std::move(*http);
-    // gRPC health: SERVING for liveness; readiness is /readyz (NATS connected).
-    grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+    serving_status_ = std::make_unique<ServingStatus>(
+        *grpc_server_->GetHealthCheckService(), *scheduler_, [this] { return AllConnected(); },
+        kHealthInterval, logger_);
+    serving_status_->Start();
     logger_->Info("jetstream-scaler started",
                   {{"version", app::VersionText()},
                    {"grpc_port", core::StrCat(grpc_port_)},
@@ -269,7 +315,9 @@ class ServerImpl final : public Server {
     if (stopped_) return;
     stopped_ = true;
     if (grpc_server_) {
-      grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+      // Every service NOT_SERVING from now on, whatever NATS does.
+      if (serving_status_) serving_status_->Stop();
+      grpc_server_->GetHealthCheckService()->Shutdown();
       // Open streams end now with OK, so KEDA reconnects to another replica
       // at once (a clean end also resets its reconnect back-off) instead of
       // waiting for the drain deadline.
@@ -367,12 +415,15 @@ class ServerImpl final : public Server {
   core::SteadyClock clock_;
   std::unique_ptr<metrics::ScalerMetrics> metrics_;
   std::vector<std::unique_ptr<nats::NatsConnection>> connections_;
+  nats::JetStreamConnections jetstream_connections_;
   std::unique_ptr<nats::JetStreamLagSource> jetstream_;
   std::unique_ptr<LagFeed> lag_feed_;
   std::unique_ptr<core::CoalescingLagSource> coalescing_;
   std::unique_ptr<core::ConnectionSelector> selector_;
   core::PolicyHolder policy_{core::AccessPolicy::AllowAll()};
   std::string policy_text_;  // only touched at start and on the scheduler thread
+  // Outlives the scheduler, whose tasks call it.
+  std::unique_ptr<ServingStatus> serving_status_;
   std::unique_ptr<core::ThreadScheduler> scheduler_;
   std::unique_ptr<nats::NatsWakeupSource> wakeups_;
   std::unique_ptr<PushEventLog> push_log_;

@@ -38,6 +38,12 @@ struct Config {
   std::string grpc_tls_client_ca_file;
   // With a client CA: the client certificate names (CN, DNS or URI SAN) allowed.
   std::vector<std::string> grpc_tls_client_names;
+  // KEDA's one connection per scalerAddress is recycled (GOAWAY) at about
+  // this age, so it re-resolves and moves off a replica that lost NATS; open
+  // streams end with OK first. Zero: never.
+  std::chrono::milliseconds grpc_max_connection_age{std::chrono::minutes(5)};
+  // Server pings an idle connection this often to notice half-open ones. Zero: off.
+  std::chrono::milliseconds grpc_keepalive_time{std::chrono::seconds(60)};
   std::string policy_file;
   std::chrono::milliseconds reload_interval{10000};
   std::chrono::milliseconds request_timeout = core::kDefaultRequestTimeout;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "jss/core/metadata.h"
@@ -11,6 +12,12 @@ namespace jss::core {
 // One NATS connection the operator configured. `servers` is the seed list of
 // one cluster (several URLs mean several servers of the same system).
 struct ConnectionConfig {
+  // A constructor (not an aggregate) so the per-connection settings below can
+  // grow without touching every place that lists connections.
+  ConnectionConfig() = default;
+  ConnectionConfig(std::string name_, std::vector<std::string> servers_, bool named_ = false)
+      : name(std::move(name_)), servers(std::move(servers_)), named(named_) {}
+
   std::string name;  // "default" for the unnamed connection
   std::vector<std::string> servers;
   bool named = false;  // given as NAME=URL

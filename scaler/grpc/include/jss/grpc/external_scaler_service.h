@@ -20,6 +20,7 @@
 #include "jss/core/trigger.h"
 #include "jss/core/stream_limits.h"
 #include "jss/logging/logger.h"
+#include "jss/grpc/open_streams.h"
 #include "jss/grpc/stream_reactors.h"
 #include "jss/core/status.h"
 
@@ -36,21 +37,27 @@ struct ServiceOptions {
   size_t max_streams_per_connection = 4096;
   // Operator floor for a trigger's pushInterval (lower values are raised).
   std::chrono::milliseconds min_push_interval = core::kPushIntervalRange.min;
+  // Streams end with OK after a jittered age up to this (0: never); see
+  // OpenStreams. Needs the scheduler passed to the service.
+  std::chrono::milliseconds max_stream_age{0};
 };
 
 // KEDA's ExternalScaler. Each unary handler validates metadata inline, starts
 // an asynchronous lag read and returns; the read's callback finishes the RPC.
 class ExternalScalerService final : public externalscaler::ExternalScaler::CallbackService {
  public:
-  // `hub` serves StreamIsActive (shared watchers).
+  // `hub` serves StreamIsActive (shared watchers); `scheduler` (may be null
+  // when options.max_stream_age is 0) ends streams that reached their age.
   ExternalScalerService(core::LagSource& lag_source, const core::ConnectionSelector& selector,
                         ServiceOptions options, core::RpcObserver& observer,
                         std::shared_ptr<logging::Logger> logger, core::ActivityHub& hub,
-                        const core::PolicyHolder& policy);
+                        const core::PolicyHolder& policy, core::Scheduler* scheduler = nullptr);
 
-  // Ends every open StreamMetricSpec (StreamIsActive streams end through the
-  // hub's Shutdown). Call before shutting the gRPC server down.
+  // Ends every open stream (StreamIsActive streams normally end first,
+  // through the hub's Shutdown). Call before shutting the gRPC server down.
   void CloseStreams();
+
+  size_t OpenStreamCount() const { return open_streams_.size(); }
 
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
                                      const externalscaler::ScaledObjectRef* request,
@@ -97,9 +104,13 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   Call NewCall(const char* method, const externalscaler::ScaledObjectRef& ref);
   std::shared_ptr<Call> NewStreamCall(const char* method,
                                       const externalscaler::ScaledObjectRef& ref);
-  // `admitted_peer`: released from the stream limits when the stream ends.
+  // `admitted_peer`: released from the stream limits when the stream ends;
+  // `open_stream` is the stream's OpenStreams id (0: none).
+  static std::optional<std::string> AdmittedPeer(const core::Status& admitted,
+                                                 const std::string& peer);
   StreamDone DoneWhenEnded(std::shared_ptr<Call> call,
-                           std::optional<std::string> admitted_peer = std::nullopt);
+                           std::optional<std::string> admitted_peer = std::nullopt,
+                           uint64_t open_stream = 0);
 
   core::LagSource& lag_source_;
   const core::ConnectionSelector& selector_;
@@ -109,9 +120,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   core::ActivityHub& hub_;
   const core::PolicyHolder& policy_;
   core::StreamLimits stream_limits_;
-  std::recursive_mutex streams_mu_;
-  std::set<MetricSpecStream*> spec_streams_;
-  bool streams_closed_ = false;
+  OpenStreams open_streams_;
   std::atomic<uint64_t> next_request_id_{1};
   std::atomic<bool> ignored_keys_logged_{false};
 };

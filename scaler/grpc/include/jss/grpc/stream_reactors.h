@@ -28,6 +28,9 @@ class IsActiveStream final : public grpc::ServerWriteReactor<externalscaler::IsA
   void Subscribe(const core::ConsumerKey& key, int64_t activation_lag_threshold,
                  std::chrono::milliseconds interval);
   void Reject(const core::Status& status);
+  // Ends the stream with `status` once a write in progress completes (no
+  // effect if it is already ending).
+  void Close(const core::Status& status);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;

@@ -8,7 +8,7 @@
 #include "jss/core/activity_hub.h"
 #include "jss/core/pacer.h"
 #include "jss/logging/logger.h"
-#include "jss/nats/nats_connection.h"
+#include "jss/nats/jetstream_api.h"
 
 namespace jss::nats {
 
@@ -25,20 +25,20 @@ namespace jss::nats {
 class NatsWakeupSource final : public core::WakeupSource {
  public:
   // `pacer` may be null (no pacing).
-  NatsWakeupSource(std::map<std::string, NatsConnection*> connections,
+  // The connections must outlive this object.
+  NatsWakeupSource(const JetStreamConnections& connections,
                    std::chrono::milliseconds request_timeout,
                    std::shared_ptr<logging::Logger> logger, core::ActivityObserver* observer,
-                   core::Pacer* pacer, std::string api_prefix = "$JS.API");
+                   core::Pacer* pacer);
 
   std::unique_ptr<Handle> Watch(const core::ConsumerKey& key, Callbacks callbacks) override;
 
  private:
-  std::map<std::string, NatsConnection*> connections_;
+  const JetStreamConnections& connections_;
   std::chrono::milliseconds request_timeout_;
   std::shared_ptr<logging::Logger> logger_;
   core::ActivityObserver* observer_;  // may be null
   core::Pacer* pacer_;                // may be null
-  std::string api_prefix_;
 };
 
 }  // namespace jss::nats
