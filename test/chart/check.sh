@@ -289,10 +289,13 @@ check(md.get("scalerAddress") == "jetstream-scaler.keda.svc:6000", "scalerAddres
 unknown = set(md) - keys - {"scalerAddress"}
 check(keys and not unknown, "metadata keys are ones the binary reads (--print-metadata-keys)", unknown or "no keys")
 if scenario == "tls":
-    ta = [o for o in objs if o["kind"] == "TriggerAuthentication"]
+    # Cluster-scoped: KEDA's client key stays in KEDA's namespace.
+    ta = [o for o in objs if o["kind"] == "ClusterTriggerAuthentication"]
     params = {r["parameter"] for r in ta[0]["spec"]["secretTargetRef"]} if ta else set()
-    check(params == {"caCert", "tlsClientCert", "tlsClientKey"}, "TriggerAuthentication with caCert and client cert", params)
-    check(trig.get("authenticationRef", {}).get("name") == ta[0]["metadata"]["name"], "trigger references it", trig)
+    check(params == {"caCert", "tlsClientCert", "tlsClientKey"}, "ClusterTriggerAuthentication with caCert and client cert", params)
+    check(not ta or "namespace" not in ta[0]["metadata"], "ClusterTriggerAuthentication has no namespace", ta)
+    ref = trig.get("authenticationRef", {})
+    check(bool(ta) and ref.get("name") == ta[0]["metadata"]["name"] and ref.get("kind") == "ClusterTriggerAuthentication", "trigger references it by kind and name", trig)
 EOF
   else
     fail "NOTES.txt renders ($values)" "$work/out"

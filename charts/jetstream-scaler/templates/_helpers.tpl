@@ -127,4 +127,21 @@ Only file paths: secrets never reach the command line.
 {{- if and (.Values.nats.auth.user) (.Values.nats.auth.userKey) -}}
 {{- fail "nats.auth: set either user or userKey, not both" -}}
 {{- end -}}
+{{- if and .Values.grpcProbes .Values.grpc.tls.enabled -}}
+{{- fail "grpcProbes needs grpc.tls.enabled=false: the kubelet's gRPC probe speaks no TLS (keep the HTTP probes with TLS)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A probe from values: as given, or with grpcProbes its httpGet replaced by the kubelet's
+native gRPC probe of grpc.health.v1 service .service (timing fields kept).
+*/}}
+{{- define "jss.probe" -}}
+{{- if .grpc -}}
+{{- $p := omit .probe "httpGet" "tcpSocket" "exec" "grpc" -}}
+{{- $_ := set $p "grpc" (dict "port" (int .port) "service" .service) -}}
+{{- toYaml $p -}}
+{{- else -}}
+{{- toYaml .probe -}}
+{{- end -}}
 {{- end -}}
