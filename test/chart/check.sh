@@ -170,7 +170,7 @@ for values in "$CHART"/ci/*-values.yaml; do
     fail "helm template ($name)" "$work/out"
   fi
 done
-for want in default tls servicemonitor policy; do
+for want in default tls servicemonitor policy keda; do
   [[ " ${scenarios[*]} " == *" $want "* ]] || fail "ci values file $CHART/ci/$want-values.yaml missing"
 done
 
