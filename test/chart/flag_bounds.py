@@ -43,8 +43,10 @@ def probes(kind, lo, hi):
     if lo > 0:
         out += [(f"{lo}ms", True), (f"{lo - 1}ms", False)]
         unit = re.sub(r"^[0-9]+", "", fmt(lo))
-        if unit != "ms":
-            out.append((f"{lo // chart_values.MS[unit] - 1}{unit}", False))
+        below = lo // chart_values.MS[unit] - 1
+        # For duration-or-off a lower bound of 1<unit> puts 0<unit> here, which means off.
+        if unit != "ms" and not (below == 0 and kind == "duration-or-off"):
+            out.append((f"{below}{unit}", False))
     else:
         out += [("0s", True), ("1ms", True)]
     if kind == "duration-or-off" and lo > 0:
