@@ -59,8 +59,8 @@ struct Config {
   // Bounds against hostile tenants and callers (docs/security.md).
   std::string probe_address;  // empty: /healthz and /readyz only on metrics_address
   size_t metrics_max_series = 10000;
-  size_t max_streams = 4096;
-  size_t max_streams_per_connection = 4096;
+  size_t max_streams = core::kDefaultMaxStreams;
+  size_t max_streams_per_connection = core::kDefaultMaxStreams;
   std::chrono::milliseconds min_push_interval = core::kPushIntervalRange.min;
   std::string log_level = "info";
   std::string log_format = "text";

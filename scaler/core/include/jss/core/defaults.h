@@ -21,4 +21,10 @@ inline constexpr DurationRange kPushIntervalRange{std::chrono::milliseconds(100)
 // JetStream API requests in flight per NATS connection (--max-inflight-requests).
 inline constexpr size_t kDefaultMaxInFlight = 4096;
 
+// Open StreamIsActive + StreamMetricSpec streams (--max-streams, and
+// --max-streams-per-connection). KEDA multiplexes every ScaledObject of a
+// cluster over one connection, so the per-connection bound must hold the
+// 10,000 external-push ScaledObjects the scaler is sized for (~22 KiB each).
+inline constexpr size_t kDefaultMaxStreams = 10000;
+
 }  // namespace jss::core

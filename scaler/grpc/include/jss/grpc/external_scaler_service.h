@@ -33,8 +33,8 @@ struct ServiceOptions {
   std::chrono::milliseconds push_interval = core::kDefaultPushInterval;
   // Open StreamIsActive + StreamMetricSpec streams: in total, and per client
   // connection (KEDA uses one connection for every ScaledObject).
-  size_t max_streams = 4096;
-  size_t max_streams_per_connection = 4096;
+  size_t max_streams = core::kDefaultMaxStreams;
+  size_t max_streams_per_connection = core::kDefaultMaxStreams;
   // Operator floor for a trigger's pushInterval (lower values are raised).
   std::chrono::milliseconds min_push_interval = core::kPushIntervalRange.min;
   // Streams end with OK after a jittered age up to this (0: never); see
