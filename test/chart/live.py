@@ -96,9 +96,10 @@ def make_ca(d, name):
             "-subj", f"/CN={name}", cwd=d)
 
 
-def make_leaf(d, name, ca):
+def make_leaf(d, name, ca, dns=()):
     with open(os.path.join(d, f"{name}.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        sans = ",".join(["IP:127.0.0.1", "DNS:localhost"] + [f"DNS:{n}" for n in dns])
+        f.write(f"subjectAltName={sans}\n"
                 "extendedKeyUsage=serverAuth,clientAuth\n")
     openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
@@ -296,7 +297,9 @@ def scenario_fixture(name, workdir, mounts):
         make_ca(certs, "grpc-ca")
         make_leaf(certs, "grpc-server", "grpc-ca")
         make_ca(certs, "keda-ca")
-        make_leaf(certs, "keda-client", "keda-ca")
+        # ci/tls-values.yaml allows only this client name (clientCA.allowedNames).
+        make_leaf(certs, "keda-client", "keda-ca", dns=["keda-operator.keda.svc"])
+        make_leaf(certs, "other-client", "keda-ca")
         c = lambda n: open(os.path.join(certs, n)).read()
         files = {("nats-tls", "ca.crt"): c("nats-ca.crt"),
                  ("nats-tls", "tls.crt"): c("nats-client.crt"),
@@ -372,6 +375,11 @@ def run(scenario, rendered, workdir, observe):
         ok, r = grpc_health(s.grpc_port, {"ca": os.path.join(certs, "grpc-ca.crt")})
         report(not ok, "tls: gRPC without a client certificate is refused (mTLS)",
                "the call succeeded")
+        ok, r = grpc_health(s.grpc_port, {"ca": os.path.join(certs, "grpc-ca.crt"),
+                                          "cert": os.path.join(certs, "other-client.crt"),
+                                          "key": os.path.join(certs, "other-client.key")})
+        report(not ok, "tls: a certificate of the client CA with a name not in "
+               "clientCA.allowedNames is refused", "the call succeeded")
         ok, r = grpc_health(s.grpc_port)
         report(not ok, "tls: plaintext gRPC is refused", "the call succeeded")
     else:
