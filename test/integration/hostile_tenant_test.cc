@@ -106,19 +106,6 @@ TEST_F(HostileTenantTest, RequestsBeyondTheReceiveLimitAreRefusedAndTheScalerCar
 namespace jss::testing {
 namespace {
 
-int Connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Clients of the metrics port that send a request one header line at a time
 // (slow-loris) hold its workers; liveness and readiness must still answer.
 TEST(SlowLorisTest, ProbesAnswerWhileTheMetricsPortIsHeldByDribblingClients) {
@@ -129,7 +116,7 @@ TEST(SlowLorisTest, ProbesAnswerWhileTheMetricsPortIsHeldByDribblingClients) {
   ASSERT_NE((*http)->probe_port(), 0);
   std::vector<int> dribblers;
   for (int i = 0; i < 40; ++i) {
-    const int fd = Connect((*http)->port());
+    const int fd = ConnectLoopback((*http)->port());
     ASSERT_GE(fd, 0);
     send(fd, "GET /metrics HTTP/1.1\r\n", 23, MSG_NOSIGNAL);
     dribblers.push_back(fd);

@@ -29,8 +29,6 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
   return condition();
 }
 
-namespace {
-
 int ConnectLoopback(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
@@ -46,8 +44,6 @@ int ConnectLoopback(int port) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   return fd;
 }
-
-}  // namespace
 
 HttpResponse HttpGet(int port, const std::string& path) {
   HttpResponse out;

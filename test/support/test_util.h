@@ -20,6 +20,9 @@ struct HttpResponse {
   std::string body;
 };
 
+// A TCP connection to 127.0.0.1:port with a 5 s receive timeout, or -1.
+int ConnectLoopback(int port);
+
 // Plain HTTP/1.1 GET on loopback; status 0 when the connection failed.
 HttpResponse HttpGet(int port, const std::string& path);
 
