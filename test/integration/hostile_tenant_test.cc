@@ -23,14 +23,6 @@ int SampleLines(const std::string& exposition) {
   return n;
 }
 
-long RssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
 
 class HostileTenantTest : public ScalerFixture {};
 
@@ -40,7 +32,7 @@ TEST_F(HostileTenantTest, ReadsOfMissingConsumersAddFewSeriesAndLittleMemory) {
   ASSERT_EQ(client_->GetMetrics(Md("REAL", "warm-up"), "").status().code(),
             core::StatusCode::kNotFound);
   const int series_before = SampleLines(Metrics());
-  const long rss_before = RssKiB();
+  const long rss_before = VmRssKib();
   constexpr int kReads = 5000;
   for (int i = 0; i < kReads; ++i) {
     const std::string consumer = "missing-" + std::to_string(i) + std::string(180, 'm');
@@ -48,7 +40,7 @@ TEST_F(HostileTenantTest, ReadsOfMissingConsumersAddFewSeriesAndLittleMemory) {
     ASSERT_EQ(value.status().code(), core::StatusCode::kNotFound) << value.status().ToString();
   }
   const int series_added = SampleLines(Metrics()) - series_before;
-  const long rss_added_kib = RssKiB() - rss_before;
+  const long rss_added_kib = VmRssKib() - rss_before;
   std::cout << "[ measured ] " << kReads << " reads of missing consumers: +" << series_added
             << " series, +" << rss_added_kib / 1024 << " MiB RSS (test process)\n";
   EXPECT_LE(series_added, 100);

@@ -45,15 +45,6 @@ constexpr bool kAddressSanitizer = false;
 constexpr bool kAddressSanitizer = false;
 #endif
 
-// Resident memory of this process (scaler and clients are in-process), KiB.
-int64_t VmRssKib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
-}
 
 // Unary calls fired without waiting (gRPC's callback client API), so many
 // can be in flight from one thread; each records its code and latency.

@@ -20,6 +20,9 @@ struct HttpResponse {
   std::string body;
 };
 
+// Resident memory of this process (scaler and clients are in-process), KiB; -1 if unknown.
+int64_t VmRssKib();
+
 // A TCP connection to 127.0.0.1:port with a 5 s receive timeout, or -1.
 int ConnectLoopback(int port);
 
