@@ -138,6 +138,20 @@ class ResilienceTest : public ScalerFixture {
   // SIGKILLed and restarted on the same port. Every answer must be the true
   // lag (8, active) or UNAVAILABLE; a correct value must come back within 5 s
   // of the restarted server accepting connections.
+  // The recovery bound is the plain build's promise; under ASan the restarted
+  // server's JetStream recovery and our reconnect both run several times slower
+  // beside the other tests ctest runs in parallel, so only a far looser bound
+  // there still says "it recovers" rather than "this machine was busy".
+  // There, too, a client's 3 s deadline can pass while the scaler waits out its
+  // own 2 s NATS timeout during the outage: an error either way, never a value.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  static constexpr bool kSlowBuild = true;
+  static constexpr milliseconds kRecoveryBound{20000};
+#else
+  static constexpr bool kSlowBuild = false;
+  static constexpr milliseconds kRecoveryBound{5000};
+#endif
+
   void KillAndRestartUnderLoad() {
     constexpr int64_t kLag = 8;
     constexpr int kClients = 4;
@@ -170,7 +184,8 @@ class ResilienceTest : public ScalerFixture {
       if (status.ok()) {
         violation = std::string(method) + " answered OK with " + value + " (true: lag " +
                     std::to_string(kLag) + ")";
-      } else if (status.code() != core::StatusCode::kUnavailable) {
+      } else if (status.code() != core::StatusCode::kUnavailable &&
+                 !(kSlowBuild && status.code() == core::StatusCode::kDeadlineExceeded)) {
         violation = std::string(method) + " failed with " + status.ToString();
       } else if (ended < killed_at.load()) {
         violation = std::string(method) + " failed before NATS was killed: " + status.ToString();
@@ -212,7 +227,8 @@ class ResilienceTest : public ScalerFixture {
     const bool outage_seen = WaitFor([&] { return unavailable.load() >= 100; });
     const bool restarted = nats_->Restart();
     restarted_at = NowNanos();
-    const bool recovered = WaitFor([&] { return ok_after_restart.load() > 0; }, seconds(5));
+    const bool recovered =
+        WaitFor([&] { return ok_after_restart.load() > 0; }, kRecoveryBound);
     const double recovery_ms = static_cast<double>(NowNanos() - restarted_at.load()) / 1e6;
     // Keep the load on for a while after recovery: service stays correct.
     WaitFor([&] { return ok_after_restart.load() >= 200; });
@@ -221,7 +237,9 @@ class ResilienceTest : public ScalerFixture {
     ASSERT_TRUE(loaded) << "the scaler did not serve the load before the fault";
     ASSERT_TRUE(outage_seen) << "no UNAVAILABLE while NATS was down";
     ASSERT_TRUE(restarted) << "nats-server did not restart on port " << nats_->port();
-    EXPECT_TRUE(recovered) << "no correct answer within 5 s of nats-server accepting connections";
+    EXPECT_TRUE(recovered) << "no correct answer within " << kRecoveryBound.count()
+                           << " ms of nats-server accepting connections (ok " << ok.load()
+                           << ", unavailable " << unavailable.load() << ")";
     EXPECT_TRUE(violations.empty()) << ::testing::PrintToString(violations);
     RecordProperty("ok", ok.load());
     RecordProperty("unavailable", unavailable.load());
