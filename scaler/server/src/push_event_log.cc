@@ -2,7 +2,7 @@
 
 #include "jss/core/strings.h"
 
-namespace jss {
+namespace jss::server {
 
 PushEventLog::PushEventLog(core::ActivityObserver& metrics,
                            std::shared_ptr<logging::Logger> logger)
@@ -64,4 +64,4 @@ bool PushEventLog::Admit() {
   return true;
 }
 
-}  // namespace jss
+}  // namespace jss::server

@@ -7,7 +7,7 @@
 #include "jss/core/activity_hub.h"
 #include "jss/logging/logger.h"
 
-namespace jss {
+namespace jss::server {
 
 // Push watchers' events for metrics and logs. Since a failing read no longer
 // ends KEDA's stream, this is where an SRE sees it: every event reaches the
@@ -41,4 +41,4 @@ class PushEventLog final : public core::ActivityObserver {
   int suppressed_ = 0;
 };
 
-}  // namespace jss
+}  // namespace jss::server

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace jss {
+namespace jss::server {
 
 ServingStatus::ServingStatus(grpc::HealthCheckServiceInterface& health,
                              core::Scheduler& scheduler, std::function<bool()> ready,
@@ -57,4 +57,4 @@ void ServingStatus::Check() {
   scheduler_.RunAfter(interval_, [this] { Check(); });
 }
 
-}  // namespace jss
+}  // namespace jss::server

@@ -12,7 +12,7 @@ namespace grpc {
 class HealthCheckServiceInterface;
 }
 
-namespace jss {
+namespace jss::server {
 
 // The name KEDA's calls are served under; grpc.health.v1 reports it
 // SERVING only while NATS is usable.
@@ -53,4 +53,4 @@ class ServingStatus {
   std::chrono::steady_clock::time_point not_ready_since_;
 };
 
-}  // namespace jss
+}  // namespace jss::server
