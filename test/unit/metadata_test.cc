@@ -66,6 +66,7 @@ TEST(MetadataTest, DefaultsMatchTheBuiltInScaler) {
   EXPECT_EQ(md->lag_threshold, 10);
   EXPECT_EQ(md->activation_lag_threshold, 0);
   EXPECT_FALSE(md->account.has_value());
+  EXPECT_FALSE(md->connection.has_value());
   EXPECT_FALSE(md->nats_url.has_value());
   EXPECT_FALSE(md->push_interval.has_value());
   EXPECT_TRUE(md->ignored_builtin_keys.empty());
@@ -79,17 +80,19 @@ TEST(MetadataTest, ReadsEveryKey) {
                         {"pushInterval", "250ms"},
                         {"natsServerMonitoringEndpoint", "nats.nats.svc:8222"},
                         {"useHttps", "false"},
-                        {"accountID", "$G"},
+                        {"accountID", "tenant-a"},
+                        {"connection", "orders"},
                         {"scalerAddress", "jetstream-scaler.keda.svc:6000"},
                         {"enableTLS", "false"}}));
   ASSERT_TRUE(md.ok()) << md.status().ToString();
   EXPECT_EQ(md->lag_threshold, 25);
   EXPECT_EQ(md->activation_lag_threshold, 3);
   EXPECT_EQ(md->account, "tenant-a");
+  EXPECT_EQ(md->connection, "orders");
   EXPECT_EQ(md->nats_url, "nats://nats.nats.svc:4222");
   EXPECT_EQ(md->push_interval, std::chrono::milliseconds(250));
   EXPECT_THAT(md->ignored_builtin_keys,
-              ::testing::ElementsAre("natsServerMonitoringEndpoint", "useHttps", "accountID"));
+              ::testing::ElementsAre("natsServerMonitoringEndpoint", "useHttps"));
 }
 
 struct BadCase {
@@ -130,7 +133,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "whole number"},
         BadCase{"lag_fraction", Base({{"lagThreshold", "1.5"}}), "\"lagThreshold\"",
                 "whole number"},
-        BadCase{"lag_space", Base({{"lagThreshold", " 10"}}), "\"lagThreshold\"",
+        BadCase{"lag_inner_space", Base({{"lagThreshold", "1 0"}}), "\"lagThreshold\"",
                 "whole number"},
         BadCase{"lag_overflow", Base({{"lagThreshold", "9223372036854775808"}}),
                 "\"lagThreshold\"", "64-bit"},
@@ -141,12 +144,76 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"activation_junk", Base({{"activationLagThreshold", "1e3"}}),
                 "\"activationLagThreshold\"", "whole number"},
         BadCase{"account_empty", Base({{"account", ""}}), "\"account\"", "empty"},
+        BadCase{"account_only_spaces", Base({{"account", "  "}}), "\"account\"", "empty"},
+        BadCase{"account_id_empty", Base({{"accountID", " "}}), "\"accountID\"", "empty"},
+        BadCase{"account_and_id_disagree", Base({{"account", "A"}, {"accountID", "B"}}),
+                "\"accountID\"=\"B\"", "disagree"},
+        BadCase{"connection_empty", Base({{"connection", "\t"}}), "\"connection\"", "empty"},
+        BadCase{"stream_only_spaces", Base({{"stream", "   "}}), "\"stream\"", "empty"},
+        BadCase{"stream_inner_space", Base({{"stream", " a b "}}), "\"stream\"", "whitespace"},
         BadCase{"nats_url_empty", Base({{"natsUrl", ""}}), "\"natsUrl\"", "empty"},
         BadCase{"push_interval_junk", Base({{"pushInterval", "fast"}}), "\"pushInterval\"",
                 "duration"},
         BadCase{"push_interval_below_floor", Base({{"pushInterval", "10ms"}}),
                 "\"pushInterval\"", "between 100ms"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
+
+// KEDA's typed config trims values (strings.TrimSpace) before its built-in scalers see them;
+// migrated YAML such as `lagThreshold: " 10 "` must mean the same here. Each row: the raw
+// value KEDA forwards for `key` -> the value used.
+struct TrimCase {
+  const char* key;
+  const char* raw;
+  const char* used;  // the stored value, printed
+};
+
+class MetadataTrimTest : public ::testing::TestWithParam<TrimCase> {};
+
+std::string StoredValue(const TriggerMetadata& md, std::string_view key) {
+  if (key == "stream") return md.stream;
+  if (key == "consumer") return md.consumer;
+  if (key == "lagThreshold") return std::to_string(md.lag_threshold);
+  if (key == "activationLagThreshold") return std::to_string(md.activation_lag_threshold);
+  if (key == "account" || key == "accountID") return md.account.value_or("<unset>");
+  if (key == "connection") return md.connection.value_or("<unset>");
+  if (key == "natsUrl") return md.nats_url.value_or("<unset>");
+  if (key == "pushInterval") {
+    return md.push_interval ? std::to_string(md.push_interval->count()) + "ms" : "<unset>";
+  }
+  return "<unknown key>";
+}
+
+TEST_P(MetadataTrimTest, SurroundingWhiteSpaceIsTrimmedLikeKeda) {
+  const TrimCase& c = GetParam();
+  auto md = Parse(Base({{c.key, c.raw}}));
+  ASSERT_TRUE(md.ok()) << c.key << "=\"" << c.raw << "\": " << md.status().ToString();
+  EXPECT_EQ(StoredValue(*md, c.key), c.used) << c.key << "=\"" << c.raw << "\"";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, MetadataTrimTest,
+    ::testing::Values(TrimCase{"lagThreshold", " 10 ", "10"},
+                      TrimCase{"lagThreshold", "\t25\n", "25"},
+                      TrimCase{"lagThreshold", " +7", "7"},
+                      TrimCase{"activationLagThreshold", "  3", "3"},
+                      TrimCase{"activationLagThreshold", "0\r\n", "0"},
+                      TrimCase{"stream", " ORDERS\t", "ORDERS"},
+                      TrimCase{"consumer", "\nworkers ", "workers"},
+                      TrimCase{"account", " ORDERS_ACCT ", "ORDERS_ACCT"},
+                      TrimCase{"accountID", " $G", "$G"},
+                      TrimCase{"connection", "orders ", "orders"},
+                      TrimCase{"natsUrl", " nats://nats:4222 ", "nats://nats:4222"},
+                      TrimCase{"pushInterval", " 500ms ", "500ms"}));
+
+TEST(MetadataTest, AccountIdIsAnotherSpellingOfAccount) {
+  auto only_id = Parse(Base({{"accountID", "ORDERS_ACCT"}}));
+  ASSERT_TRUE(only_id.ok()) << only_id.status().ToString();
+  EXPECT_EQ(only_id->account, "ORDERS_ACCT");
+  auto both = Parse(Base({{"account", "A"}, {"accountID", " A "}}));
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->account, "A");
+  EXPECT_TRUE(both->ignored_builtin_keys.empty());
+}
 
 TEST(MetadataTest, AcceptsInt64Extremes) {
   auto md = Parse(Base({{"lagThreshold", "9223372036854775807"}, {"activationLagThreshold", "+7"}}));
@@ -159,7 +226,8 @@ TEST(MetadataTest, TableListsEveryDocumentedKeyOnce) {
   std::set<std::string_view> keys;
   for (const auto& f : MetadataFields()) EXPECT_TRUE(keys.insert(f.key).second) << f.key;
   for (const char* k : {"stream", "consumer", "lagThreshold", "activationLagThreshold", "account",
-                        "natsUrl", "natsServerMonitoringEndpoint", "useHttps", "accountID"}) {
+                        "natsUrl", "natsServerMonitoringEndpoint", "useHttps", "accountID",
+                        "connection"}) {
     EXPECT_TRUE(keys.count(k)) << k;
   }
 }

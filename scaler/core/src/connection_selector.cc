@@ -1,4 +1,10 @@
 #include "jss/core/connection_selector.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
 
@@ -31,43 +37,95 @@ std::string ConnectionSelector::KnownNames() const {
   return core::StrJoin(names, ", ");
 }
 
+const ConnectionConfig* ConnectionSelector::FindByName(const std::string& name) const {
+  for (const auto& c : connections_) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+const ConnectionConfig* ConnectionSelector::FindByAccount(const std::string& account) const {
+  for (const auto& c : connections_) {
+    for (const auto& a : c.accounts) {
+      if (a == account) return &c;
+    }
+  }
+  return nullptr;
+}
+
+// The connection `account` selects: the one declaring it, else the one of that name; nullptr
+// when neither (an error only if nothing else selects and there are named connections).
+core::StatusOr<const ConnectionConfig*> ConnectionSelector::SelectByAccount(
+    const TriggerMetadata& metadata) const {
+  if (!metadata.account.has_value()) return nullptr;
+  const std::string& account = *metadata.account;
+  if (const ConnectionConfig* declared = FindByAccount(account)) return declared;
+  if (!has_named_) return nullptr;
+  if (const ConnectionConfig* by_name = FindByName(account)) return by_name;
+  if (metadata.connection.has_value() || metadata.nats_url.has_value()) return nullptr;
+  return core::InvalidArgumentError(fmt::format(
+      "trigger metadata \"account\"=\"{}\" is not declared by any connection of this scaler "
+      "(configured connections: {}); declare it with --nats-account CONNECTION={}, or select "
+      "the connection with \"connection\"",
+      core::Truncate(account), KnownNames(), core::Truncate(account)));
+}
+
 core::StatusOr<std::string> ConnectionSelector::Select(const TriggerMetadata& metadata) const {
   if (connections_.empty()) {
     return core::FailedPreconditionError("the scaler has no NATS connection configured");
   }
-  const ConnectionConfig* by_account = nullptr;
-  if (metadata.account.has_value() && has_named_) {
-    for (const auto& c : connections_) {
-      if (c.name == *metadata.account) by_account = &c;
+  // (key, value, selected connection) for every key that selects one.
+  struct Choice {
+    std::string_view key;
+    std::string value;
+    const ConnectionConfig* connection;
+  };
+  std::vector<Choice> choices;
+  if (metadata.connection.has_value()) {
+    const ConnectionConfig* c = FindByName(*metadata.connection);
+    if (c == nullptr) {
+      return core::InvalidArgumentError(fmt::format(
+          "trigger metadata \"connection\"=\"{}\" does not name a connection of this scaler; "
+          "configured connections: {}",
+          core::Truncate(*metadata.connection), KnownNames()));
     }
-    if (by_account == nullptr) {
-      return core::InvalidArgumentError(core::StrCat(
-          "trigger metadata \"account\"=\"", core::Truncate(*metadata.account),
-          "\" does not name a connection of this scaler; configured connections: ",
-          KnownNames(), " (add a --nats-url NAME=URL for it or fix the trigger)"));
-    }
+    choices.push_back({"connection", *metadata.connection, c});
   }
-  const ConnectionConfig* by_url = nullptr;
   if (metadata.nats_url.has_value()) {
-    by_url = FindByUrl(*metadata.nats_url);
-    if (by_url == nullptr) {
-      return core::InvalidArgumentError(core::StrCat(
-          "trigger metadata \"natsUrl\"=\"", core::Truncate(*metadata.nats_url),
-          "\" is not a NATS URL this scaler was configured with; the scaler only "
-          "dials operator-configured servers (remove natsUrl or set it to one of "
-          "the scaler's --nats-url values)"));
+    const ConnectionConfig* c = FindByUrl(*metadata.nats_url);
+    if (c == nullptr) {
+      return core::InvalidArgumentError(fmt::format(
+          "trigger metadata \"natsUrl\"=\"{}\" is not a NATS URL this scaler was configured "
+          "with; the scaler only dials operator-configured servers (remove natsUrl or set it "
+          "to one of the scaler's --nats-url values)",
+          core::Truncate(*metadata.nats_url)));
     }
+    choices.push_back({"natsUrl", *metadata.nats_url, c});
   }
-  if (by_account != nullptr && by_url != nullptr && by_account != by_url) {
-    return core::InvalidArgumentError(core::StrCat(
-        "trigger metadata \"account\"=\"", core::Truncate(*metadata.account),
-        "\" and \"natsUrl\"=\"", core::Truncate(*metadata.nats_url),
-        "\" select different connections (\"", by_account->name,
-        "\" vs \"", by_url->name, "\"); remove one"));
+  auto by_account = SelectByAccount(metadata);
+  if (!by_account.ok()) return by_account.status();
+  if (*by_account != nullptr) choices.push_back({"account", *metadata.account, *by_account});
+
+  for (const Choice& other : choices) {
+    if (other.connection == choices.front().connection) continue;
+    return core::InvalidArgumentError(fmt::format(
+        "trigger metadata \"{}\"=\"{}\" and \"{}\"=\"{}\" select different connections "
+        "(\"{}\" vs \"{}\"); remove one",
+        choices.front().key, core::Truncate(choices.front().value), other.key,
+        core::Truncate(other.value), choices.front().connection->name, other.connection->name));
   }
-  if (by_account != nullptr) return by_account->name;
-  if (by_url != nullptr) return by_url->name;
-  return connections_.front().name;
+  const ConnectionConfig& chosen =
+      choices.empty() ? connections_.front() : *choices.front().connection;
+  if (metadata.account.has_value() && !chosen.accounts.empty() &&
+      std::find(chosen.accounts.begin(), chosen.accounts.end(), *metadata.account) ==
+          chosen.accounts.end()) {
+    return core::InvalidArgumentError(fmt::format(
+        "trigger metadata \"account\"=\"{}\" is not an account of connection \"{}\" (it "
+        "serves {}); fix the trigger or add the account with --nats-account {}=...",
+        core::Truncate(*metadata.account), chosen.name, fmt::join(chosen.accounts, ", "),
+        chosen.name));
+  }
+  return chosen.name;
 }
 
 }  // namespace jss::core

@@ -1,6 +1,8 @@
 #include "jss/core/metadata.h"
 
 #include <charconv>
+
+#include <fmt/format.h>
 #include <limits>
 
 #include "jss/core/defaults.h"
@@ -116,6 +118,23 @@ core::Status SetDuration(const MetadataField& field, std::string_view value,
   return core::OkStatus();
 }
 
+// `accountID` is another spelling of `account` in migrated triggers: it fills `account` unless
+// that is set, and the two must then agree.
+core::Status SetAccountAlias(const MetadataField& field, std::string_view value,
+                             TriggerMetadata& out) {
+  if (value.empty()) {
+    return core::InvalidArgumentError(fmt::format(
+        "trigger metadata \"{}\" is empty: remove it or set it ({})", field.key, field.meaning));
+  }
+  if (out.account.has_value() && *out.account != value) {
+    return core::InvalidArgumentError(fmt::format(
+        "trigger metadata \"account\"=\"{}\" and \"{}\"=\"{}\" disagree; keep one",
+        core::Truncate(*out.account), field.key, core::Truncate(value)));
+  }
+  out.account = std::string(value);
+  return core::OkStatus();
+}
+
 core::Status NoteIgnored(const MetadataField& field, std::string_view, TriggerMetadata& out) {
   out.ignored_builtin_keys.emplace_back(field.key);
   return core::OkStatus();
@@ -136,9 +155,12 @@ const std::vector<MetadataField>& MetadataFields() {
        "the workload is active while lag is above this",
        &SetInt64<&M::activation_lag_threshold>},
       {"account", MetadataKind::kText, false, "", 0, 0,
-       "selects a named connection (--nats-url NAME=URL); ignored with only the "
-       "default connection",
+       "NATS account (KEDA's built-in key): selects the connection that declares it "
+       "(--nats-account); not checked on a connection that declares none",
        &SetText<&M::account>},
+      {"connection", MetadataKind::kText, false, "", 0, 0,
+       "selects a connection by its --nats-url NAME (\"default\" for the unnamed one)",
+       &SetText<&M::connection>},
       {"natsUrl", MetadataKind::kText, false, "", 0, 0,
        "must equal a NATS URL the scaler was started with; selects that connection",
        &SetText<&M::nats_url>},
@@ -149,8 +171,8 @@ const std::vector<MetadataField>& MetadataFields() {
        "built-in scaler only (HTTP monitoring); ignored", &NoteIgnored},
       {"useHttps", MetadataKind::kIgnored, false, "", 0, 0,
        "built-in scaler only (HTTP monitoring); ignored", &NoteIgnored},
-      {"accountID", MetadataKind::kIgnored, false, "", 0, 0,
-       "built-in scaler only (HTTP monitoring); ignored", &NoteIgnored},
+      {"accountID", MetadataKind::kText, false, "", 0, 0,
+       "another spelling of account; must agree with it when both are set", &SetAccountAlias},
   };
   return kFields;
 }
@@ -162,6 +184,9 @@ core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& looku
   for (const MetadataField& field : MetadataFields()) {
     if (field.push_only && use == TriggerUse::kPolling) continue;
     std::optional<std::string_view> value = lookup(field.key);
+    // KEDA's typed config trims the values of its built-in scalers, so a migrated
+    // `lagThreshold: " 10 "` must mean 10 here too.
+    if (value.has_value()) value = core::TrimWhitespace(*value);
     if (!value.has_value()) {
       if (field.required) {
         errors.push_back(core::StrCat("trigger metadata \"", field.key, "\" is required (",

@@ -21,11 +21,22 @@ struct ConnectionConfig {
   std::string name;  // "default" for the unnamed connection
   std::vector<std::string> servers;
   bool named = false;  // given as NAME=URL
+  // NATS accounts this connection's credentials act in (--nats-account). Trigger metadata
+  // `account` naming one selects this connection; a connection that declares accounts serves
+  // only those. Empty: not declared, `account` is not checked here.
+  std::vector<std::string> accounts;
 };
 
 // Decides which configured connection a trigger reads through. Metadata can
 // only pick among operator-configured connections; it can never introduce an
 // address (natsUrl must match one we were started with).
+//
+// Three keys may select: `connection` (a NAME), `natsUrl` (a configured URL) and `account`
+// (the connection declaring that account, else - as before accounts could be declared - the
+// connection of that NAME). Every key that selects must select the same connection. With
+// named connections, an `account` given alone must select one. Finally, a connection that
+// declares accounts refuses any other `account`; one that declares none accepts any (its
+// credentials decide the account).
 class ConnectionSelector {
  public:
   explicit ConnectionSelector(std::vector<ConnectionConfig> connections);
@@ -37,6 +48,9 @@ class ConnectionSelector {
 
  private:
   const ConnectionConfig* FindByUrl(const std::string& url) const;
+  const ConnectionConfig* FindByName(const std::string& name) const;
+  const ConnectionConfig* FindByAccount(const std::string& account) const;
+  core::StatusOr<const ConnectionConfig*> SelectByAccount(const TriggerMetadata& metadata) const;
   std::string KnownNames() const;
 
   std::vector<ConnectionConfig> connections_;

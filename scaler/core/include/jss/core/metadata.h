@@ -23,7 +23,11 @@ struct TriggerMetadata {
   std::string consumer;
   int64_t lag_threshold = 10;
   int64_t activation_lag_threshold = 0;
+  // KEDA's built-in scaler requires `account` (or `accountID`); here it selects or is checked
+  // against the connection that declares it (--nats-account), see ConnectionSelector.
   std::optional<std::string> account;
+  // A connection by its --nats-url NAME ("default" for the unnamed one).
+  std::optional<std::string> connection;
   std::optional<std::string> nats_url;
   std::optional<std::chrono::milliseconds> push_interval;
   // Keys of the built-in scaler that only make sense for its HTTP monitoring
@@ -73,7 +77,8 @@ const std::vector<MetadataField>& MetadataFields();
 using MetadataLookup =
     std::function<std::optional<std::string_view>(std::string_view key)>;
 
-// Parses and validates. Errors are INVALID_ARGUMENT naming the key, the bad
+// Parses and validates. Values are trimmed of surrounding white space first, as KEDA's typed
+// config does for its built-in scalers (`lagThreshold: " 10 "` is 10). Errors are INVALID_ARGUMENT naming the key, the bad
 // value and what is expected; every bad key is reported at once ("; "-joined),
 // so one round trip through KEDA shows all that needs fixing. With TriggerUse::kPolling the
 // push-only keys are neither read nor checked (push_interval stays unset).

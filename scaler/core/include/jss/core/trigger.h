@@ -18,7 +18,7 @@ struct ResolvedTrigger {
 
 // From trigger metadata to a read key, for a ScaledObject in namespace `ns`:
 //   1. parse and validate the metadata (INVALID_ARGUMENT, every bad key at once);
-//   2. select the connection (INVALID_ARGUMENT naming account / natsUrl);
+//   2. select the connection (INVALID_ARGUMENT naming connection / natsUrl / account);
 //   3. check the access policy (PERMISSION_DENIED, and only from here).
 // All before any NATS traffic: a denied namespace learns nothing about
 // whether the stream or consumer exists.
