@@ -210,6 +210,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlags{"push_floor_too_low", {"--min-push-interval", "1ms"}, "--min-push-interval"},
         BadFlags{"half_nats_tls_named",
                  {"--nats-url", "eu=nats://x:1", "--nats-tls-cert", "eu=/c"}, "go together"},
+        BadFlags{"account_without_connection", {"--nats-account", "ORDERS"},
+                 "CONNECTION=ACCOUNT"},
+        BadFlags{"account_empty_connection", {"--nats-account", "=ORDERS"}, "CONNECTION=ACCOUNT"},
+        BadFlags{"account_unknown_connection", {"--nats-account", "eu=ORDERS"},
+                 "no connection named \"eu\""},
+        BadFlags{"account_on_two_connections",
+                 {"--nats-url", "nats://a:1", "--nats-url", "eu=nats://x:1", "--nats-account",
+                  "default=A",
+                  "--nats-account", "eu=B,A"},
+                 "account \"A\" is declared for connections \"default\" and \"eu\""},
+        BadFlags{"account_twice_on_one_connection", {"--nats-account", "default=A,A"},
+                 "declared for connections \"default\" and \"default\""},
+        BadFlags{"account_connection_twice",
+                 {"--nats-account", "default=A", "--nats-account", "default=B"},
+                 "more than once for connection \"default\""},
+        BadFlags{"account_no_default_connection",
+                 {"--nats-url", "eu=nats://x:1", "--nats-account", "default=A"},
+                 "there is no unnamed connection"},
+        BadFlags{"account_empty_list", {"--nats-account", "default=, ,"}, "names no account"},
+        BadFlags{"account_inner_space", {"--nats-account", "default=A B"},
+                 "\"A B\" is not an account name"},
         BadFlags{"domain_with_dot", {"--nats-js-domain", "a.b"}, "--nats-js-domain"},
         BadFlags{"domain_wildcard_named",
                  {"--nats-url", "eu=nats://x:1", "--nats-js-domain", "eu=*"},
@@ -236,6 +257,31 @@ TEST(ConfigTest, JetStreamDomainIsPerConnectionWithADefault) {
   auto none = Parse({});
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->nats_auth.at("default").js_domain, "");
+}
+
+// Each connection declares the NATS accounts its credentials act in; trigger metadata
+// `account` (as migrated from KEDA's nats-jetstream scaler) then selects it.
+TEST(ConfigTest, AccountsAreDeclaredPerConnection) {
+  auto c = Parse({"--nats-url", "nats://a:1", "--nats-url", "orders=nats://b:1",
+                  "--nats-account", "default=SHARED", "--nats-account",
+                  "orders= ORDERS_ACCT ,LEGACY"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->connections.size(), 2u);
+  EXPECT_THAT(c->connections[0].accounts, ::testing::ElementsAre("SHARED"));
+  EXPECT_THAT(c->connections[1].accounts, ::testing::ElementsAre("ORDERS_ACCT", "LEGACY"));
+
+  FakeEnv env;
+  env.vars["JETSTREAM_SCALER_NATS_URL"] = "nats://a:1 orders=nats://b:1";
+  env.vars["JETSTREAM_SCALER_NATS_ACCOUNT"] = "default=A,B orders=C";
+  auto from_env = Parse({}, env);
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_THAT(from_env->connections[0].accounts, ::testing::ElementsAre("A", "B"));
+  EXPECT_THAT(from_env->connections[1].accounts, ::testing::ElementsAre("C"));
+
+  auto none = Parse({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->connections[0].accounts.empty());
+  EXPECT_THAT(HelpText(), HasSubstr("JETSTREAM_SCALER_NATS_ACCOUNT"));
 }
 
 TEST(ConfigTest, GrpcConnectionAgeAndKeepalive) {

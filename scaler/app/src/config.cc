@@ -1,7 +1,9 @@
 #include "jss/app/config.h"
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdlib>
@@ -45,6 +47,7 @@ struct PerConnectionFlag {
 struct Parsed {
   Config config;
   std::vector<std::string> nats_urls{kDefaultNatsUrl};
+  std::vector<std::string> nats_accounts;  // CONNECTION=ACCOUNT[,ACCOUNT...]
 };
 
 // False for switches (--help), which have no value and no variable.
@@ -278,17 +281,24 @@ class Flags {
   std::vector<std::pair<std::string, const CLI::Option*>> rejected_;  // hidden: no get_name()
 };
 
-// The flags, in --help order. A new flag is one line here (plus its Config
-// member, whose initialiser is its default).
-void DefineFlags(Flags& f, Parsed& p) {
-  Config& c = p.config;
+// The flags, in --help order, one function per group. A new flag is one line
+// in its group (plus its Config member, whose initialiser is its default).
+void DefineListenFlags(Flags& f, Config& c) {
   f.Address("grpc-address", &c.grpc_address,
             "where KEDA reaches the ExternalScaler gRPC service (port 0 = pick one)");
   f.Address("metrics-address", &c.metrics_address, "serves /metrics, /healthz and /readyz");
+}
+
+void DefineNatsFlags(Flags& f, Parsed& p) {
   f.List("nats-url", "[NAME=]URL[,URL...]", &p.nats_urls,
          "NATS server(s). Repeat for more. NAME=URL makes a named connection that trigger "
-         "metadata `account` selects; unnamed URLs form the default connection. In the "
-         "environment variable, separate entries with spaces");
+         "metadata `connection` (or a declared `account`) selects; unnamed URLs form the "
+         "default connection. In the environment variable, separate entries with spaces");
+  f.List("nats-account", "CONNECTION=ACCOUNT[,ACCOUNT...]", &p.nats_accounts,
+         "NATS accounts a connection's credentials act in (CONNECTION is a --nats-url NAME or "
+         "\"default\"); trigger metadata `account` naming one selects that connection, which "
+         "then refuses other accounts. Repeatable, one connection per entry; an account may "
+         "belong to one connection only");
   // NATS authentication and TLS. NAME= sets one for that named connection
   // only; without it, it applies to every connection without its own value.
   f.PerConnection("nats-creds", "FILE", &NatsAuth::creds_file,
@@ -310,6 +320,9 @@ void DefineFlags(Flags& f, Parsed& p) {
   f.PerConnection("nats-js-domain", "DOMAIN", &NatsAuth::js_domain,
                   "JetStream domain the connection reads: requests go to $JS.<DOMAIN>.API (e.g. "
                   "the hub's domain from a leaf node); default: the connected server's own");
+}
+
+void DefineGrpcFlags(Flags& f, Config& c) {
   f.Text("grpc-tls-cert", "FILE", &c.grpc_tls_cert_file,
          "serve gRPC over TLS with this certificate");
   f.Text("grpc-tls-key", "FILE", &c.grpc_tls_key_file, "private key for --grpc-tls-cert");
@@ -326,6 +339,10 @@ void DefineFlags(Flags& f, Parsed& p) {
   f.DurationOrOff("grpc-keepalive-time", &c.grpc_keepalive_time,
                   {std::chrono::seconds(10), std::chrono::hours(2)},
                   "ping a quiet gRPC connection this often; no answer within 20s closes it");
+}
+
+// Who may read what, how reads and pushes are paced, and the limits that bound them.
+void DefineReadFlags(Flags& f, Config& c) {
   f.Text("policy-file", "FILE", &c.policy_file,
          "JSON access policy: which Kubernetes namespaces may read which consumers (default: "
          "all may; see docs/security.md)");
@@ -364,6 +381,9 @@ void DefineFlags(Flags& f, Parsed& p) {
           "open streams per client connection (KEDA uses one for all its ScaledObjects)");
   f.Duration("min-push-interval", &c.min_push_interval, core::kPushIntervalRange,
              "lowest pushInterval a trigger may ask for; lower values are raised to it");
+}
+
+void DefineOutputFlags(Flags& f, Config& c) {
   f.OneOf("log-level", "LEVEL", &c.log_level, logging::kLevelNames, "least severe level logged");
   f.OneOf("log-format", "FORMAT", &c.log_format, std::array<std::string_view, 2>{"text", "json"},
           "log line format");
@@ -371,6 +391,14 @@ void DefineFlags(Flags& f, Parsed& p) {
            "print the trigger metadata keys this scaler reads, one per line, and exit");
   f.Switch("help", Action::kHelp, &c.action, "show this help and exit");
   f.Switch("version", Action::kVersion, &c.action, "print the version and exit");
+}
+
+void DefineFlags(Flags& f, Parsed& p) {
+  DefineListenFlags(f, p.config);
+  DefineNatsFlags(f, p);
+  DefineGrpcFlags(f, p.config);
+  DefineReadFlags(f, p.config);
+  DefineOutputFlags(f, p.config);
 }
 
 // --help: the flag and its value, then what it does, then its variable.
@@ -521,6 +549,69 @@ core::StatusOr<std::string> AuthValue(const PerConnectionFlag& flag, const Envir
   return value;
 }
 
+// A NATS account name as --nats-account takes it: one token, bounded.
+bool ValidAccountName(std::string_view account) {
+  if (account.empty() || account.size() > 255) return false;
+  for (char ch : account) {
+    const auto uc = static_cast<unsigned char>(ch);
+    if (uc <= ' ' || uc == 0x7f || ch == ',' || ch == '=') return false;
+  }
+  return true;
+}
+
+// --nats-account CONNECTION=ACCOUNT[,ACCOUNT...] into ConnectionConfig::accounts. An account
+// belongs to one connection only, so `account` in a trigger never selects ambiguously.
+core::Status ResolveAccounts(const std::vector<std::string>& entries,
+                             std::vector<core::ConnectionConfig>& connections) {
+  std::map<std::string, std::string> owner;  // account -> connection
+  for (const std::string& entry : entries) {
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Bad("nats-account",
+                 fmt::format("\"{}\" is not CONNECTION=ACCOUNT[,ACCOUNT...] (the unnamed "
+                             "connection is \"default\")", entry));
+    }
+    const std::string name(core::TrimWhitespace(std::string_view(entry).substr(0, eq)));
+    auto connection = std::find_if(connections.begin(), connections.end(),
+                                   [&](const core::ConnectionConfig& c) { return c.name == name; });
+    if (connection == connections.end() && name == "default") {
+      return Bad("nats-account", "there is no unnamed connection to declare accounts for (every "
+                                 "--nats-url is NAME=URL); use one of their names");
+    }
+    if (connection == connections.end()) {
+      return Bad("nats-account",
+                 fmt::format("no connection named \"{}\" (add --nats-url {}=URL, or use "
+                             "\"default\" for the unnamed connection)", name, name));
+    }
+    if (!connection->accounts.empty()) {
+      return Bad("nats-account", fmt::format("given more than once for connection \"{}\"; "
+                                             "list its accounts in one entry, comma-separated",
+                                             name));
+    }
+    for (std::string_view raw : core::SplitNonEmpty(std::string_view(entry).substr(eq + 1), ',')) {
+      const std::string_view account = core::TrimWhitespace(raw);
+      if (account.empty()) continue;
+      if (!ValidAccountName(account)) {
+        return Bad("nats-account",
+                   fmt::format("\"{}\" is not an account name (1-255 characters, no spaces, "
+                               "',', '=' or control characters)", core::Truncate(account)));
+      }
+      auto [it, inserted] = owner.emplace(std::string(account), name);
+      if (!inserted) {
+        return Bad("nats-account",
+                   fmt::format("account \"{}\" is declared for connections \"{}\" and "
+                               "\"{}\"; an account must select exactly one connection",
+                               account, it->second, name));
+      }
+      connection->accounts.emplace_back(account);
+    }
+    if (connection->accounts.empty()) {
+      return Bad("nats-account", fmt::format("\"{}\" names no account", entry));
+    }
+  }
+  return core::OkStatus();
+}
+
 // Pairs that only make sense together, checked per connection.
 core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
   const std::string where =
@@ -665,6 +756,9 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
   Config& config = parsed.config;
   for (const auto& entry : parsed.nats_urls) {
     if (core::Status s = AddNatsUrl(entry, config.connections); !s.ok()) return s;
+  }
+  if (core::Status s = ResolveAccounts(parsed.nats_accounts, config.connections); !s.ok()) {
+    return s;
   }
   if (core::Status s = ResolveAuth(flags, env, config); !s.ok()) return s;
   if (config.grpc_tls_cert_file.empty() != config.grpc_tls_key_file.empty()) {
