@@ -210,8 +210,12 @@ if scenario == "keda":
           matches(h["spec"].get("selector", {}), pod_labels), "headless Service: grpc port, selects the pods", h)
     check(flags.get("--nats-js-domain") == ["hub", "site-b=site-b-hub"],
           "nats.jsDomain and namedConnections[].jsDomain -> --nats-js-domain [NAME=]", flags.get("--nats-js-domain"))
+    check(flags.get("--nats-account") == ["default=SHARED", "site-b=SITE_B,LEGACY"],
+          "nats.accounts and namedConnections[].accounts -> --nats-account CONNECTION=A,B",
+          flags.get("--nats-account"))
 else:
     check("--nats-js-domain" not in flags, "no --nats-js-domain by default", flags.get("--nats-js-domain"))
+    check("--nats-account" not in flags, "no --nats-account by default", flags.get("--nats-account"))
 if scenario == "servicemonitor":
     check(nats_urls == ["nats://nats.nats.svc:4222", "tenant-a=nats://nats.tenant-a.svc:4222"],
           "named connection rendered as NAME=URL", nats_urls)

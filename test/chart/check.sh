@@ -224,6 +224,9 @@ bad "credentials inside a NATS URL" "nats.urls" --set 'nats.urls[0]=nats://user:
 badfile "named connection without urls" "namedConnections" 'nats: {namedConnections: [{name: a}]}'
 badfile "named connection's token without its Secret" "existingSecret" \
   'nats: {namedConnections: [{name: a, urls: ["nats://a:4222"], auth: {tokenKey: token}}]}'
+badfile "a NATS account with a space" "accounts" 'nats: {accounts: ["A B"]}'
+badfile "a NATS account on two connections" "declared for connections" \
+  'nats: {accounts: [ORDERS], namedConnections: [{name: b, urls: ["nats://b:4222"], accounts: [ORDERS]}]}'
 bad "nkey without its seed" "nkey" --set nats.auth.nkey=UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4
 bad "grpc.port=70000" "grpc.port" --set grpc.port=70000
 bad "config.logLevel=verbose" "logLevel" --set config.logLevel=verbose

@@ -130,6 +130,19 @@ Only file paths: secrets never reach the command line.
 {{- if and .Values.grpcProbes .Values.grpc.tls.enabled -}}
 {{- fail "grpcProbes needs grpc.tls.enabled=false: the kubelet's gRPC probe speaks no TLS (keep the HTTP probes with TLS)" -}}
 {{- end -}}
+{{- /* An account selects exactly one connection (the scaler refuses the same at startup). */ -}}
+{{- $owners := dict -}}
+{{- range .Values.nats.accounts -}}
+{{- $_ := set $owners . "default" -}}
+{{- end -}}
+{{- range $c := .Values.nats.namedConnections -}}
+{{- range $c.accounts -}}
+{{- if hasKey $owners . -}}
+{{- fail (printf "nats account %q is declared for connections %q and %q: an account must select exactly one connection (nats.accounts, nats.namedConnections[].accounts)" . (get $owners .) $c.name) -}}
+{{- end -}}
+{{- $_ := set $owners . $c.name -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
