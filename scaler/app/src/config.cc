@@ -351,6 +351,9 @@ void DefineReadFlags(Flags& f, Config& c) {
   f.Duration("request-timeout", &c.request_timeout,
              {milliseconds(10), std::chrono::minutes(5)},
              "upper bound for one NATS read; KEDA's own deadline shortens it");
+  f.Duration("nats-ping-interval", &c.nats_ping_interval, core::kNatsPingIntervalRange,
+             "ask a quiet NATS connection for a PONG this often; one unanswered (within "
+             "--request-timeout, at most 2s) marks it not ready and fails reads at once");
   f.Duration("lag-cache-ttl", &c.lag_cache_ttl, {milliseconds(0), std::chrono::minutes(10)},
              "reuse a consumer's lag for this long across callers (0 disables reuse)");
   f.Duration("push-interval", &c.push_interval, core::kPushIntervalRange,

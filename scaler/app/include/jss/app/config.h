@@ -47,6 +47,7 @@ struct Config {
   std::string policy_file;
   std::chrono::milliseconds reload_interval{10000};
   std::chrono::milliseconds request_timeout = core::kDefaultRequestTimeout;
+  std::chrono::milliseconds nats_ping_interval = core::kDefaultNatsPingInterval;
   std::chrono::milliseconds lag_cache_ttl{1000};
   std::chrono::milliseconds push_interval = core::kDefaultPushInterval;
   bool push_wakeup = true;

@@ -18,6 +18,13 @@ inline constexpr std::chrono::milliseconds kDefaultPushInterval{250};
 inline constexpr DurationRange kPushIntervalRange{std::chrono::milliseconds(100),
                                                   std::chrono::hours(1)};
 
+// How often a quiet NATS connection is asked for a PONG (--nats-ping-interval):
+// a peer that keeps the socket open but stops answering is reported not ready
+// within about this plus one second, and cnats reconnects after two misses.
+inline constexpr std::chrono::milliseconds kDefaultNatsPingInterval{5000};
+inline constexpr DurationRange kNatsPingIntervalRange{std::chrono::milliseconds(100),
+                                                      std::chrono::minutes(5)};
+
 // JetStream API requests in flight per NATS connection (--max-inflight-requests).
 inline constexpr size_t kDefaultMaxInFlight = 4096;
 
