@@ -12,7 +12,9 @@
 
 #include "gmock/gmock.h"
 #include "integration/scaler_fixture.h"
+#include "jss/core/scheduler.h"
 #include "jss/nats/nats_connection.h"
+#include "support/grpc_probe.h"
 
 namespace jss::testing {
 namespace {
@@ -22,10 +24,12 @@ using namespace std::chrono_literals;
 TEST(StallingPeerTest, RequestsNeverBlockTheCallerAndTheConnectionReportsStalled) {
   StallingNatsPeer peer;
   core::NullObserver observer;
+  core::ThreadScheduler scheduler;
   nats::NatsConnectionOptions options;
   options.servers = {peer.url()};
   options.write_deadline = 300ms;
-  auto opened = nats::NatsConnection::Open(options, observer, logging::Logger::Null());
+  auto opened =
+      nats::NatsConnection::Open(options, observer, logging::Logger::Null(), scheduler);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
   ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
@@ -80,7 +84,135 @@ TEST(StallingPeerTest, RequestsNeverBlockTheCallerAndTheConnectionReportsStalled
   closer.join();
 }
 
+// A peer that answers the handshake and then goes silent, while every write
+// still fits in the socket buffers: nothing blocks, only PONGs and replies
+// stop coming.
+TEST(SilentPeerTest, AnUnansweredPingMarksTheConnectionUnresponsiveAndReadsFailAtOnce) {
+  StallingNatsPeer peer;
+  core::NullObserver observer;
+  core::ThreadScheduler scheduler;
+  nats::NatsConnectionOptions options;
+  options.servers = {peer.url()};
+  options.ping_interval = 100ms;
+  options.pong_timeout = 200ms;
+  auto opened =
+      nats::NatsConnection::Open(options, observer, logging::Logger::Null(), scheduler);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
+  ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
+
+  ASSERT_TRUE(WaitFor([&] { return conn->IsUnresponsive(); }))
+      << "a peer that stopped answering PINGs was not noticed";
+  EXPECT_TRUE(conn->IsStalled()) << "an unresponsive peer must make the scaler not ready";
+
+  // A read with a long deadline is failed by the known silence, not left to
+  // run into its deadline (which would outlast WaitFor).
+  std::mutex mu;
+  std::optional<core::StatusOr<std::string>> answer;
+  conn->Request("$JS.API.CONSUMER.INFO.S.C", std::chrono::steady_clock::now() + 120s,
+                [&](const core::StatusOr<std::string>& reply) {
+                  std::lock_guard<std::mutex> lock(mu);
+                  answer = reply;
+                });
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return answer.has_value();
+  })) << "a read on a silent connection waited for its deadline";
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(answer->ok()) << "a silent peer produced a value: " << **answer;
+  EXPECT_EQ(answer->status().code(), core::StatusCode::kUnavailable);
+  EXPECT_THAT(answer->status().message(), ::testing::HasSubstr("is not answering"));
+}
+
+TEST(SilentPeerTest, ALiveServerAnswersPingsAndStaysResponsive) {
+  std::string error;
+  auto nats = NatsServerProcess::Start({}, &error);
+  ASSERT_NE(nats, nullptr) << error;
+  core::NullObserver observer;
+  core::ThreadScheduler scheduler;
+  nats::NatsConnectionOptions options;
+  options.servers = {nats->url()};
+  options.ping_interval = 50ms;
+  options.pong_timeout = 2s;
+  auto opened =
+      nats::NatsConnection::Open(options, observer, logging::Logger::Null(), scheduler);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
+  ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
+  // Quiet for several ping intervals: each one sends a PING that is answered.
+  ASSERT_TRUE(WaitFor([&] { return conn->pongs() >= 3; }));
+  EXPECT_FALSE(conn->IsUnresponsive());
+  EXPECT_FALSE(conn->IsStalled());
+}
+
+TEST(SilentPeerTest, AServerThatAnswersAgainIsUsedAgain) {
+  std::string error;
+  auto nats = NatsServerProcess::Start({}, &error);
+  ASSERT_NE(nats, nullptr) << error;
+  core::NullObserver observer;
+  core::ThreadScheduler scheduler;
+  nats::NatsConnectionOptions options;
+  options.servers = {nats->url()};
+  options.ping_interval = 100ms;
+  options.pong_timeout = 200ms;
+  auto opened =
+      nats::NatsConnection::Open(options, observer, logging::Logger::Null(), scheduler);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
+  ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
+
+  nats->Pause();  // the socket stays open, nothing is answered
+  const bool noticed = WaitFor([&] { return conn->IsUnresponsive(); });
+  nats->Resume();
+  ASSERT_TRUE(noticed) << "a frozen server was not noticed";
+  EXPECT_TRUE(WaitFor([&] { return !conn->IsUnresponsive() && !conn->IsStalled(); }))
+      << "the server answers again but the connection stays unresponsive";
+  // Reads go to NATS again (a JetStream error from the server, not a local refusal).
+  std::mutex mu;
+  std::optional<core::StatusOr<std::string>> answer;
+  ASSERT_TRUE(WaitFor([&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      answer.reset();
+    }
+    conn->Request("$JS.API.CONSUMER.INFO.NOPE.C", std::chrono::steady_clock::now() + 2s,
+                  [&](const core::StatusOr<std::string>& reply) {
+                    std::lock_guard<std::mutex> lock(mu);
+                    answer = reply;
+                  });
+    WaitFor([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return answer.has_value();
+    });
+    std::lock_guard<std::mutex> lock(mu);
+    return answer.has_value() && answer->ok();
+  })) << (answer && !answer->ok() ? answer->status().ToString() : "");
+}
+
 class StallingPeerScalerTest : public ScalerFixture {};
+
+TEST_F(StallingPeerScalerTest, ASilentPeerTurnsReadinessAndGrpcHealthOffAndReadsUnavailable) {
+  StallingNatsPeer peer;
+  StartScaler([&](app::Config& c) {
+    c.connections = {{"default", {peer.url()}, false}};
+    c.request_timeout = 300ms;  // also the PONG timeout
+    c.nats_ping_interval = 100ms;
+  });
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(server_->metrics_port(), "/readyz").status == 503; }))
+      << "a NATS peer that stopped answering left the scaler ready";
+  EXPECT_TRUE(WaitFor([&] {
+    auto health = CheckHealth(channel, "externalscaler.ExternalScaler");
+    return health.ok() && *health == HealthStatus::kNotServing;
+  })) << "the gRPC health service still says SERVING";
+  auto active = client_->IsActive(Md("S", "C"));
+  ASSERT_FALSE(active.ok()) << "a silent peer produced IsActive=" << *active;
+  EXPECT_EQ(active.status().code(), core::StatusCode::kUnavailable);
+  EXPECT_THAT(active.status().message(), ::testing::HasSubstr("is not answering"));
+  // /healthz stays 200: restarting the pod would not make the peer answer.
+  EXPECT_EQ(HttpGet(server_->metrics_port(), "/healthz").status, 200);
+}
 
 TEST_F(StallingPeerScalerTest, GrpcStaysResponsiveReadinessDropsAndStopDrains) {
   StallingNatsPeer peer;
@@ -212,7 +344,8 @@ class HostileReplyTest : public ::testing::Test {
     ASSERT_NE(nats_, nullptr) << error;
     nats::NatsConnectionOptions options;
     options.servers = {nats_->url()};
-    auto opened = nats::NatsConnection::Open(options, observer_, logging::Logger::Null());
+    auto opened =
+        nats::NatsConnection::Open(options, observer_, logging::Logger::Null(), scheduler_);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     conn_ = std::move(*opened);
     ASSERT_TRUE(WaitFor([&] { return conn_->IsConnected(); }));
@@ -238,6 +371,7 @@ class HostileReplyTest : public ::testing::Test {
   }
 
   core::NullObserver observer_;
+  core::ThreadScheduler scheduler_;  // outlives the connection
   std::unique_ptr<NatsServerProcess> nats_;
   std::unique_ptr<nats::NatsConnection> conn_;
   std::unique_ptr<Responder> responder_;

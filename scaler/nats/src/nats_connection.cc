@@ -1,10 +1,13 @@
 #include "jss/nats/nats_connection.h"
 
 #include <nats/nats.h>
+#include <fmt/format.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <fstream>
+#include <thread>
 #include <utility>
 
 #include "jss/core/strings.h"
@@ -35,6 +38,10 @@ double SecondsSince(core::SteadyTime start) {
 }
 
 int64_t Ticks(core::SteadyTime t) { return t.time_since_epoch().count(); }
+
+int64_t TicksOf(std::chrono::milliseconds d) {
+  return std::chrono::duration_cast<core::SteadyTime::duration>(d).count();
+}
 
 }  // namespace
 
@@ -114,20 +121,60 @@ class IoQueue {
 };
 
 NatsConnection::NatsConnection(NatsConnectionOptions options, core::NatsObserver& observer,
-                               std::shared_ptr<logging::Logger> logger)
-    : options_(std::move(options)), observer_(observer), logger_(std::move(logger)) {}
+                               std::shared_ptr<logging::Logger> logger,
+                               core::Scheduler& scheduler)
+    : options_(std::move(options)),
+      observer_(observer),
+      logger_(std::move(logger)),
+      scheduler_(scheduler) {}
 
 core::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Open(
     NatsConnectionOptions options, core::NatsObserver& observer,
-    std::shared_ptr<logging::Logger> logger) {
+    std::shared_ptr<logging::Logger> logger, core::Scheduler& scheduler) {
   if (options.servers.empty()) {
     return core::InvalidArgumentError(
         core::StrCat("NATS connection \"", options.name, "\" has no server URL"));
   }
   std::unique_ptr<NatsConnection> conn(
-      new NatsConnection(std::move(options), observer, std::move(logger)));
+      new NatsConnection(std::move(options), observer, std::move(logger), scheduler));
   if (core::Status s = conn->Start(); !s.ok()) return s;
   return conn;
+}
+
+core::Status NatsConnection::ConfigureOptions(natsOptions* opts,
+                                              const std::string& conn_label) {
+  std::vector<const char*> servers;
+  for (const auto& url : options_.servers) servers.push_back(url.c_str());
+  natsStatus s = natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
+  if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": bad --nats-url"));
+  natsOptions_SetName(opts, "jetstream-scaler");
+  natsOptions_SetTimeout(opts, options_.connect_timeout.count());
+  natsOptions_SetMaxReconnect(opts, -1);  // never give up: KEDA keeps asking
+  natsOptions_SetReconnectWait(opts, options_.reconnect_wait.count());
+  natsOptions_SetReconnectJitter(opts, 100, 1000);
+  // A peer that keeps the socket open but stops answering is dropped and
+  // reconnected after `max_pings_out` unanswered PINGs (Ping() reports it
+  // unresponsive sooner, after one).
+  natsOptions_SetPingInterval(opts, options_.ping_interval.count());
+  natsOptions_SetMaxPingsOut(opts, options_.max_pings_out);
+  natsOptions_SetNoEcho(opts, true);
+  // Without a deadline a write to a peer that stopped reading blocks forever
+  // (and holds cnats' connection lock, so every other call queues behind it).
+  // At the deadline cnats drops the socket and reconnects.
+  natsOptions_SetWriteDeadline(opts, options_.write_deadline.count());
+  // Each request is one small frame that someone is waiting for: write it
+  // now instead of waiting for the flusher thread (~1 ms per read otherwise).
+  natsOptions_SetSendAsap(opts, true);
+  // Wake-up subscriptions (one per idle watched consumer) share a small pool
+  // of delivery threads instead of a thread each.
+  natsOptions_UseGlobalMessageDelivery(opts, true);
+  natsOptions_SetDisconnectedCB(opts, &NatsConnection::OnDisconnected, this);
+  natsOptions_SetReconnectedCB(opts, &NatsConnection::OnReconnected, this);
+  natsOptions_SetClosedCB(opts, &NatsConnection::OnClosed, this);
+  // Start even if NATS is down: the scaler reports UNAVAILABLE (never 0)
+  // until it connects, and /readyz tells Kubernetes.
+  natsOptions_SetRetryOnFailedConnect(opts, true, &NatsConnection::OnConnected, this);
+  return ApplyAuth(opts, options_.auth, conn_label);
 }
 
 core::Status NatsConnection::Start() {
@@ -136,51 +183,21 @@ core::Status NatsConnection::Start() {
     return NatsError(s, "creating NATS options");
   }
   OptionsPtr opts(raw);
-  std::vector<const char*> servers;
-  for (const auto& url : options_.servers) servers.push_back(url.c_str());
   const std::string conn_label = core::StrCat("connection \"", options_.name, "\"");
+  if (core::Status st = ConfigureOptions(opts.get(), conn_label); !st.ok()) return st;
 
-  natsStatus s = natsOptions_SetServers(opts.get(), servers.data(),
-                                        static_cast<int>(servers.size()));
-  if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": bad --nats-url"));
-  natsOptions_SetName(opts.get(), "jetstream-scaler");
-  natsOptions_SetTimeout(opts.get(), options_.connect_timeout.count());
-  natsOptions_SetMaxReconnect(opts.get(), -1);  // never give up: KEDA keeps asking
-  natsOptions_SetReconnectWait(opts.get(), options_.reconnect_wait.count());
-  natsOptions_SetReconnectJitter(opts.get(), 100, 1000);
-  natsOptions_SetPingInterval(opts.get(), 10000);
-  natsOptions_SetMaxPingsOut(opts.get(), 2);
-  natsOptions_SetNoEcho(opts.get(), true);
-  // Without a deadline a write to a peer that stopped reading blocks forever
-  // (and holds cnats' connection lock, so every other call queues behind it).
-  // At the deadline cnats drops the socket and reconnects.
-  natsOptions_SetWriteDeadline(opts.get(), options_.write_deadline.count());
-  // Each request is one small frame that someone is waiting for: write it
-  // now instead of waiting for the flusher thread (~1 ms per read otherwise).
-  natsOptions_SetSendAsap(opts.get(), true);
-  // Wake-up subscriptions (one per idle watched consumer) share a small pool
-  // of delivery threads instead of a thread each.
-  natsOptions_UseGlobalMessageDelivery(opts.get(), true);
-  natsOptions_SetDisconnectedCB(opts.get(), &NatsConnection::OnDisconnected, this);
-  natsOptions_SetReconnectedCB(opts.get(), &NatsConnection::OnReconnected, this);
-  natsOptions_SetClosedCB(opts.get(), &NatsConnection::OnClosed, this);
-  // Start even if NATS is down: the scaler reports UNAVAILABLE (never 0)
-  // until it connects, and /readyz tells Kubernetes.
-  natsOptions_SetRetryOnFailedConnect(opts.get(), true, &NatsConnection::OnConnected, this);
-
-  if (core::Status st = ApplyAuth(opts.get(), options_.auth, conn_label); !st.ok()) return st;
-
+  natsStatus s = NATS_OK;
   char* inbox = nullptr;
   if (s = natsInbox_Create(&inbox); s != NATS_OK) return NatsError(s, "creating inbox");
   inbox_prefix_ = core::StrCat(inbox, ".");
   natsInbox_Destroy(inbox);
 
-  timer_ = std::thread([this] { TimerLoop(); });
   io_ = std::make_shared<IoQueue>(2 * options_.max_in_flight);
 
   s = natsConnection_Connect(&conn_, opts.get());
   if (s == NATS_OK) {
     connected_ = true;
+    MarkAlive();
     observer_.OnConnectionState(options_.name, true);
     logger_->Info("connected to NATS", {{"connection", options_.name}});
   } else if (s == NATS_NOT_YET_CONNECTED) {
@@ -215,6 +232,7 @@ core::Status NatsConnection::Start() {
   // burst (a dropped reply only costs a timeout, never a wrong value), and
   // the byte limit caps what a peer sending huge replies can make us hold.
   natsSubscription_SetPendingLimits(inbox_sub_, 1 << 20, 32 << 20);
+  SchedulePing();
   return core::OkStatus();
 }
 
@@ -227,9 +245,19 @@ void NatsConnection::Shutdown() {
     stopping_ = true;
   }
   stopping_requested_ = true;
-  cv_.notify_all();
-  if (timer_.joinable()) timer_.join();
-  if (io_) io_->Stop();  // a write in progress ends by its deadline
+  {
+    // Waits for a task of ours that is running; none starts after this.
+    std::lock_guard<std::mutex> lock(lifeline_->mu);
+    lifeline_->alive = false;
+  }
+  core::Scheduler::TaskId ping_task = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ping_task = ping_task_;
+  }
+  if (ping_task != 0) scheduler_.Cancel(ping_task);
+  // A write or PING in progress ends by its deadline.
+  if (io_) io_->Stop();
   FailAll(core::UnavailableError("the scaler is shutting down"), "disconnected");
   if (inbox_sub_ != nullptr) {
     natsSubscription_Unsubscribe(inbox_sub_);
@@ -252,6 +280,7 @@ void NatsConnection::Shutdown() {
 bool NatsConnection::IsConnected() const { return connected_.load(); }
 
 bool NatsConnection::IsStalled() const {
+  if (unresponsive_.load()) return true;
   const int64_t now = Ticks(std::chrono::steady_clock::now());
   const int64_t writing_since = write_started_.load();
   const auto half_deadline =
@@ -321,6 +350,17 @@ core::StatusOr<std::unique_ptr<NatsConnection::Subscription>> NatsConnection::Su
 void NatsConnection::Request(const std::string& subject, core::SteadyTime deadline,
                              ReplyCallback done) {
   const auto now = std::chrono::steady_clock::now();
+  // Before the connected check: cnats reconnecting to a peer that left PINGs
+  // unanswered is the same outage, and this names its cause.
+  if (unresponsive_.load() && !dead_.load()) {
+    // Known silent: waiting for the deadline would only make KEDA wait too.
+    observer_.OnRequestDone(options_.name, "unresponsive", 0);
+    done(core::UnavailableError(fmt::format(
+        "NATS connection \"{}\" is not answering (a PING got no PONG within {} ms); reads fail "
+        "until it answers again",
+        options_.name, options_.pong_timeout.count())));
+    return;
+  }
   if (!connected_.load() || conn_ == nullptr) {
     observer_.OnRequestDone(options_.name, "disconnected", 0);
     // Goes to tenants (KEDA events): names the connection, never its URLs;
@@ -346,11 +386,11 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
     stopping = stopping_;
     overloaded = !stopping && pending_.size() >= options_.max_in_flight;
     if (!stopping && !overloaded) {
-      const bool earliest = deadlines_.empty() || deadline < deadlines_.top().first;
       secret = secrets_();
-      pending_.emplace(id, Pending{std::move(done), now, secret});
-      deadlines_.emplace(deadline, id);
-      if (earliest) cv_.notify_all();
+      // Rounded up: the request is never failed before its deadline.
+      const auto delay = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+      const auto timer = Schedule(delay, [this, id] { Expire(id); });
+      pending_.emplace(id, Pending{std::move(done), now, secret, timer});
     }
   }
   if (stopping) {
@@ -369,13 +409,7 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
   // never waits for the socket.
   if (io_->Post([this, publish = Publish{id, secret, subject}] { PublishNow(publish); })) return;
   Pending pending;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = pending_.find(id);
-    if (it == pending_.end()) return;  // already failed by timer/disconnect
-    pending = std::move(it->second);
-    pending_.erase(it);
-  }
+  if (!TakePending(id, &pending)) return;  // already failed by timer/disconnect
   Finish(std::move(pending),
          core::ResourceExhaustedError(core::StrCat(
              "NATS connection \"", options_.name,
@@ -409,23 +443,100 @@ void NatsConnection::PublishNow(const Publish& publish) {
   }
   if (s == NATS_OK) return;
   Pending pending;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = pending_.find(publish.id);
-    if (it == pending_.end()) return;  // already failed by timer/disconnect
-    pending = std::move(it->second);
-    pending_.erase(it);
-  }
+  if (!TakePending(publish.id, &pending)) return;  // already failed by timer/disconnect
   Finish(std::move(pending),
          core::UnavailableError(core::StrCat("publishing to NATS failed: ",
                                              natsStatus_GetText(s))),
          "disconnected");
 }
 
+bool NatsConnection::TakePending(uint64_t id, Pending* out) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return false;
+    *out = std::move(it->second);
+    pending_.erase(it);
+  }
+  return true;
+}
+
 void NatsConnection::Finish(Pending pending, const core::StatusOr<std::string>& result,
                             std::string_view reason) {
+  // No effect when the timer itself is finishing the request.
+  if (pending.timer != 0) scheduler_.Cancel(pending.timer);
   observer_.OnRequestDone(options_.name, reason, SecondsSince(pending.sent_at));
   pending.done(result);
+}
+
+core::Scheduler::TaskId NatsConnection::Schedule(std::chrono::milliseconds delay,
+                                                 std::function<void()> task) {
+  return scheduler_.RunAfter(delay, [life = lifeline_, task = std::move(task)] {
+    std::lock_guard<std::mutex> lock(life->mu);
+    if (life->alive) task();
+  });
+}
+
+void NatsConnection::Expire(uint64_t id) {
+  Pending pending;
+  if (!TakePending(id, &pending)) return;  // answered or failed meanwhile
+  pending.timer = 0;                       // running now
+  Finish(std::move(pending),
+         core::UnavailableError(core::StrCat("NATS did not answer within the request "
+                                             "deadline (connection \"",
+                                             options_.name, "\")")),
+         "timeout");
+}
+
+void NatsConnection::MarkAlive() { last_alive_ = Ticks(std::chrono::steady_clock::now()); }
+
+void NatsConnection::MarkUnresponsive(std::string_view why) {
+  if (unresponsive_.exchange(true)) return;
+  logger_->Warn("NATS peer is not answering; reporting not ready and failing reads",
+                {{"connection", options_.name}, {"cause", why}});
+}
+
+void NatsConnection::SchedulePing() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  ping_task_ = Schedule(options_.ping_interval, [this] {
+    Ping();
+    SchedulePing();
+  });
+}
+
+// cnats' own keep-alive only reconnects after `max_pings_out` silent
+// intervals, and the reconnect's handshake makes a peer that answers it and
+// then goes silent look healthy again. So a connection that sent nothing for
+// a ping interval is asked for a PONG here; without one within
+// `pong_timeout` it is unresponsive (not ready, reads fail at once) until it
+// answers a later PING or a request, whatever reconnects happen meanwhile.
+void NatsConnection::Ping() {
+  if (!connected_.load()) return;
+  const int64_t now = Ticks(std::chrono::steady_clock::now());
+  if (!unresponsive_.load() && now - last_alive_.load() < TicksOf(options_.ping_interval)) {
+    return;  // heard from recently
+  }
+  if (ping_in_flight_.exchange(true)) return;
+  // On the I/O thread: waiting for the PONG blocks it, never the scheduler.
+  const bool posted = io_->Post([this] {
+    // Shorter than cnats' own verdict (max_pings_out intervals), which would
+    // otherwise drop the socket under this wait first.
+    const auto timeout = std::min(options_.pong_timeout, options_.ping_interval);
+    const natsStatus s = natsConnection_FlushTimeout(conn_, timeout.count());
+    ping_in_flight_ = false;
+    if (s == NATS_OK) {
+      ++pongs_;
+      MarkAlive();
+      if (unresponsive_.exchange(false)) {
+        logger_->Info("NATS peer answers again; reporting ready",
+                      {{"connection", options_.name}});
+      }
+    } else if (s == NATS_TIMEOUT && connected_.load()) {
+      MarkUnresponsive("no PONG within the timeout");
+    }
+  });
+  if (!posted) ping_in_flight_ = false;
 }
 
 // "<prefix><id>_<secret in hex>": the id finds the request, the random
@@ -438,6 +549,11 @@ std::string NatsConnection::ReplySubject(uint64_t id, uint64_t secret) const {
 }
 
 void NatsConnection::OnReply(natsMsg* msg) {
+  // Anything arriving proves the peer answers; the next PING can wait.
+  MarkAlive();
+  if (unresponsive_.exchange(false)) {
+    logger_->Info("NATS peer answers again; reporting ready", {{"connection", options_.name}});
+  }
   const char* subject = natsMsg_GetSubject(msg);
   std::string_view sv(subject ? subject : "");
   if (sv.size() <= inbox_prefix_.size()) return;
@@ -486,46 +602,11 @@ void NatsConnection::OnReply(natsMsg* msg) {
          "ok");
 }
 
-void NatsConnection::TimerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    if (deadlines_.empty()) {
-      cv_.wait(lock);
-      continue;
-    }
-    const auto next = deadlines_.top().first;
-    if (std::chrono::steady_clock::now() < next) {
-      cv_.wait_until(lock, next);
-      continue;
-    }
-    std::vector<Pending> expired;
-    const auto now = std::chrono::steady_clock::now();
-    while (!deadlines_.empty() && deadlines_.top().first <= now) {
-      auto it = pending_.find(deadlines_.top().second);
-      deadlines_.pop();
-      if (it != pending_.end()) {
-        expired.push_back(std::move(it->second));
-        pending_.erase(it);
-      }
-    }
-    lock.unlock();
-    for (auto& p : expired) {
-      Finish(std::move(p),
-             core::UnavailableError(core::StrCat("NATS did not answer within the request "
-                                                 "deadline (connection \"",
-                                                 options_.name, "\")")),
-             "timeout");
-    }
-    lock.lock();
-  }
-}
-
 void NatsConnection::FailAll(const core::Status& status, std::string_view reason) {
   std::unordered_map<uint64_t, Pending> failed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     failed.swap(pending_);
-    deadlines_ = {};
   }
   for (auto& [id, p] : failed) Finish(std::move(p), status, reason);
 }
@@ -537,6 +618,7 @@ void NatsConnection::OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
 
 void NatsConnection::OnConnected(natsConnection*, void* self) {
   auto* c = static_cast<NatsConnection*>(self);
+  c->MarkAlive();
   c->connected_ = true;
   c->observer_.OnConnectionState(c->options_.name, true);
   c->logger_->Info("connected to NATS", {{"connection", c->options_.name}});
@@ -552,16 +634,25 @@ void NatsConnection::OnDisconnected(natsConnection* nc, void* self) {
                                                  "\" was lost; reconnecting")),
              "disconnected");
   if (c->stopping_requested_.load()) return;  // our own Close(), not an outage
+  const char* text = nullptr;
+  if (natsConnection_GetLastError(nc, &text) == NATS_STALE_CONNECTION) {
+    // cnats' own PINGs went unanswered: the peer is silent, not just gone.
+    c->MarkUnresponsive("unanswered PINGs (stale connection)");
+  }
   c->logger_->Warn("disconnected from NATS; reconnecting",
                    {{"connection", c->options_.name}, {"last_error", LastError(nc)}});
 }
 
 void NatsConnection::OnReconnected(natsConnection*, void* self) {
   auto* c = static_cast<NatsConnection*>(self);
+  c->MarkAlive();
   c->connected_ = true;
   c->observer_.OnConnectionState(c->options_.name, true);
   c->observer_.OnReconnect(c->options_.name);
   c->logger_->Info("reconnected to NATS", {{"connection", c->options_.name}});
+  // A peer marked unresponsive must answer a PING before reads resume; ask
+  // now rather than at the next tick, so a recovered server is used at once.
+  if (c->unresponsive_.load() && !c->stopping_requested_.load()) c->Ping();
 }
 
 void NatsConnection::OnClosed(natsConnection* nc, void* self) {

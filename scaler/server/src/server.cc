@@ -199,6 +199,9 @@ class ServerImpl final : public Server {
     metrics_ = std::make_unique<metrics::ScalerMetrics>(
         std::make_shared<prometheus::Registry>(), app::BuildVersion(), app::BuildRevision(),
         series_limits);
+    // One timer loop for the process: NATS request deadlines and PINGs, push
+    // watchers, the pacer, policy reloads and the health status.
+    scheduler_ = std::make_unique<core::ThreadScheduler>();
 
     for (const auto& c : config_.connections) {
       nats::NatsConnectionOptions opts;
@@ -212,7 +215,13 @@ class ServerImpl final : public Server {
       opts.write_deadline = std::clamp<std::chrono::milliseconds>(
           config_.request_timeout / 2, std::chrono::milliseconds(100),
           std::chrono::milliseconds(1000));
-      auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_);
+      opts.ping_interval = config_.nats_ping_interval;
+      // A PONG takes one round trip; a peer slower than a whole read's budget
+      // is of no use to KEDA either.
+      opts.pong_timeout = std::clamp<std::chrono::milliseconds>(
+          config_.request_timeout, std::chrono::milliseconds(100),
+          std::chrono::milliseconds(2000));
+      auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_, *scheduler_);
       if (!conn.ok()) return conn.status();
       jetstream_connections_.Add(c.name, conn->get(), AuthFor(c.name).js_domain);
       connections_.push_back(std::move(*conn));
@@ -224,7 +233,6 @@ class ServerImpl final : public Server {
     coalescing_ = std::make_unique<core::CoalescingLagSource>(*jetstream_, clock_,
                                                               config_.lag_cache_ttl, *lag_feed_);
     selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
-    scheduler_ = std::make_unique<core::ThreadScheduler>();
     if (!config_.policy_file.empty()) {
       auto text = ReadFile("policy-file", config_.policy_file);
       auto policy = ParsePolicy(text, config_.policy_file);

@@ -7,10 +7,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <queue>
 #include <random>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -18,12 +16,14 @@
 #include "jss/core/defaults.h"
 #include "jss/core/nats_auth.h"
 #include "jss/core/observer.h"
+#include "jss/core/scheduler.h"
 #include "jss/logging/logger.h"
 #include "jss/core/status.h"
 
 struct __natsConnection;
 struct __natsSubscription;
 struct __natsMsg;
+struct __natsOptions;
 
 namespace jss::nats {
 
@@ -49,13 +49,22 @@ struct NatsConnectionOptions {
   // the deadline, so a peer that completes every handshake and then stops
   // reading does not flap back to ready on each reconnect.
   std::chrono::milliseconds stall_hold{30000};
+  // A connection that has sent us nothing (no reply, no PONG) for this long
+  // is asked for a PONG; also cnats' own keep-alive PING interval.
+  std::chrono::milliseconds ping_interval = core::kDefaultNatsPingInterval;
+  // A PONG not back within this marks the peer unresponsive: not ready, and
+  // reads fail at once (UNAVAILABLE) until it answers a later PING.
+  std::chrono::milliseconds pong_timeout{1000};
+  // cnats drops the socket and reconnects after this many unanswered PINGs.
+  int max_pings_out = 2;
 };
 
 using ReplyCallback = std::function<void(const core::StatusOr<std::string>&)>;
 
 // One long-lived, auto-reconnecting connection plus an asynchronous
 // request/reply channel: every request shares one wildcard inbox
-// subscription, and a timer thread fails requests at their deadline. Nothing
+// subscription, and the process' scheduler fails requests at their deadline
+// and checks that the peer still answers (PING/PONG). Nothing
 // here ever blocks a caller on the network: requests and unsubscribes are
 // queued (bounded) for one I/O thread, the only one of ours that writes to
 // the socket, and every write has a deadline (a peer that stops reading cannot
@@ -66,7 +75,7 @@ class NatsConnection {
   // connection keeps retrying in the background). Fails only on bad options.
   static core::StatusOr<std::unique_ptr<NatsConnection>> Open(
       NatsConnectionOptions options, core::NatsObserver& observer,
-      std::shared_ptr<logging::Logger> logger);
+      std::shared_ptr<logging::Logger> logger, core::Scheduler& scheduler);
 
   ~NatsConnection();
   NatsConnection(const NatsConnection&) = delete;
@@ -93,8 +102,13 @@ class NatsConnection {
   bool IsConnected() const;
   // True while a socket write is blocked past half the write deadline, and
   // for `stall_hold` after a write hit the deadline: the peer (or the path
-  // to it) is not reading. Readiness turns false so traffic moves elsewhere.
+  // to it) is not reading. Also true while the peer is unresponsive (a PING
+  // went unanswered for `pong_timeout`, and nothing arrived since).
+  // Readiness turns false so traffic moves elsewhere.
   bool IsStalled() const;
+  bool IsUnresponsive() const { return unresponsive_.load(); }
+  // PONGs received for our own PINGs (diagnostics and tests).
+  uint64_t pongs() const { return pongs_.load(); }
   // Fails every request in flight with `status` now (their callbacks run on
   // this thread). Used by a draining server: a reply NATS has not sent yet
   // must not hold the process past its grace period.
@@ -105,7 +119,7 @@ class NatsConnection {
   bool IsDead() const { return dead_.load(); }
   const std::string& name() const { return options_.name; }
 
-  // Fails every pending request, closes the connection and joins the timer.
+  // Fails every pending request, cancels its timers and closes the connection.
   void Shutdown();
 
  private:
@@ -113,6 +127,13 @@ class NatsConnection {
     ReplyCallback done;
     core::SteadyTime sent_at;
     uint64_t secret;  // random; part of the reply subject, checked on reply
+    core::Scheduler::TaskId timer = 0;  // fails the request at its deadline
+  };
+  // Scheduler tasks hold this: Shutdown marks it dead (waiting for a task
+  // that is running), so a task never touches a destroyed connection.
+  struct Lifeline {
+    std::mutex mu;
+    bool alive = true;
   };
   struct Publish {
     uint64_t id;
@@ -122,13 +143,22 @@ class NatsConnection {
   std::string ReplySubject(uint64_t id, uint64_t secret) const;
 
   NatsConnection(NatsConnectionOptions options, core::NatsObserver& observer,
-                 std::shared_ptr<logging::Logger> logger);
+                 std::shared_ptr<logging::Logger> logger, core::Scheduler& scheduler);
   core::Status Start();
+  core::Status ConfigureOptions(__natsOptions* opts, const std::string& conn_label);
   void OnReply(__natsMsg* msg);
-  void TimerLoop();
   void PublishNow(const Publish& publish);
+  // Runs `task` on the scheduler after `delay` unless this was shut down.
+  core::Scheduler::TaskId Schedule(std::chrono::milliseconds delay, std::function<void()> task);
+  void Expire(uint64_t id);
+  void SchedulePing();
+  void Ping();
+  void MarkAlive();
+  void MarkUnresponsive(std::string_view why);
 
   void FailAll(const core::Status& status, std::string_view reason);
+  // Removes request `id` from the pending set; false if it is gone already.
+  bool TakePending(uint64_t id, Pending* out);
   void Finish(Pending pending, const core::StatusOr<std::string>& result,
               std::string_view reason);
 
@@ -141,6 +171,8 @@ class NatsConnection {
   const NatsConnectionOptions options_;
   core::NatsObserver& observer_;
   std::shared_ptr<logging::Logger> logger_;
+  core::Scheduler& scheduler_;
+  const std::shared_ptr<Lifeline> lifeline_ = std::make_shared<Lifeline>();
 
   __natsConnection* conn_ = nullptr;
   __natsSubscription* inbox_sub_ = nullptr;
@@ -153,12 +185,10 @@ class NatsConnection {
   std::condition_variable cv_;
   std::unordered_map<uint64_t, Pending> pending_;
   std::mt19937_64 secrets_{std::random_device{}()};  // guarded by mu_
-  using DeadlineItem = std::pair<core::SteadyTime, uint64_t>;
-  std::priority_queue<DeadlineItem, std::vector<DeadlineItem>, std::greater<>> deadlines_;
   bool stopping_ = false;
   std::atomic<bool> stopping_requested_{false};  // read by cnats callbacks
   bool closed_ = false;
-  std::thread timer_;
+  core::Scheduler::TaskId ping_task_ = 0;  // guarded by mu_
 
   // The I/O thread and its queue (publishes and unsubscribes, in order);
   // shared with subscription handles, which may outlive this object.
@@ -166,6 +196,11 @@ class NatsConnection {
   // steady_clock ticks; 0 = no write in progress / no stall seen.
   std::atomic<int64_t> write_started_{0};
   std::atomic<int64_t> last_stall_{0};
+  // steady_clock ticks of the last thing the peer sent (reply, PONG, connect).
+  std::atomic<int64_t> last_alive_{0};
+  std::atomic<bool> ping_in_flight_{false};
+  std::atomic<bool> unresponsive_{false};
+  std::atomic<uint64_t> pongs_{0};
 };
 
 }  // namespace jss::nats
