@@ -103,6 +103,42 @@ TEST_F(RpcLogTest, BadMetadataIsLoggedWithTheStreamAndConsumerItNamed) {
   EXPECT_THAT(bad_line, HasSubstr("\"consumer\":\"a.b\""));
 }
 
+TEST_F(RpcLogTest, ForgedScaledObjectNamesAreCutInTheLogLine) {
+  StartScaler();
+  // Longer than any Kubernetes name can be; KEDA never sends these, a forger may.
+  const std::string name = "huge-" + std::string(20000, 'n');
+  const std::string ns = "ns-" + std::string(20000, 's');
+  auto spec = client_->GetMetricSpec(Md("ORDERS", "workers", {{"lagThreshold", "10abc"}}), name,
+                                     ns);
+  ASSERT_EQ(spec.status().code(), core::StatusCode::kInvalidArgument);
+  std::string line;
+  ASSERT_TRUE(WaitFor([&] {
+    std::istringstream lines(Logs());
+    for (std::string l; std::getline(lines, l);) {
+      if (l.find("\"msg\":\"rpc failed\"") != std::string::npos &&
+          l.find("\"scaledobject\":\"huge-") != std::string::npos) {
+        line = l;
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_LT(line.size(), 1024u) << "a forged name set the size of the log line";
+  // Cut at Kubernetes' limits (253 for a name, 63 for a namespace), sizes kept.
+  EXPECT_THAT(line, HasSubstr("\"scaledobject\":\"huge-" + std::string(248, 'n') +
+                              "...(20005 bytes)\""));
+  EXPECT_THAT(line,
+              HasSubstr("\"namespace\":\"ns-" + std::string(60, 's') + "...(20003 bytes)\""));
+
+  // A real (maximal) Kubernetes name is logged whole.
+  const std::string real = std::string(253, 'r');
+  auto ok_len = client_->GetMetricSpec(Md("ORDERS", "workers", {{"lagThreshold", "10abc"}}), real,
+                                       std::string(63, 'q'));
+  ASSERT_EQ(ok_len.status().code(), core::StatusCode::kInvalidArgument);
+  const std::string whole = FailedLine(real);
+  EXPECT_THAT(whole, HasSubstr("\"namespace\":\"" + std::string(63, 'q') + "\""));
+}
+
 TEST_F(RpcLogTest, PolicyDenialIsLoggedWithTheStreamAndConsumerItAskedFor) {
   CreateStream("ORDERS", "orders.>", "workers");
   const std::string policy = WritePolicy(R"({"rules": [{"namespaces": ["shop"]}]})");

@@ -15,6 +15,9 @@ namespace {
 // Leave KEDA a little time to receive our typed error before its own deadline
 // turns it into an anonymous DEADLINE_EXCEEDED.
 constexpr std::chrono::milliseconds kDeadlineMargin{50};
+// Longest Kubernetes namespace (DNS label) and object name (DNS subdomain).
+constexpr size_t kMaxKubernetesNamespace = 63;
+constexpr size_t kMaxKubernetesName = 253;
 
 // GetMetricSpec's answer; StreamMetricSpec sends the same, as KEDA requires.
 void FillMetricSpec(const core::TriggerMetadata& metadata,
@@ -256,8 +259,17 @@ ExternalScalerService::Call ExternalScalerService::NewCall(
     auto it = md.find(key);
     return it == md.end() ? std::string() : it->second.substr(0, core::kMaxNameLength);
   };
-  return Call{method,     next_request_id_++, ref.namespace_(), ref.name(),
-              raw("stream"), raw("consumer"),  std::chrono::steady_clock::now()};
+  // The ScaledObject's namespace and name come from the caller too (KEDA sends
+  // valid ones; anyone else may not): cut at Kubernetes' own limits (a
+  // namespace is a DNS label, a name a DNS subdomain), so no real name is cut
+  // and no forged one sets the size of the line.
+  return Call{method,
+              next_request_id_++,
+              core::Truncate(ref.namespace_(), kMaxKubernetesNamespace),
+              core::Truncate(ref.name(), kMaxKubernetesName),
+              raw("stream"),
+              raw("consumer"),
+              std::chrono::steady_clock::now()};
 }
 
 std::shared_ptr<ExternalScalerService::Call> ExternalScalerService::NewStreamCall(
