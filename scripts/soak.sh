@@ -28,6 +28,7 @@ done
 command -v nats-server >/dev/null || { echo "soak: nats-server not on PATH" >&2; exit 2; }
 
 OUT=${OUT:-$(mktemp -d /tmp/jss-soak-XXXXXX)}
+mkdir -p "$OUT"  # a given OUT may not exist yet
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
