@@ -204,6 +204,43 @@ EOF
   fi
 fi
 
+# The dedicated client CA made by cert-manager instead of a Secret brought along.
+if "$HELM" template jetstream-scaler "$CHART" -n keda -f "$CHART/ci/tls-values.yaml" \
+    --set grpc.tls.clientCA.existingSecret= --set grpc.tls.clientCA.allowedNames=null \
+    --set grpc.tls.clientCA.certManager.enabled=true >"$work/client-ca.yaml" 2>"$work/out"; then
+  tally "grpc.tls.clientCA.certManager" $PY - "$work/client-ca.yaml" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+def check(ok, name, why=""):
+    print(f"PASS client CA: {name}" if ok else f"FAIL client CA: {name}: {why}")
+by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+ca = by.get(("Certificate", "jetstream-scaler-client-ca"), {}).get("spec", {})
+check(ca.get("isCA") is True and ca.get("secretName") == "jetstream-scaler-client-ca" and
+      ca.get("issuerRef") == {"kind": "Issuer", "name": "jetstream-scaler-client-ca-bootstrap"},
+      "a self-signed CA Certificate of its own", ca)
+check(by.get(("Issuer", "jetstream-scaler-client-ca-bootstrap"), {}).get("spec") == {"selfSigned": {}},
+      "the bootstrap Issuer is self-signed", "")
+check(by.get(("Issuer", "jetstream-scaler-client-ca"), {}).get("spec") ==
+      {"ca": {"secretName": "jetstream-scaler-client-ca"}}, "a namespaced CA Issuer of it", "")
+check(not any(d["kind"] == "ClusterIssuer" for d in docs), "no ClusterIssuer (others could use it)", "")
+client = by.get(("Certificate", "jetstream-scaler-keda-client"), {}).get("spec", {})
+check(client.get("commonName") == "keda-operator.keda.svc" and "client auth" in client.get("usages", []) and
+      client.get("issuerRef") == {"kind": "Issuer", "name": "jetstream-scaler-client-ca"} and
+      client.get("secretName") == "jetstream-scaler-keda-client",
+      "KEDA's client certificate is issued by the client CA", client)
+dep = by.get(("Deployment", "jetstream-scaler"), {})
+args = dep["spec"]["template"]["spec"]["containers"][0]["args"] if dep else []
+vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]} if dep else {}
+check(vols.get("grpc-client-ca", {}).get("secret", {}).get("secretName") == "jetstream-scaler-client-ca" and
+      vols["grpc-client-ca"]["secret"].get("items") == [{"key": "ca.crt", "path": "ca.crt"}],
+      "the scaler mounts only the CA certificate (not its key)", vols.get("grpc-client-ca"))
+check([a for a in args if a.startswith("--grpc-tls-client-name=")] ==
+      ["--grpc-tls-client-name=keda-operator.keda.svc"], "KEDA's certificate name is pinned", args)
+EOF
+else
+  fail "helm template with grpc.tls.clientCA.certManager.enabled" "$work/out"
+fi
+
 # ---------------------------------------------------------------------------
 step "bad values are refused (schema and template guards)"
 bad() { # bad NAME PATTERN helm-template-args...
@@ -233,6 +270,8 @@ bad "config.logLevel=verbose" "logLevel" --set config.logLevel=verbose
 bad "config.requestTimeout=2seconds" "requestTimeout" --set config.requestTimeout=2seconds
 bad "config.pushInterval=0" "pushInterval" --set config.pushInterval=0
 bad "a token on the command line (extraArgs)" "extraArgs" --set 'extraArgs[0]=--nats-token=abc'
+bad "client CA from both a Secret and cert-manager" "either existingSecret or certManager" \
+  -f "$CHART/ci/tls-values.yaml" --set grpc.tls.clientCA.certManager.enabled=true
 badfile "a literal password in extraEnv" "extraEnv" \
   'extraEnv: [{name: JETSTREAM_SCALER_NATS_PASSWORD, value: hunter2}]'
 bad "nats.auth.tokenKey without a Secret" "existingSecret" --set nats.auth.tokenKey=token

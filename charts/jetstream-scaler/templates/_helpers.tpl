@@ -60,6 +60,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "jss.mount.natsTLS" -}}/etc/jetstream-scaler/nats-tls{{- end -}}
 {{- define "jss.mount.grpcTLS" -}}/etc/jetstream-scaler/grpc-tls{{- end -}}
 {{- define "jss.mount.grpcClientCA" -}}/etc/jetstream-scaler/grpc-client-ca{{- end -}}
+{{/* The client CA's Secret: the chart's own (cert-manager) or the one brought. */}}
+{{- define "jss.clientCASecret" -}}
+{{- if .Values.grpc.tls.clientCA.certManager.enabled -}}
+{{- printf "%s-client-ca" (include "jss.fullname" .) -}}
+{{- else -}}
+{{- required "grpc.tls.clientCA.existingSecret: a Secret with a CA that signs only KEDA's client certificate (not the server's issuer), or set grpc.tls.clientCA.certManager.enabled=true" .Values.grpc.tls.clientCA.existingSecret -}}
+{{- end -}}
+{{- end -}}
 {{- define "jss.mount.policy" -}}/etc/jetstream-scaler/policy{{- end -}}
 {{- define "jss.policyConfigMap" -}}
 {{- .Values.policy.existingConfigMap | default (printf "%s-policy" (include "jss.fullname" .)) -}}
@@ -123,6 +131,12 @@ Only file paths: secrets never reach the command line.
 {{- define "jss.validate" -}}
 {{- if and .Values.grpc.tls.clientCA.enabled (not .Values.grpc.tls.enabled) -}}
 {{- fail "grpc.tls.clientCA.enabled needs grpc.tls.enabled=true (client certificates are only checked over TLS)" -}}
+{{- end -}}
+{{- if and .Values.grpc.tls.clientCA.certManager.enabled .Values.grpc.tls.clientCA.existingSecret -}}
+{{- fail "grpc.tls.clientCA: set either existingSecret or certManager.enabled, not both" -}}
+{{- end -}}
+{{- if and .Values.grpc.tls.clientCA.certManager.enabled (not .Values.grpc.tls.clientCA.enabled) -}}
+{{- fail "grpc.tls.clientCA.certManager.enabled needs grpc.tls.clientCA.enabled=true" -}}
 {{- end -}}
 {{- if and (.Values.nats.auth.user) (.Values.nats.auth.userKey) -}}
 {{- fail "nats.auth: set either user or userKey, not both" -}}
