@@ -181,6 +181,8 @@ def render_default(value):
 FRIENDLY_PATTERNS = {
     "^([a-z]([-a-z0-9]*[a-z0-9])?)?$": "a DNS label (lower case, digits, `-`) or empty",
     "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$": "a Kubernetes object name or empty",
+    "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$": "a DNS name (lower case, digits, `-.`)",
+    "^([0-9]+(\\.[0-9]+)?(h|m|s))+$": "a Go duration (2160h, 90m)",
     "^[-._a-zA-Z0-9]*$": "a Secret/ConfigMap key (letters, digits, `-._`) or empty",
     "^[-._a-zA-Z0-9]+$": "a ConfigMap key (letters, digits, `-._`)",
     "^(sha256:[a-f0-9]{64})?$": "`sha256:` and 64 hex digits, or empty",
