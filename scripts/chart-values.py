@@ -44,6 +44,8 @@ RANGES = {
     "lagCacheTTL": ("--lag-cache-ttl", "duration", 0, 10 * 60_000),
     "reloadInterval": ("--reload-interval", "duration", 1000, 3_600_000),
     "pushInterval": ("--push-interval", "duration", 100, 3_600_000),
+    "pushIdleResync": ("--push-idle-resync", "duration", 1000, 3_600_000),
+    "pushReadRate": ("--push-read-rate", "integer", 0, 1_000_000),
     "maxInflightRequests": ("--max-inflight-requests", "integer", 1, 1_000_000),
     "grpcMaxConnectionAge": ("--grpc-max-connection-age", "duration-or-off", 1000, 86_400_000),
     "grpcKeepaliveTime": ("--grpc-keepalive-time", "duration-or-off", 10_000, 7_200_000),

@@ -4,7 +4,7 @@
     flag_bounds.py JETSTREAM_SCALER_BIN HELM CHART_DIR
 
 For each value in scripts/chart-values.py's RANGES (config.requestTimeout, lagCacheTTL,
-reloadInterval, pushInterval, maxInflightRequests) it takes each bound, the value just inside
+reloadInterval, pushInterval, pushIdleResync, pushReadRate, maxInflightRequests, ...) it takes each bound, the value just inside
 it and just outside it, in several spellings (10ms, 9ms, 5m, 300000ms, 300001ms, 6m, ...), and
   - renders the chart with `helm template --set config.<key>=<value>` (accepted or refused by
     values.schema.json), and
