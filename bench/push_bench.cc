@@ -10,7 +10,13 @@
 // See docs/benchmarks.md.
 //
 //   push_bench [--watched 10000,1000] [--wakeup-off 1000] [--samples 200]
-//              [--idle-seconds 45] [--out FILE]
+//              [--idle-seconds 45] [--out FILE] [--scaler-arg ARG]...
+//              [--scaler-env NAME=VALUE]... [--hold-seconds N]
+//
+// --scaler-arg / --scaler-env pass extra flags / environment to every scaler
+// (e.g. a heap profiler's LD_PRELOAD); --hold-seconds keeps each row's
+// scaler and its open streams alive that long after the measurements, with
+// its pid printed, for inspection (/proc/<pid>/smaps_rollup, gdb, ...).
 //
 // Every process it starts is killed when it ends, also on failure (RAII, and
 // the children die with it: PR_SET_PDEATHSIG).
@@ -68,17 +74,25 @@ struct Row {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+struct Extras {
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  int hold_seconds = 0;
+};
+
 Row RunRow(NatsServerProcess& nats, tools::JetStreamAdmin& admin, int watched, bool wakeup,
-           int samples, int idle_seconds) {
+           int samples, int idle_seconds, const Extras& extras) {
   Row row;
   row.watched = watched;
   row.wakeup = wakeup;
   const int grpc_port = PickFreePort();
   const int metrics_port = PickFreePort();
-  ChildProcess scaler({JSS_SCALER_BIN, "--nats-url", nats.url(), "--grpc-address",
-                       "127.0.0.1:" + std::to_string(grpc_port), "--metrics-address",
-                       "127.0.0.1:" + std::to_string(metrics_port), "--push-wakeup",
-                       wakeup ? "true" : "false", "--log-level", "warn"});
+  std::vector<std::string> argv = {JSS_SCALER_BIN, "--nats-url", nats.url(), "--grpc-address",
+                                   "127.0.0.1:" + std::to_string(grpc_port), "--metrics-address",
+                                   "127.0.0.1:" + std::to_string(metrics_port), "--push-wakeup",
+                                   wakeup ? "true" : "false", "--log-level", "warn"};
+  argv.insert(argv.end(), extras.args.begin(), extras.args.end());
+  ChildProcess scaler(argv, extras.env);
   auto metric = [&](const std::string& series) {
     return ScrapeValue(HttpGet(metrics_port, "/metrics").body, series);
   };
@@ -138,6 +152,11 @@ Row RunRow(NatsServerProcess& nats, tools::JetStreamAdmin& admin, int watched, b
         std::chrono::duration<double, std::milli>(board.BecameTrue(i) - t0).count());
   }
   row.rss_mib = RssMiB(scaler.pid());
+  if (extras.hold_seconds > 0) {
+    std::cerr << "holding scaler pid " << scaler.pid() << " with " << n << " open streams for "
+              << extras.hold_seconds << " s\n";
+    std::this_thread::sleep_for(seconds(extras.hold_seconds));
+  }
   board.CancelAll();
   board.Await([&](const ActivityBoard& b) { return b.Ended() == n; }, seconds(30));
   scaler.Signal(SIGTERM);
@@ -161,6 +180,7 @@ int Main(int argc, char** argv) {
   int samples = 200;
   int idle_seconds = 45;
   std::string out;
+  Extras extras;
   for (int i = 1; i + 1 < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--watched") watched = ParseList(argv[++i]);
@@ -168,6 +188,9 @@ int Main(int argc, char** argv) {
     if (a == "--samples") samples = std::atoi(argv[++i]);
     if (a == "--idle-seconds") idle_seconds = std::atoi(argv[++i]);
     if (a == "--out") out = argv[++i];
+    if (a == "--scaler-arg") extras.args.push_back(argv[++i]);
+    if (a == "--scaler-env") extras.env.push_back(argv[++i]);
+    if (a == "--hold-seconds") extras.hold_seconds = std::atoi(argv[++i]);
   }
   const int most = std::max(*std::max_element(watched.begin(), watched.end()), wakeup_off);
   std::string error;
@@ -207,7 +230,7 @@ int Main(int argc, char** argv) {
   for (const Spec& spec : specs) {
     try {
       const Row r = RunRow(*nats, **admin, spec.watched, spec.wakeup,
-                           std::min(samples, spec.watched), idle_seconds);
+                           std::min(samples, spec.watched), idle_seconds, extras);
       auto lat = r.latencies_ms;
       const double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
       Line("| " + std::to_string(r.watched) + " | " + (r.wakeup ? "on" : "off") + " | " +
