@@ -383,7 +383,8 @@ void DefineReadFlags(Flags& f, Config& c) {
   f.Count("max-streams-per-connection", &c.max_streams_per_connection, 1, 1000000,
           "open streams per client connection (KEDA uses one for all its ScaledObjects)");
   f.Duration("min-push-interval", &c.min_push_interval, core::kPushIntervalRange,
-             "lowest pushInterval a trigger may ask for; lower values are raised to it");
+             "lowest pushInterval a trigger may ask for; a StreamIsActive stream asking for "
+             "less ends with INVALID_ARGUMENT naming both");
 }
 
 void DefineOutputFlags(Flags& f, Config& c) {

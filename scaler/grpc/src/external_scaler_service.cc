@@ -1,8 +1,11 @@
 #include "jss/grpc/external_scaler_service.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
 
+#include "jss/core/duration.h"
 #include "jss/core/metadata.h"
 #include "jss/core/metric_name.h"
 #include "jss/core/status.h"
@@ -206,6 +209,17 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
                               : core::StatusOr<Parsed>(admitted);
   const uint64_t id = parsed.ok() ? open_streams_.Reserve() : 0;
   auto* stream = new IsActiveStream(hub_, DoneWhenEnded(call, AdmittedPeer(admitted, peer), id));
+  if (parsed.ok() && parsed->metadata.push_interval.has_value() &&
+      *parsed->metadata.push_interval < options_.min_push_interval) {
+    // The operator's floor: a tenant asking for faster polling is told so
+    // (KEDA shows it on the ScaledObject) instead of being silently slowed.
+    parsed = core::InvalidArgumentError(
+        fmt::format("pushInterval \"{}\" is below this scaler's minimum (--min-push-interval "
+                    "{}); set pushInterval to at least {} or remove it",
+                    core::FormatDuration(*parsed->metadata.push_interval),
+                    core::FormatDuration(options_.min_push_interval),
+                    core::FormatDuration(options_.min_push_interval)));
+  }
   if (!parsed.ok()) {
     stream->Reject(parsed.status());
     return stream;
