@@ -3,11 +3,16 @@
 #include <dirent.h>
 #include <grpcpp/grpcpp.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "gmock/gmock.h"
 #include "integration/activity_stream.h"
 #include "integration/scaler_fixture.h"
+#include "support/nats_cluster.h"
 
 namespace jss::testing {
 namespace {
@@ -419,6 +424,138 @@ TEST_F(PushTest, AThousandStreamsOnOneChannelAllGetTheirValues) {
                           std::chrono::seconds(30)));
   EXPECT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_watchers") == 0; }));
   AwaitWakeupSubscriptions(0);
+}
+
+TEST_F(PushTest, APushIntervalBelowTheOperatorsMinimumIsRefused) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler([](app::Config& c) { c.min_push_interval = std::chrono::seconds(2); });
+  ActivityStream fast(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "500ms"}}));
+  auto status = fast.Ended();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status->error_message(), HasSubstr("pushInterval \"500ms\""));
+  EXPECT_THAT(status->error_message(), HasSubstr("--min-push-interval 2s"));
+  // At the minimum, and without a pushInterval of its own, a stream is served.
+  ActivityStream at_minimum(client_->stub(), Md("ORDERS", "workers", {{"pushInterval", "2s"}}),
+                            "at-minimum");
+  EXPECT_EQ(at_minimum.Next(), false);
+  ActivityStream unset(client_->stub(), Md("ORDERS", "workers"), "unset");
+  EXPECT_EQ(unset.Next(), false);
+}
+
+// The scaler's NATS user may use the JetStream API but not subscribe to the
+// stream's subjects: nats-server refuses the wake-up subscription
+// asynchronously (a permissions violation on the connection).
+class PushPermissionTest : public ScalerFixture {
+ protected:
+  void SetUp() override {
+    conf_ = std::filesystem::temp_directory_path() /
+            ("jss-push-perm-" + std::to_string(getpid()) + ".conf");
+    std::ofstream(conf_) << R"(authorization {
+  users = [
+    { user: admin, password: admin-pw }
+    { user: scaler, password: scaler-pw, permissions: {
+        publish: { allow: ["$JS.API.>"] }
+        subscribe: { allow: ["_INBOX.>"] } } }
+  ]
+}
+)";
+    nats_options_.extra_args = {"-c", conf_.string()};
+    std::string error;
+    nats_ = NatsServerProcess::Start(nats_options_, &error);
+    ASSERT_NE(nats_, nullptr) << error;
+    auto admin = tools::JetStreamAdmin::Connect("nats://admin:admin-pw@127.0.0.1:" +
+                                                std::to_string(nats_->port()));
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    admin_ = std::move(*admin);
+  }
+  void TearDown() override {
+    ScalerFixture::TearDown();
+    std::filesystem::remove(conf_);
+  }
+  double Gauge(const std::string& series) { return ScrapeValue(Metrics(), series); }
+
+  std::filesystem::path conf_;
+};
+
+TEST_F(PushPermissionTest, ARefusedWakeupIsCountedAndTheConsumerIsPolledInstead) {
+  CreateStream("PERM", "perm.>", "w", "perm.x");
+  StartScaler([](app::Config& c) {
+    c.nats_default_auth.user = "scaler";
+    c.nats_default_auth.password = "scaler-pw";
+  });
+  ActivityStream stream(client_->stub(), Md("PERM", "w", {{"pushInterval", "100ms"}}));
+  ASSERT_EQ(stream.Next(), false) << "reads are permitted";
+  ASSERT_TRUE(WaitFor([&] { return Gauge("jetstream_scaler_push_wakeup_denied_total") >= 1; }))
+      << Metrics();
+  EXPECT_TRUE(WaitFor([&] {
+    return Gauge("jetstream_scaler_push_polling_fallback_watchers") == 1 &&
+           Gauge("jetstream_scaler_push_wakeup_subscriptions") == 0;
+  })) << Metrics();
+  // The fallback poll (every pushInterval) sees the publish.
+  ASSERT_TRUE(admin_->Publish("perm.x", 1).ok());
+  EXPECT_EQ(stream.Next(), true);
+  EXPECT_FALSE(stream.Ended(milliseconds(0)).has_value()) << "a refused wake-up ends no stream";
+}
+
+// A publish made while the scaler's NATS connection is down reaches no
+// wake-up subscription; after the reconnect every watcher reads again. A
+// 3-node cluster lets the publish go through another server while the
+// scaler's own is down.
+TEST(PushReconnectTest, AfterAReconnectEveryWatcherReadsAgain) {
+  std::string error;
+  // Not advertised: the scaler, given n0 only, cannot fail over to n1/n2.
+  auto cluster = NatsCluster::Start(3, &error, /*advertise=*/false);
+  ASSERT_NE(cluster, nullptr) << error;
+  auto admin = tools::JetStreamAdmin::Connect(cluster->url(1) + "," + cluster->url(2));
+  ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return (*admin)->AddStream({"RC", {"rc.>"}, false, 3}).ok(); },
+                      std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return (*admin)->AddConsumer({"RC", "w", "rc.x"}).ok(); }));
+  // The consumer is led elsewhere than n0, so a just restarted n0 (catching
+  // up) never answers the read that follows the reconnect.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const int leader = cluster->ConsumerLeader("RC", "w");
+        if (leader > 0 && cluster->FullyReplicated("RC", "w")) return true;
+        if (leader == 0) cluster->StepDownConsumerLeader("RC", "w");
+        return false;
+      },
+      std::chrono::seconds(30)));
+
+  app::Config config;
+  config.grpc_address = "127.0.0.1:0";
+  config.metrics_address = "127.0.0.1:0";
+  config.connections = {{"default", {cluster->url(0)}, false}};  // n0 only
+  config.lag_cache_ttl = milliseconds(0);
+  config.request_timeout = milliseconds(1000);
+  config.push_idle_resync = std::chrono::hours(1);  // only the reconnect can re-read
+  auto server = jss::server::Server::Start(
+      config, std::getenv("JSS_TEST_LOGS") != nullptr
+                  ? logging::Logger::ToStderr(spdlog::level::debug, logging::Format::kText)
+                  : logging::Logger::Null());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  tools::KedaClient client("127.0.0.1:" + std::to_string((*server)->grpc_port()));
+  auto gauge = [&](const std::string& series) {
+    return ScrapeValue(HttpGet((*server)->metrics_port(), "/metrics").body, series);
+  };
+  const std::map<std::string, std::string> md = {
+      {"stream", "RC"}, {"consumer", "w"}, {"pushInterval", "1h"}};  // no polling
+  ActivityStream stream(client.stub(), md);
+  ASSERT_EQ(stream.Next(), false);
+  ASSERT_TRUE(WaitFor([&] { return gauge("jetstream_scaler_push_wakeup_subscriptions") == 1; }));
+
+  cluster->Kill(0);
+  ASSERT_TRUE(WaitFor([&] {
+    return gauge("jetstream_scaler_nats_connection_up{connection=\"default\"}") == 0;
+  }));
+  // Through n1/n2 (the stream keeps a quorum), while the scaler is away.
+  ASSERT_TRUE(WaitFor([&] { return (*admin)->Publish("rc.x", 1).ok(); }, std::chrono::seconds(30)));
+  ASSERT_TRUE(cluster->Restart(0));
+  EXPECT_EQ(stream.Next(std::chrono::seconds(60)), true)
+      << "the publish made during the outage was never read";
+  EXPECT_FALSE(stream.Ended(milliseconds(0)).has_value());
+  (*server)->Stop();
 }
 
 }  // namespace

@@ -19,13 +19,13 @@ std::string Join(const std::vector<std::string>& parts, const std::string& sep) 
 
 }  // namespace
 
-std::unique_ptr<NatsCluster> NatsCluster::Start(int size, std::string* error) {
+std::unique_ptr<NatsCluster> NatsCluster::Start(int size, std::string* error, bool advertise) {
   std::unique_ptr<NatsCluster> cluster(new NatsCluster());
   // Route ports must be known before any server starts (every server lists
   // them all), so they are picked rather than chosen by the servers; a port
   // taken in between makes a server fail to start, and a fresh set is tried.
   for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
-    if (cluster->Launch(size, error)) break;
+    if (cluster->Launch(size, advertise, error)) break;
     cluster->servers_.clear();
     cluster->running_.clear();
   }
@@ -38,7 +38,7 @@ std::unique_ptr<NatsCluster> NatsCluster::Start(int size, std::string* error) {
   return cluster;
 }
 
-bool NatsCluster::Launch(int size, std::string* error) {
+bool NatsCluster::Launch(int size, bool advertise, std::string* error) {
   std::vector<std::string> routes;
   std::vector<int> route_ports;
   for (int i = 0; i < size; ++i) {
@@ -54,6 +54,7 @@ bool NatsCluster::Launch(int size, std::string* error) {
                           "--cluster_name", "C",
                           "--cluster", routes[static_cast<size_t>(i)],
                           "--routes", all_routes};
+    if (!advertise) options.extra_args.push_back("--no_advertise=true");
     auto server = NatsServerProcess::Start(options, error);
     if (server == nullptr) return false;
     servers_.push_back(std::move(server));

@@ -18,7 +18,9 @@ class NatsCluster {
  public:
   // Returns nullptr and sets *error when a server did not come up or the
   // cluster elected no JetStream meta leader in time.
-  static std::unique_ptr<NatsCluster> Start(int size, std::string* error);
+  // With `advertise` false the servers do not tell clients about each other
+  // (--no_advertise), so a client reconnects only to the URLs it was given.
+  static std::unique_ptr<NatsCluster> Start(int size, std::string* error, bool advertise = true);
   ~NatsCluster();
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
@@ -61,7 +63,7 @@ class NatsCluster {
 
  private:
   NatsCluster() = default;
-  bool Launch(int size, std::string* error);
+  bool Launch(int size, bool advertise, std::string* error);
 
   std::vector<std::unique_ptr<NatsServerProcess>> servers_;
   std::vector<bool> running_;

@@ -69,6 +69,16 @@ class FakeWakeups final : public WakeupSource {
     armed = live;
     callbacks_.on_ready(live);
   }
+  // NATS refused the subscription after the set-up (asynchronously).
+  void Lose() {
+    armed = false;
+    callbacks_.on_lost();
+  }
+  void SetResyncHandler(ResyncHandler handler) override { resync_ = std::move(handler); }
+  // NATS reconnected `connection`.
+  void Reconnected(const std::string& connection) {
+    if (resync_) resync_(connection);
+  }
   // A publish: reported only while armed (then disarmed until Rearm).
   bool Fire() {
     if (!armed) return false;
@@ -84,6 +94,7 @@ class FakeWakeups final : public WakeupSource {
 
  private:
   Callbacks callbacks_;
+  ResyncHandler resync_;
 };
 
 class CountingObserver final : public ActivityObserver {
@@ -231,6 +242,67 @@ TEST_F(ActivityHubTest, AnUnavailableWakeupFallsBackToPolling) {
   EXPECT_EQ(scheduler_.OnlyDelay(), kInterval);
   EXPECT_EQ(observer_.fallback, 1u);
   EXPECT_EQ(wakeups_.watches, 1) << "the set-up is retried no sooner than the resync";
+}
+
+TEST_F(ActivityHubTest, AWakeupRefusedAfterItsSetUpFallsBackToPollingAndReadsAtOnce) {
+  Inbox inbox;
+  SubscribeIdle(inbox);
+  ASSERT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
+  wakeups_.Lose();  // NATS: permissions violation for the subscription
+  EXPECT_EQ(wakeups_.handles, 0) << "the lost watch is dropped";
+  EXPECT_EQ(source_.reads(), 2) << "nothing was heard while it seemed live: read now";
+  source_.Complete(Lag(0));
+  EXPECT_EQ(scheduler_.OnlyDelay(), kInterval) << "polled from now on";
+  EXPECT_EQ(observer_.fallback, 1u);
+  EXPECT_EQ(wakeups_.watches, 1) << "set up again no sooner than the resync";
+  clock_.Advance(kResync);
+  scheduler_.RunAll();
+  source_.Complete(Lag(0));
+  EXPECT_EQ(wakeups_.watches, 2) << "and then tried again";
+  EXPECT_EQ(inbox.values(), std::vector<bool>{false});
+  EXPECT_TRUE(inbox.ends().empty());
+}
+
+TEST_F(ActivityHubTest, AThresholdNoPublishCanReachGetsNoWakeupAndOnlyTheResync) {
+  Inbox inbox;
+  hub_.Subscribe(kKey, ActivityHub::kMaxWakeupThreshold, kInterval, inbox.Listener());
+  EXPECT_EQ(wakeups_.watches, 0) << "no subscription for an unreachable threshold";
+  EXPECT_EQ(source_.reads(), 1) << "nothing to wait for";
+  source_.Complete(Lag(5));
+  EXPECT_EQ(inbox.values(), std::vector<bool>{false});
+  EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay())) << "not polled every interval";
+  EXPECT_EQ(observer_.fallback, 0u) << "not the fallback either";
+  // A reachable threshold on the same consumer brings the wake-up back.
+  Inbox low;
+  hub_.Subscribe(kKey, ActivityHub::kMaxWakeupThreshold - 1, kInterval, low.Listener());
+  EXPECT_EQ(low.values(), std::vector<bool>{false});
+  EXPECT_EQ(wakeups_.watches, 1);
+}
+
+TEST_F(ActivityHubTest, AReconnectReReadsEveryWatcherOfThatConnectionAtOnce) {
+  Inbox idle;
+  SubscribeIdle(idle);
+  const ConsumerKey failing_key{"default", "ORDERS", "failing"};
+  const ConsumerKey other_key{"other", "ORDERS", "workers"};
+  Inbox failing;
+  Inbox other;
+  hub_.Subscribe(failing_key, 0, kInterval, failing.Listener());
+  wakeups_.Ready(true);
+  source_.Complete(UnavailableError("nats down"));  // retried after a back-off
+  hub_.Subscribe(other_key, 0, kInterval, other.Listener());
+  wakeups_.Ready(true);
+  source_.Complete(Lag(0));
+  const int before = source_.reads();
+  wakeups_.Reconnected("default");
+  ASSERT_EQ(source_.reads(), before + 2) << "publishes during the outage woke nobody";
+  std::vector<ConsumerKey> reread(source_.keys.end() - 2, source_.keys.end());
+  EXPECT_EQ(std::count(reread.begin(), reread.end(), kKey), 1);
+  EXPECT_EQ(std::count(reread.begin(), reread.end(), failing_key), 1)
+      << "a failing watcher does not wait for its back-off";
+  source_.CompleteAll(Lag(2));
+  EXPECT_EQ(idle.values(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(failing.values(), std::vector<bool>{true});
+  EXPECT_EQ(other.values(), std::vector<bool>{false}) << "another connection is not re-read";
 }
 
 TEST_F(ActivityHubTest, OnlyChangesAreSent) {

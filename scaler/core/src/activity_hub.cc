@@ -32,6 +32,8 @@ SteadyTime PollNotBefore(SteadyTime now, milliseconds interval) {
 
 }  // namespace
 
+thread_local ActivityHub::Deferred* ActivityHub::deferred_ = nullptr;
+
 bool ActivityHub::IsTerminal(const Status& status) {
   return status.code() == StatusCode::kInvalidArgument ||
          status.code() == StatusCode::kPermissionDenied;
@@ -46,9 +48,17 @@ ActivityHub::ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& c
       wakeups_(wakeups),
       pacer_(pacer),
       options_(options),
-      observer_(observer) {}
+      observer_(observer) {
+  if (wakeups_ != nullptr) {
+    wakeups_->SetResyncHandler(
+        [this](const std::string& connection) { ResyncConnection(connection); });
+  }
+}
 
-ActivityHub::~ActivityHub() { Shutdown(); }
+ActivityHub::~ActivityHub() {
+  if (wakeups_ != nullptr) wakeups_->SetResyncHandler(nullptr);
+  Shutdown();
+}
 
 ActivityHub::SubscriptionId ActivityHub::Subscribe(const ConsumerKey& key,
                                                    int64_t activation_lag_threshold,
@@ -87,9 +97,11 @@ ActivityHub::SubscriptionId ActivityHub::Subscribe(const ConsumerKey& key,
 }
 
 void ActivityHub::Unsubscribe(SubscriptionId id) {
-  std::lock_guard<std::recursive_mutex> delivery(delivery_mu_);
   Actions a;
   {
+    // Waits for a delivery in progress, so the listener is never called
+    // after this returns; held only while the subscription is removed.
+    std::lock_guard<std::recursive_mutex> delivery(delivery_mu_);
     std::lock_guard<std::mutex> lock(mu_);
     ending_.erase(id);
     auto owner = owner_.find(id);
@@ -107,6 +119,14 @@ void ActivityHub::Unsubscribe(SubscriptionId id) {
       PlanLocked(key, it->second, now, a);
     }
     ReportLocked();
+  }
+  // Requests (reads, wake-up set-ups) are never issued under either lock; a
+  // listener that unsubscribes from inside a delivery (delivery_mu_ still
+  // held by Deliver further up this thread) hands them to Deliver, which
+  // issues them once it has let go.
+  if (deferred_ != nullptr && deferred_->hub == this) {
+    deferred_->actions.push_back(std::move(a));
+    return;
   }
   Run(a);
 }
@@ -146,6 +166,28 @@ void ActivityHub::OnLagRead(const ConsumerKey& key, const LagResult& result) {
   Run(a);
 }
 
+void ActivityHub::ResyncConnection(const std::string& connection) {
+  Actions a;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const SteadyTime now = clock_.Now();
+    for (auto& [key, w] : watchers_) {
+      if (key.connection != connection) continue;
+      // need_read goes ahead of a failing watcher's back-off.
+      NeedReadLocked(w, now);
+      PlanLocked(key, w, now, a);
+    }
+  }
+  Run(a);
+}
+
+void ActivityHub::NeedReadLocked(Watcher& w, SteadyTime now) {
+  if (w.need_read) return;  // already wanted, maybe urgently
+  w.need_read = true;
+  w.need_urgent = false;
+  w.need_since = now;
+}
+
 size_t ActivityHub::WatcherCount() const {
   std::lock_guard<std::mutex> lock(mu_);
   return watchers_.size();
@@ -157,13 +199,23 @@ ActivityHub::Watcher* ActivityHub::FindLocked(const ConsumerKey& key, uint64_t g
   return &it->second;
 }
 
+bool ActivityHub::WakeupReachable(int64_t activation_lag_threshold) {
+  return activation_lag_threshold < kMaxWakeupThreshold;
+}
+
+bool ActivityHub::WantsWakeupLocked(const Watcher& w) {
+  for (const auto& [id, sub] : w.subscribers) {
+    // Before the first value every subscriber may be idle.
+    const bool idle = !w.last_lag.has_value() || sub.last_sent == false;
+    if (idle && WakeupReachable(sub.threshold)) return true;
+  }
+  return false;
+}
+
 void ActivityHub::PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Actions& a) {
   bool any_active = false;
-  bool want_wakeup = !w.last_lag.has_value();
-  for (const auto& [id, sub] : w.subscribers) {
-    any_active = any_active || sub.last_sent == true;
-    want_wakeup = want_wakeup || sub.last_sent == false;
-  }
+  for (const auto& [id, sub] : w.subscribers) any_active = any_active || sub.last_sent == true;
+  const bool want_wakeup = WantsWakeupLocked(w);
   RefreshFallbackLocked(w, want_wakeup && !any_active && w.wake == Wake::kOff &&
                                w.last_lag.has_value());
   if (w.read_in_flight) {
@@ -192,9 +244,12 @@ void ActivityHub::PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
       return;
     }
     due = now;
-  } else if (any_active || w.wake != Wake::kArmed) {
+  } else if (any_active || (want_wakeup && w.wake != Wake::kArmed)) {
+    // Watching work drain, or polling for want of a wake-up (the fallback).
     due = w.last_value_at + interval;
   } else {
+    // Idle and either listening, or no publish could make anyone active
+    // (thresholds beyond kMaxWakeupThreshold): the safety re-read only.
     due = w.last_value_at + w.resync_delay;
   }
   if (due <= now) {
@@ -250,8 +305,7 @@ void ActivityHub::ApplyLocked(const ConsumerKey& key, Watcher& w, const Consumer
 void ActivityHub::UpdateWakeupLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
                                      Actions& a) {
   if (wakeups_ == nullptr) return;
-  bool want = !w.last_lag.has_value();
-  for (const auto& [id, sub] : w.subscribers) want = want || sub.last_sent == false;
+  const bool want = WantsWakeupLocked(w);
   switch (w.wake) {
     case Wake::kOff:
       if (want && now >= w.next_wake_setup) {
@@ -264,11 +318,7 @@ void ActivityHub::UpdateWakeupLocked(const ConsumerKey& key, Watcher& w, SteadyT
       if (w.wakeup != nullptr && w.wakeup->Rearm()) {
         w.wake = Wake::kArmed;
         // Whatever was published while parked is in the next read.
-        if (!w.need_read) {
-          w.need_read = true;
-          w.need_urgent = false;
-          w.need_since = now;
-        }
+        NeedReadLocked(w, now);
       } else {
         DropWakeupLocked(w, a);
         w.next_wake_setup = now + options_.idle_resync;
@@ -437,16 +487,29 @@ void ActivityHub::OnWakeReady(const ConsumerKey& key, uint64_t generation, uint6
       w->wake = Wake::kArmed;
       // A publish between our last read and the subscription would be
       // missed: read once more now that we listen.
-      if (!w->need_read) {
-        w->need_read = true;
-        w->need_urgent = false;
-        w->need_since = now;
-      }
+      NeedReadLocked(*w, now);
       UpdateWakeupLocked(key, *w, now, a);  // parks it if nobody is idle any more
     } else {
       DropWakeupLocked(*w, a);
       w->next_wake_setup = now + options_.idle_resync;
     }
+    PlanLocked(key, *w, now, a);
+  }
+  Run(a);
+}
+
+void ActivityHub::OnWakeLost(const ConsumerKey& key, uint64_t generation, uint64_t epoch) {
+  Actions a;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Watcher* w = FindLocked(key, generation);
+    if (w == nullptr || w->wake_epoch != epoch || w->wake == Wake::kOff) return;
+    const SteadyTime now = clock_.Now();
+    // Polled every interval from now on (the fallback); the set-up is tried
+    // again after idle_resync. The lost watch heard nothing: read now.
+    DropWakeupLocked(*w, a);
+    w->next_wake_setup = now + options_.idle_resync;
+    NeedReadLocked(*w, now);
     PlanLocked(key, *w, now, a);
   }
   Run(a);
@@ -471,7 +534,8 @@ void ActivityHub::Run(Actions& a) {
     const uint64_t epoch = request.epoch;
     WakeupSource::Callbacks callbacks{
         [this, key, generation, epoch] { OnWake(key, generation, epoch); },
-        [this, key, generation, epoch](bool live) { OnWakeReady(key, generation, epoch, live); }};
+        [this, key, generation, epoch](bool live) { OnWakeReady(key, generation, epoch, live); },
+        [this, key, generation, epoch] { OnWakeLost(key, generation, epoch); }};
     auto handle = wakeups_->Watch(key, std::move(callbacks));
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -496,19 +560,25 @@ void ActivityHub::Run(Actions& a) {
 
 void ActivityHub::Deliver(std::vector<Delivery>& deliveries) {
   if (deliveries.empty()) return;
-  std::lock_guard<std::recursive_mutex> delivery(delivery_mu_);
-  for (auto& d : deliveries) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      const bool terminal = !d.update.active.has_value();
-      if (terminal) {
-        if (ending_.erase(d.id) == 0) continue;  // unsubscribed meanwhile
-      } else if (owner_.count(d.id) == 0) {
-        continue;
+  Deferred deferred{this, {}, deferred_};
+  {
+    std::lock_guard<std::recursive_mutex> delivery(delivery_mu_);
+    deferred_ = &deferred;
+    for (auto& d : deliveries) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        const bool terminal = !d.update.active.has_value();
+        if (terminal) {
+          if (ending_.erase(d.id) == 0) continue;  // unsubscribed meanwhile
+        } else if (owner_.count(d.id) == 0) {
+          continue;
+        }
       }
+      (*d.listener)(d.update);
     }
-    (*d.listener)(d.update);
+    deferred_ = deferred.outer;
   }
+  for (Actions& a : deferred.actions) Run(a);
 }
 
 }  // namespace jss::core

@@ -136,6 +136,13 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
                                        "because their wake-up is off or unavailable.")
                                  .Register(*registry_)
                                  .Add({})),
+      push_wakeup_denied_(prometheus::BuildCounter()
+                              .Name("jetstream_scaler_push_wakeup_denied_total")
+                              .Help("Wake-up subscriptions NATS refused (no subscribe "
+                                    "permission on the consumer's subjects); the watcher "
+                                    "polls every pushInterval instead.")
+                              .Register(*registry_)
+                              .Add({})),
       policy_denials_(prometheus::BuildCounter()
                           .Name("jetstream_scaler_policy_denials_total")
                           .Help("Queries refused by the access policy, by Kubernetes namespace.")
@@ -226,6 +233,10 @@ void ScalerMetrics::OnReadRecovered(const core::ConsumerKey&) {
 
 void ScalerMetrics::OnPollingFallback(size_t watchers) {
   push_polling_fallback_.Set(static_cast<double>(watchers));
+}
+
+void ScalerMetrics::OnWakeupDenied(const core::ConsumerKey&, const std::string&) {
+  push_wakeup_denied_.Increment();
 }
 
 void ScalerMetrics::OnPolicyReload(bool ok) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -141,6 +142,18 @@ core::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Open(
   return conn;
 }
 
+// cnats (3.4) reports a refused SUB only as NATS_NOT_PERMITTED on the
+// connection, with the server's text (`Permissions Violation for
+// Subscription to "orders.1"`) as the connection's last error.
+struct CnatsErrors {
+  static void OnError(natsConnection* nc, natsSubscription*, natsStatus err, void* self) {
+    if (err != NATS_NOT_PERMITTED) return;
+    const char* text = nullptr;
+    natsConnection_GetLastError(nc, &text);
+    if (text != nullptr) static_cast<NatsConnection*>(self)->OnPermissionViolation(text);
+  }
+};
+
 core::Status NatsConnection::ConfigureOptions(natsOptions* opts,
                                               const std::string& conn_label) {
   std::vector<const char*> servers;
@@ -171,6 +184,8 @@ core::Status NatsConnection::ConfigureOptions(natsOptions* opts,
   natsOptions_SetDisconnectedCB(opts, &NatsConnection::OnDisconnected, this);
   natsOptions_SetReconnectedCB(opts, &NatsConnection::OnReconnected, this);
   natsOptions_SetClosedCB(opts, &NatsConnection::OnClosed, this);
+  // Refused subscriptions (the push wake-up) are reported only through it.
+  natsOptions_SetErrorHandler(opts, &CnatsErrors::OnError, this);
   // Start even if NATS is down: the scaler reports UNAVAILABLE (never 0)
   // until it connects, and /readyz tells Kubernetes.
   natsOptions_SetRetryOnFailedConnect(opts, true, &NatsConnection::OnConnected, this);
@@ -653,6 +668,35 @@ void NatsConnection::OnReconnected(natsConnection*, void* self) {
   // A peer marked unresponsive must answer a PING before reads resume; ask
   // now rather than at the next tick, so a recovered server is used at once.
   if (c->unresponsive_.load() && !c->stopping_requested_.load()) c->Ping();
+  std::function<void()> reconnected;
+  {
+    std::lock_guard<std::mutex> lock(c->events_mu_);
+    reconnected = c->events_.reconnected;
+  }
+  if (reconnected) reconnected();
+}
+
+void NatsConnection::SetEvents(Events events) {
+  std::lock_guard<std::mutex> lock(events_mu_);
+  events_ = std::move(events);
+}
+
+void NatsConnection::OnPermissionViolation(const std::string& text) {
+  static constexpr std::string_view kMarker = "subscription to \"";
+  std::string lower(text);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const size_t at = lower.find(kMarker);
+  if (at == std::string::npos) return;  // a refused publish: its request times out
+  const size_t begin = at + kMarker.size();
+  const size_t end = text.find('"', begin);
+  if (end == std::string::npos) return;
+  const std::string subject = text.substr(begin, end - begin);
+  std::function<void(const std::string&)> denied;
+  {
+    std::lock_guard<std::mutex> lock(events_mu_);
+    denied = events_.subscribe_denied;
+  }
+  if (denied) denied(subject);
 }
 
 void NatsConnection::OnClosed(natsConnection* nc, void* self) {

@@ -1,6 +1,8 @@
 #include "jss/nats/nats_wakeup_source.h"
 
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "jss/core/consumer_info_decoder.h"
@@ -11,14 +13,17 @@ namespace {
 
 using Subscriptions = std::vector<std::unique_ptr<NatsConnection::Subscription>>;
 
+}  // namespace
+
 // Shared between the handle, the asynchronous set-up and the subscriptions'
 // message callbacks, any of which may outlive the others.
-struct WatchState : std::enable_shared_from_this<WatchState> {
-  WatchState(NatsConnection* c, core::ActivityObserver* o, core::WakeupSource::Callbacks cb)
-      : conn(c), observer(o), callbacks(std::move(cb)) {}
+struct NatsWakeupSource::WatchState : std::enable_shared_from_this<WatchState> {
+  WatchState(NatsConnection* c, core::ActivityObserver* o, core::WakeupSource::Callbacks cb,
+             core::ConsumerKey k)
+      : conn(c), observer(o), callbacks(std::move(cb)), key(std::move(k)) {}
 
   // Subscribes to every subject, one message each. With mu held.
-  bool SubscribeAllLocked(const logging::Logger& logger, const core::ConsumerKey& key) {
+  bool SubscribeAllLocked(const logging::Logger& logger) {
     std::weak_ptr<WatchState> weak = weak_from_this();
     for (const auto& subject : subjects) {
       auto sub = conn->Subscribe(
@@ -58,38 +63,98 @@ struct WatchState : std::enable_shared_from_this<WatchState> {
     callbacks.on_activity();
   }
 
+  // NATS refused a subscription of ours: stop listening and tell the watcher
+  // (once per set-up; it polls, and sets the watch up again later).
+  void OnDenied(const std::string& subject) {
+    Subscriptions old;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (cancelled || lost) return;
+      lost = true;
+      armed = false;
+      old = TakeSubsLocked();
+    }
+    if (observer != nullptr) observer->OnWakeupDenied(key, subject);
+    callbacks.on_lost();
+  }
+
   NatsConnection* const conn;
   core::ActivityObserver* const observer;
   const core::WakeupSource::Callbacks callbacks;
+  const core::ConsumerKey key;
   std::mutex mu;
   bool cancelled = false;
   bool armed = false;
+  bool lost = false;
   std::vector<std::string> subjects;
   Subscriptions subs;
 };
 
+// Live watches by subject, so that a refusal NATS reports for a subject (it
+// names no subscription) reaches the watches that subscribed to it.
+class NatsWakeupSource::Registry {
+ public:
+  void Add(const std::vector<std::string>& subjects, const std::shared_ptr<WatchState>& state) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& subject : subjects) by_subject_.emplace(subject, state);
+  }
+  void Remove(const std::vector<std::string>& subjects, const WatchState* state) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& subject : subjects) {
+      auto [begin, end] = by_subject_.equal_range(subject);
+      for (auto it = begin; it != end;) {
+        auto live = it->second.lock();
+        it = (live == nullptr || live.get() == state) ? by_subject_.erase(it) : std::next(it);
+      }
+    }
+  }
+  std::vector<std::shared_ptr<WatchState>> Find(const NatsConnection* conn,
+                                                const std::string& subject) {
+    std::vector<std::shared_ptr<WatchState>> found;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [begin, end] = by_subject_.equal_range(subject);
+    for (auto it = begin; it != end; ++it) {
+      if (auto live = it->second.lock(); live != nullptr && live->conn == conn) {
+        found.push_back(std::move(live));
+      }
+    }
+    return found;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_multimap<std::string, std::weak_ptr<WatchState>> by_subject_;
+};
+
+namespace {
+
+using WatchState = NatsWakeupSource::WatchState;
+
 class WatchHandle final : public core::WakeupSource::Handle {
  public:
   WatchHandle(std::shared_ptr<WatchState> state, std::shared_ptr<logging::Logger> logger,
-              core::ConsumerKey key)
-      : state_(std::move(state)), logger_(std::move(logger)), key_(std::move(key)) {}
+              std::shared_ptr<NatsWakeupSource::Registry> registry)
+      : state_(std::move(state)), logger_(std::move(logger)), registry_(std::move(registry)) {}
   ~WatchHandle() override {
     Subscriptions old;
+    std::vector<std::string> subjects;
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       state_->cancelled = true;
       state_->armed = false;
       old = state_->TakeSubsLocked();
+      subjects = state_->subjects;
     }
+    registry_->Remove(subjects, state_.get());
   }
 
   bool Rearm() override {
     Subscriptions old;
     Subscriptions partial;  // destroyed, like `old`, after the lock is released
     std::lock_guard<std::mutex> lock(state_->mu);
-    if (state_->cancelled || state_->subjects.empty()) return false;
+    if (state_->cancelled || state_->lost || state_->subjects.empty()) return false;
     old = state_->TakeSubsLocked();
-    state_->armed = state_->SubscribeAllLocked(*logger_, key_);
+    state_->armed = state_->SubscribeAllLocked(*logger_);
     if (!state_->armed) partial = state_->TakeSubsLocked();
     return state_->armed;
   }
@@ -104,7 +169,7 @@ class WatchHandle final : public core::WakeupSource::Handle {
  private:
   std::shared_ptr<WatchState> state_;
   std::shared_ptr<logging::Logger> logger_;
-  core::ConsumerKey key_;
+  std::shared_ptr<NatsWakeupSource::Registry> registry_;
 };
 
 }  // namespace
@@ -117,14 +182,43 @@ NatsWakeupSource::NatsWakeupSource(const JetStreamConnections& connections,
       request_timeout_(request_timeout),
       logger_(std::move(logger)),
       observer_(observer),
-      pacer_(pacer) {}
+      pacer_(pacer),
+      registry_(std::make_shared<Registry>()) {
+  for (const auto& [name, endpoint] : connections_.All()) {
+    NatsConnection* conn = endpoint.connection;
+    if (conn == nullptr) continue;
+    auto registry = registry_;
+    conn->SetEvents({[this, name = name] { OnReconnected(name); },
+                     [registry, conn](const std::string& subject) {
+                       for (auto& state : registry->Find(conn, subject)) state->OnDenied(subject);
+                     }});
+  }
+}
+
+NatsWakeupSource::~NatsWakeupSource() {
+  for (const auto& [name, endpoint] : connections_.All()) {
+    if (endpoint.connection != nullptr) endpoint.connection->SetEvents({});
+  }
+}
+
+void NatsWakeupSource::SetResyncHandler(ResyncHandler handler) {
+  std::lock_guard<std::mutex> lock(resync_mu_);
+  resync_ = std::move(handler);
+}
+
+void NatsWakeupSource::OnReconnected(const std::string& connection) {
+  // Held while the handler runs, so SetResyncHandler(nullptr) (the hub going
+  // away) waits for it. The hub only queues reads here.
+  std::lock_guard<std::mutex> lock(resync_mu_);
+  if (resync_) resync_(connection);
+}
 
 std::unique_ptr<core::WakeupSource::Handle> NatsWakeupSource::Watch(const core::ConsumerKey& key,
                                                                     Callbacks callbacks) {
   const JetStreamEndpoint* endpoint = connections_.Find(key.connection);
   NatsConnection* conn = endpoint == nullptr ? nullptr : endpoint->connection;
-  auto state = std::make_shared<WatchState>(conn, observer_, std::move(callbacks));
-  auto handle = std::make_unique<WatchHandle>(state, logger_, key);
+  auto state = std::make_shared<WatchState>(conn, observer_, std::move(callbacks), key);
+  auto handle = std::make_unique<WatchHandle>(state, logger_, registry_);
   if (conn == nullptr) {
     state->callbacks.on_ready(false);
     return handle;
@@ -141,14 +235,17 @@ std::unique_ptr<core::WakeupSource::Handle> NatsWakeupSource::Watch(const core::
     }
   };
   // Subscribes once the subjects are known; tells the watcher either way.
-  auto arm = [state, logger, key](const core::StatusOr<std::vector<std::string>>& subjects) {
+  auto arm = [state, logger, registry = registry_](
+                 const core::StatusOr<std::vector<std::string>>& subjects) {
     bool live = false;
     {
       std::lock_guard<std::mutex> lock(state->mu);
       if (state->cancelled) return;
       if (subjects.ok() && !subjects->empty()) {
         state->subjects = *subjects;
-        live = state->armed = state->SubscribeAllLocked(*logger, key);
+        // Before subscribing: NATS may refuse the subscription right away.
+        registry->Add(state->subjects, state);
+        live = state->armed = state->SubscribeAllLocked(*logger);
       }
     }
     state->callbacks.on_ready(live);

@@ -39,6 +39,19 @@ void PushEventLog::OnReadRecovered(const core::ConsumerKey& key) {
 
 void PushEventLog::OnPollingFallback(size_t watchers) { metrics_.OnPollingFallback(watchers); }
 
+void PushEventLog::OnWakeupDenied(const core::ConsumerKey& key, const std::string& subject) {
+  metrics_.OnWakeupDenied(key, subject);
+  if (!Admit()) return;
+  logger_->Warn(
+      "NATS refused a push wake-up subscription (no subscribe permission); polling this "
+      "consumer every pushInterval instead. Grant subscribe on its subjects or set "
+      "--push-wakeup=false",
+      {{"connection", key.connection},
+       {"stream", key.stream},
+       {"consumer", key.consumer},
+       {"subject", subject}});
+}
+
 bool PushEventLog::Admit() {
   int dropped = 0;
   {

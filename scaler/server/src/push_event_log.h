@@ -28,6 +28,7 @@ class PushEventLog final : public core::ActivityObserver {
                     const core::Status& status, bool first) override;
   void OnReadRecovered(const core::ConsumerKey& key) override;
   void OnPollingFallback(size_t watchers) override;
+  void OnWakeupDenied(const core::ConsumerKey& key, const std::string& subject) override;
 
  private:
   // True if a line may be written now; logs how many were dropped before.

@@ -248,13 +248,14 @@ class ServerImpl final : public Server {
     const auto read_rate = static_cast<double>(config_.push_read_rate);
     pacer_ = std::make_unique<core::RatePacer>(*scheduler_, clock_, read_rate,
                                                std::max(1.0, read_rate / 10));
+    push_log_ = std::make_unique<PushEventLog>(*metrics_, logger_);
     if (config_.push_wakeup) {
       wakeups_ = std::make_unique<nats::NatsWakeupSource>(
-          jetstream_connections_, config_.request_timeout, logger_, metrics_.get(), pacer_.get());
+          jetstream_connections_, config_.request_timeout, logger_, push_log_.get(),
+          pacer_.get());
     }
     // Watchers read through the shared cache, asking for a fresh enough
     // request (a wake-up read never takes a value older than the publish).
-    push_log_ = std::make_unique<PushEventLog>(*metrics_, logger_);
     hub_ = std::make_unique<core::ActivityHub>(
         *coalescing_, *scheduler_, clock_, wakeups_.get(), pacer_.get(),
         core::ActivityHubOptions{config_.request_timeout, config_.push_idle_resync},
@@ -433,8 +434,8 @@ class ServerImpl final : public Server {
   // Outlives the scheduler, whose tasks call it.
   std::unique_ptr<ServingStatus> serving_status_;
   std::unique_ptr<core::ThreadScheduler> scheduler_;
+  std::unique_ptr<PushEventLog> push_log_;  // outlives the wake-up source, which reports to it
   std::unique_ptr<nats::NatsWakeupSource> wakeups_;
-  std::unique_ptr<PushEventLog> push_log_;
   std::unique_ptr<core::ActivityHub> hub_;
   // Destroyed before the hub (its queue holds reads of the hub's watchers).
   std::unique_ptr<core::RatePacer> pacer_;

@@ -37,11 +37,21 @@ class WakeupSource {
   struct Callbacks {
     std::function<void()> on_activity;       // a message arrived; now disarmed
     std::function<void(bool live)> on_ready;  // once: armed, or unavailable
+    // The watch stopped working after it was set up (e.g. NATS refused the
+    // subscription for lack of permission, which it reports asynchronously):
+    // it is unavailable now, as if on_ready(false).
+    std::function<void()> on_lost = [] {};
   };
+  // Called with a connection name when every watch on it may have missed
+  // publishes (NATS reconnected after an outage).
+  using ResyncHandler = std::function<void(const std::string& connection)>;
   virtual ~WakeupSource() = default;
   // Sets the watch up asynchronously; the callbacks may run on any thread,
   // even before Watch returns.
   virtual std::unique_ptr<Handle> Watch(const ConsumerKey& key, Callbacks callbacks) = 0;
+  // Replaces the resync handler (nullptr: none). Once this returns the old
+  // handler is not running and is never called again.
+  virtual void SetResyncHandler(ResyncHandler handler) { (void)handler; }
 };
 
 // Hooks for metrics/logs; may be called from any thread.
@@ -64,6 +74,12 @@ class ActivityObserver {
   // Idle watchers polled every pushInterval because their wake-up is off or
   // unavailable (the polling fallback).
   virtual void OnPollingFallback(size_t watchers) = 0;
+  // NATS refused a wake-up subscription to `subject` of `key` (no subscribe
+  // permission): that watcher polls instead.
+  virtual void OnWakeupDenied(const ConsumerKey& key, const std::string& subject) {
+    (void)key;
+    (void)subject;
+  }
 };
 
 struct ActivityHubOptions {
@@ -101,6 +117,13 @@ class ActivityHub {
   // Back-off between retries of a failing read (jittered to 75-100%).
   static constexpr std::chrono::milliseconds kRetryFirst{500};
   static constexpr std::chrono::milliseconds kRetryCap{30000};
+  // A subscriber whose activationLagThreshold is at least this gets no
+  // wake-up subscription: a publish adds one message, and no realistic run of
+  // publishes lifts an idle consumer past a billion (a hostile or mistaken
+  // INT64_MAX would otherwise keep a busy subject waking the scaler for
+  // nothing). Such a consumer is re-read every idle_resync, not polled.
+  static constexpr int64_t kMaxWakeupThreshold = 1'000'000'000;
+  static bool WakeupReachable(int64_t activation_lag_threshold);
   using SubscriptionId = uint64_t;
   // An activity, or (exactly once, last) the end of the subscription: OK when
   // the hub shuts down, else the error that no retry can fix.
@@ -125,6 +148,10 @@ class ActivityHub {
   // Ends every subscription with OK (so KEDA reconnects at once, to another
   // replica, with its back-off reset) and stops all watchers.
   void Shutdown();
+  // Every watcher of `connection` reads again (paced) as soon as allowed,
+  // failing ones too: NATS reconnected, and publishes made during the outage
+  // woke nobody.
+  void ResyncConnection(const std::string& connection);
   // A lag read of `key` by anyone (KEDA's GetMetrics/IsActive through the
   // shared cache): a watched consumer takes a value as its own read.
   void OnLagRead(const ConsumerKey& key, const LagResult& result);
@@ -196,7 +223,19 @@ class ActivityHub {
     bool wakeup = false;
   };
 
+  // Actions of Unsubscribe calls made by listeners during a delivery on this
+  // thread, run once the delivery lock is released.
+  struct Deferred {
+    ActivityHub* hub;
+    std::vector<Actions> actions;
+    Deferred* outer;
+  };
+  static thread_local Deferred* deferred_;
+
   Watcher* FindLocked(const ConsumerKey& key, uint64_t generation);
+  // Some subscriber is idle (or no value yet) with a threshold a publish
+  // can reach: the wake-up is worth having.
+  static bool WantsWakeupLocked(const Watcher& w);
   void PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Actions& a);
   void StartReadLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
                        SteadyTime not_before, bool urgent, Actions& a);
@@ -216,6 +255,9 @@ class ActivityHub {
   void OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result);
   void OnWake(const ConsumerKey& key, uint64_t generation, uint64_t epoch);
   void OnWakeReady(const ConsumerKey& key, uint64_t generation, uint64_t epoch, bool live);
+  void OnWakeLost(const ConsumerKey& key, uint64_t generation, uint64_t epoch);
+  // Reads `w` again as soon as allowed, asking for a request sent from now.
+  static void NeedReadLocked(Watcher& w, SteadyTime now);
   void StartRead(const Read& read);
   void Run(Actions& a);
   void Deliver(std::vector<Delivery>& deliveries);

@@ -56,6 +56,7 @@ class ScalerMetrics final : public core::NatsObserver,
                     const core::Status& status, bool first) override;
   void OnReadRecovered(const core::ConsumerKey& key) override;
   void OnPollingFallback(size_t watchers) override;
+  void OnWakeupDenied(const core::ConsumerKey& key, const std::string& subject) override;
 
  private:
   static constexpr size_t kMethods = 6;  // 5 RPCs + "other"
@@ -83,6 +84,7 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Family<prometheus::Counter>& push_read_retries_;
   prometheus::Gauge& push_failing_watchers_;
   prometheus::Gauge& push_polling_fallback_;
+  prometheus::Counter& push_wakeup_denied_;
   prometheus::Family<prometheus::Counter>& policy_denials_;
   prometheus::Family<prometheus::Counter>& policy_reloads_;
   prometheus::Counter& policy_reloads_ok_;

@@ -38,6 +38,8 @@ class JetStreamConnections {
   void Add(const std::string& name, NatsConnection* connection, std::string_view domain = {});
   // nullptr when no connection has that name.
   const JetStreamEndpoint* Find(const std::string& name) const;
+  // Every connection, by name.
+  const std::map<std::string, JetStreamEndpoint>& All() const { return by_name_; }
 
  private:
   std::map<std::string, JetStreamEndpoint> by_name_;

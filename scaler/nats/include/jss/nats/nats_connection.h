@@ -99,6 +99,17 @@ class NatsConnection {
                                                           std::function<void()> on_message,
                                                           int max_messages = 0);
 
+  // Connection events the push wake-up acts on; called on cnats threads.
+  struct Events {
+    // Reconnected after an outage: core subscriptions saw nothing meanwhile.
+    std::function<void()> reconnected;
+    // The server refused a subscription to `subject` (a permissions
+    // violation, reported asynchronously after Subscribe returned).
+    std::function<void(const std::string& subject)> subscribe_denied;
+  };
+  // Replaces the listeners (empty Events: none).
+  void SetEvents(Events events);
+
   bool IsConnected() const;
   // True while a socket write is blocked past half the write deadline, and
   // for `stall_hold` after a write hit the deadline: the peer (or the path
@@ -167,6 +178,11 @@ class NatsConnection {
   static void OnDisconnected(__natsConnection*, void* self);
   static void OnReconnected(__natsConnection*, void* self);
   static void OnClosed(__natsConnection*, void* self);
+  friend struct CnatsErrors;  // the asynchronous error handler
+  void OnPermissionViolation(const std::string& text);
+
+  std::mutex events_mu_;
+  Events events_;  // guarded by events_mu_
 
   const NatsConnectionOptions options_;
   core::NatsObserver& observer_;

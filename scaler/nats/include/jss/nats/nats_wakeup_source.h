@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "jss/core/activity_hub.h"
@@ -31,14 +32,25 @@ class NatsWakeupSource final : public core::WakeupSource {
                    std::shared_ptr<logging::Logger> logger, core::ActivityObserver* observer,
                    core::Pacer* pacer);
 
+  ~NatsWakeupSource() override;
+
   std::unique_ptr<Handle> Watch(const core::ConsumerKey& key, Callbacks callbacks) override;
+  void SetResyncHandler(ResyncHandler handler) override;
+
+  struct WatchState;  // one watch; shared with cnats callbacks
+  class Registry;     // live watches by subject
 
  private:
+  void OnReconnected(const std::string& connection);
+
   const JetStreamConnections& connections_;
   std::chrono::milliseconds request_timeout_;
   std::shared_ptr<logging::Logger> logger_;
   core::ActivityObserver* observer_;  // may be null
   core::Pacer* pacer_;                // may be null
+  std::shared_ptr<Registry> registry_;
+  std::mutex resync_mu_;
+  ResyncHandler resync_;  // guarded by resync_mu_
 };
 
 }  // namespace jss::nats
