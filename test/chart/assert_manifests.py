@@ -132,6 +132,9 @@ check(flags.get("--grpc-max-connection-age") == ["2m" if scenario == "keda" else
       "config.grpcMaxConnectionAge -> --grpc-max-connection-age", flags.get("--grpc-max-connection-age"))
 check(flags.get("--grpc-keepalive-time") == ["30s" if scenario == "keda" else "60s"],
       "config.grpcKeepaliveTime -> --grpc-keepalive-time", flags.get("--grpc-keepalive-time"))
+check(flags.get("--grpc-goaway-after-nats-down") == ["30s"],
+      "config.grpcGoawayAfterNatsDown -> --grpc-goaway-after-nats-down",
+      flags.get("--grpc-goaway-after-nats-down"))
 
 # --- restricted security context
 psc = pod.get("securityContext", {})

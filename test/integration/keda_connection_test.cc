@@ -140,6 +140,59 @@ TEST_F(KedaConnectionTest, AgedConnectionEndsStreamsWithOkAndUnaryCallsCarryOn) 
       << " calls";
 }
 
+// KEDA's one connection stays on a replica that lost NATS (the replica leaving the Service does
+// not move an established connection). Past --grpc-goaway-after-nats-down the scaler lets its
+// connections go: open streams end OK, the connection gets GOAWAY, and the same channel
+// reconnects (in a cluster, through the Service to a ready replica). Repeated while NATS stays
+// down; once NATS is back, unary calls on the channel succeed again.
+TEST_F(KedaConnectionTest, NatsDownLongerThanTheLimitLetsConnectionsGo) {
+  CreateStream("DOWN", "down.>", "w");
+  ASSERT_TRUE(admin_->Publish("down.x", 3).ok());
+  admin_.reset();  // would reconnect noisily while NATS is down
+  StartScaler([](app::Config& c) {
+    c.grpc_max_connection_age = std::chrono::milliseconds(0);  // only the NATS-down path
+    c.grpc_goaway_after_nats_down = std::chrono::seconds(1);
+  });
+  auto channel = Channel();
+  auto stub = externalscaler::ExternalScaler::NewStub(channel);
+  const auto md = Md("DOWN", "w");
+  auto get_metrics = [&]() -> std::optional<int64_t> {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    externalscaler::GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = tools::MakeRef(md, "so", "apps");
+    externalscaler::GetMetricsResponse resp;
+    if (!stub->GetMetrics(&ctx, req, &resp).ok()) return std::nullopt;
+    return resp.metricvalues(0).metricvalue();
+  };
+  ASSERT_EQ(get_metrics(), std::optional<int64_t>(3));
+  ActivityStream stream(*stub, md);
+  ASSERT_EQ(stream.Next(), std::optional<bool>(true));
+  ReconnectCounter reconnects(channel);
+
+  nats_->Kill();
+  // The stream ends with OK (KEDA resets its back-off and reopens it), never an error.
+  auto ended = stream.Ended(std::chrono::seconds(30));
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_TRUE(ended->ok()) << ended->error_code() << " " << ended->error_message();
+  // The connection is let go, and again on the next connection while NATS stays down; the
+  // replacement server answers health (NOT_SERVING: NATS is down) in between.
+  bool not_serving_seen = false;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        not_serving_seen |= HealthIs(channel, kScalerService, HealthStatus::kNotServing);
+        return reconnects.left_ready() >= 2 && not_serving_seen;
+      },
+      std::chrono::seconds(30)))
+      << "left READY " << reconnects.left_ready() << " times";
+
+  ASSERT_TRUE(nats_->Restart());
+  EXPECT_TRUE(WaitFor([&] { return get_metrics() == std::optional<int64_t>(3); },
+                      std::chrono::seconds(30)));
+  EXPECT_TRUE(HealthIs(channel, kScalerService, HealthStatus::kServing) ||
+              WaitFor([&] { return HealthIs(channel, kScalerService, HealthStatus::kServing); }));
+}
+
 // A KEDA-shaped StreamIsActive client on the callback API: many of these
 // share one channel without a thread each.
 class StreamWatcher final : public grpc::ClientReadReactor<externalscaler::IsActiveResponse> {

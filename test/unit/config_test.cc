@@ -241,6 +241,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlags{"age_too_long", {"--grpc-max-connection-age", "48h"},
                  "--grpc-max-connection-age"},
         BadFlags{"keepalive_too_short", {"--grpc-keepalive-time", "1s"}, "0 (off) or between"},
+        BadFlags{"goaway_too_short", {"--grpc-goaway-after-nats-down", "500ms"},
+                 "--grpc-goaway-after-nats-down"},
+        BadFlags{"goaway_too_long", {"--grpc-goaway-after-nats-down", "2h"},
+                 "--grpc-goaway-after-nats-down"},
         BadFlags{"keepalive_not_duration", {"--grpc-keepalive-time", "often"},
                  "--grpc-keepalive-time"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
@@ -296,6 +300,15 @@ TEST(ConfigTest, GrpcConnectionAgeAndKeepalive) {
   auto off = Parse({"--grpc-max-connection-age", "0s"});
   ASSERT_TRUE(off.ok()) << off.status().ToString();
   EXPECT_EQ(off->grpc_max_connection_age, std::chrono::milliseconds(0));
+  EXPECT_EQ(defaults->grpc_goaway_after_nats_down, std::chrono::seconds(30));
+  auto goaway = Parse({"--grpc-goaway-after-nats-down", "0"});
+  ASSERT_TRUE(goaway.ok()) << goaway.status().ToString();
+  EXPECT_EQ(goaway->grpc_goaway_after_nats_down, std::chrono::milliseconds(0));
+  FakeEnv env;
+  env.vars["JETSTREAM_SCALER_GRPC_GOAWAY_AFTER_NATS_DOWN"] = "2m";
+  auto from_env = Parse({}, env);
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->grpc_goaway_after_nats_down, std::chrono::minutes(2));
 }
 
 TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {

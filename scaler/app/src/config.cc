@@ -339,6 +339,11 @@ void DefineGrpcFlags(Flags& f, Config& c) {
   f.DurationOrOff("grpc-keepalive-time", &c.grpc_keepalive_time,
                   {std::chrono::seconds(10), std::chrono::hours(2)},
                   "ping a quiet gRPC connection this often; no answer within 20s closes it");
+  f.DurationOrOff("grpc-goaway-after-nats-down", &c.grpc_goaway_after_nats_down,
+                  {std::chrono::seconds(1), std::chrono::hours(1)},
+                  "once NATS has been unusable this long, end open streams with OK and let every "
+                  "gRPC connection go (GOAWAY) so KEDA reconnects, through the Service, to a "
+                  "ready replica; repeated at most this often while NATS stays down");
 }
 
 // Who may read what, how reads and pushes are paced, and the limits that bound them.

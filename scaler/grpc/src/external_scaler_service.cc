@@ -312,4 +312,6 @@ void ExternalScalerService::CloseStreams() {
   open_streams_.CloseAll(core::OkStatus());
 }
 
+void ExternalScalerService::EndOpenStreams() { open_streams_.EndAll(core::OkStatus()); }
+
 }  // namespace jss::grpc_service

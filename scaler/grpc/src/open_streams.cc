@@ -74,6 +74,11 @@ void OpenStreams::CloseAll(const core::Status& status) {
   std::lock_guard<std::recursive_mutex> lock(state_->mu);
   state_->closed = true;
   state_->closed_with = status;
+  EndAll(status);
+}
+
+void OpenStreams::EndAll(const core::Status& status) {
+  std::lock_guard<std::recursive_mutex> lock(state_->mu);
   std::vector<Closer> closers;
   for (const auto& [id, entry] : state_->entries) {
     if (entry.close) closers.push_back(entry.close);

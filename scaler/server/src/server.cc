@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "jss/core/coalescing_lag_source.h"
+#include "jss/core/duration.h"
 #include "jss/grpc/external_scaler_service.h"
 #include "jss/metrics/http_server.h"
 #include "jss/metrics/scaler_metrics.h"
@@ -274,23 +275,11 @@ class ServerImpl final : public Server {
 
     auto creds = GrpcCredentials(config_);
     if (!creds.ok()) return creds.status();
+    creds_ = *creds;
     grpc::EnableDefaultHealthCheckService(true);
     // `grpcurl list` / `describe` work against a running scaler.
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(config_.grpc_address, *creds, &grpc_port_);
-    SetConnectionArgs(config_, builder);
-    builder.RegisterService(service_.get());
-    // Trigger metadata is a few hundred bytes; anything near this limit is
-    // hostile and is refused by gRPC (RESOURCE_EXHAUSTED) before it is
-    // parsed, echoed or logged.
-    builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
-    // Memory gRPC itself may use for connections and calls (beyond it gRPC
-    // sheds load instead of growing): well inside the chart's 256Mi limit.
-    grpc::ResourceQuota quota("jetstream-scaler");
-    quota.Resize(kGrpcMemoryQuotaBytes);
-    builder.SetResourceQuota(quota);
-    grpc_server_ = builder.BuildAndStart();
+    grpc_server_ = BuildGrpcServer(config_.grpc_address, &grpc_port_);
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
       return core::InvalidArgumentError(core::StrCat(
           "--grpc-address \"", config_.grpc_address,
@@ -303,7 +292,8 @@ class ServerImpl final : public Server {
     http_ = std::move(*http);
     serving_status_ = std::make_unique<ServingStatus>(
         *grpc_server_->GetHealthCheckService(), *scheduler_, [this] { return AllConnected(); },
-        kHealthInterval, logger_);
+        kHealthInterval, logger_,
+        [this](std::chrono::steady_clock::duration down) { MaybeLetConnectionsGo(down); });
     serving_status_->Start();
     logger_->Info("jetstream-scaler started",
                   {{"version", app::VersionText()},
@@ -323,6 +313,12 @@ class ServerImpl final : public Server {
   void Stop() override {
     if (stopped_) return;
     stopped_ = true;
+    {
+      std::lock_guard<std::mutex> lock(grpc_mu_);
+      stopping_ = true;
+    }
+    // A replacement in progress finishes first (within --request-timeout + 1s).
+    if (recycle_thread_.joinable()) recycle_thread_.join();
     if (grpc_server_) {
       // Every service NOT_SERVING from now on, whatever NATS does.
       if (serving_status_) serving_status_->Stop();
@@ -369,6 +365,83 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // One gRPC server with the scaler's services, listening on `address`. Two of them can
+  // listen on one port at once (gRPC sets SO_REUSEPORT on Linux), which is how the server is
+  // replaced while NATS is down (LetConnectionsGo).
+  std::unique_ptr<grpc::Server> BuildGrpcServer(const std::string& address, int* port) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(address, creds_, port);
+    SetConnectionArgs(config_, builder);
+    builder.RegisterService(service_.get());
+    // Trigger metadata is a few hundred bytes; anything near this limit is
+    // hostile and is refused by gRPC (RESOURCE_EXHAUSTED) before it is
+    // parsed, echoed or logged.
+    builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+    // Memory gRPC itself may use for connections and calls (beyond it gRPC
+    // sheds load instead of growing): well inside the chart's 256Mi limit.
+    grpc::ResourceQuota quota("jetstream-scaler");
+    quota.Resize(kGrpcMemoryQuotaBytes);
+    builder.SetResourceQuota(quota);
+    return builder.BuildAndStart();
+  }
+
+  // Told every health check how long NATS has been unusable. KEDA's one connection stays
+  // on this replica even though the replica left the Service (not ready): past
+  // --grpc-goaway-after-nats-down the connections are let go so KEDA's next connection goes
+  // through the Service to a ready replica; again at most that often while NATS stays down.
+  // Runs on the scheduler inside ServingStatus's lock: it only starts the work.
+  void MaybeLetConnectionsGo(std::chrono::steady_clock::duration down) {
+    const auto after = config_.grpc_goaway_after_nats_down;
+    if (after.count() == 0 || down < after) return;
+    std::lock_guard<std::mutex> lock(grpc_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (stopping_ || recycling_ || (recycled_once_ && now - last_recycle_ < after)) return;
+    recycling_ = true;
+    recycled_once_ = true;
+    last_recycle_ = now;
+    if (recycle_thread_.joinable()) recycle_thread_.join();  // the last one has finished
+    recycle_thread_ = std::thread([this, down] { LetConnectionsGo(down); });
+  }
+
+  // gRPC 1.51's C++ API cannot send GOAWAY on a connection, but Shutdown() sends it on every
+  // connection of a server. So a replacement server with the same services starts on the
+  // same address first, open streams end with OK (KEDA reopens them after 2 s on its new
+  // connection, and an OK end resets its back-off), and then the old server shuts down:
+  // GOAWAY, unary calls in flight get --request-timeout + 1s to finish.
+  void LetConnectionsGo(std::chrono::steady_clock::duration down) {
+    std::string address = config_.grpc_address;
+    address = core::StrCat(address.substr(0, address.rfind(':') + 1), grpc_port_);
+    std::unique_ptr<grpc::Server> fresh = BuildGrpcServer(address, nullptr);
+    std::unique_ptr<grpc::Server> old;
+    grpc::Server* current = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(grpc_mu_);
+      if (fresh == nullptr || stopping_) {
+        recycling_ = false;
+        if (fresh == nullptr) {
+          logger_->Warn("could not start a replacement gRPC server; KEDA's connections stay",
+                        {{"address", address}});
+        }
+        if (fresh) fresh->Shutdown();
+        return;
+      }
+      old = std::move(grpc_server_);
+      grpc_server_ = std::move(fresh);
+      current = grpc_server_.get();
+    }
+    serving_status_->Rebind(*current->GetHealthCheckService());
+    service_->EndOpenStreams();
+    old->Shutdown(std::chrono::system_clock::now() + config_.request_timeout +
+                  std::chrono::seconds(1));
+    old->Wait();
+    logger_->Warn(
+        "NATS unusable: gRPC connections let go (GOAWAY) so KEDA reconnects to a ready replica",
+        {{"nats_down_for", core::FormatDuration(
+                               std::chrono::duration_cast<std::chrono::milliseconds>(down))}});
+    std::lock_guard<std::mutex> lock(grpc_mu_);
+    recycling_ = false;
+  }
+
   // ParseConfig resolves every connection; a Config built in code (tests,
   // embedding) may only set the plain fields, which then apply to all.
   const core::NatsAuth& AuthFor(const std::string& connection) const {
@@ -440,7 +513,15 @@ class ServerImpl final : public Server {
   // Destroyed before the hub (its queue holds reads of the hub's watchers).
   std::unique_ptr<core::RatePacer> pacer_;
   std::unique_ptr<grpc_service::ExternalScalerService> service_;
+  std::shared_ptr<grpc::ServerCredentials> creds_;
+  // grpc_server_ is replaced (LetConnectionsGo) under grpc_mu_; Stop() waits for that.
+  std::mutex grpc_mu_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::thread recycle_thread_;
+  bool stopping_ = false;
+  bool recycling_ = false;
+  bool recycled_once_ = false;
+  std::chrono::steady_clock::time_point last_recycle_;
   std::unique_ptr<metrics::HttpServer> http_;
   int grpc_port_ = 0;
   bool stopped_ = false;

@@ -12,7 +12,7 @@ ServingStatus::ServingStatus(grpc::HealthCheckServiceInterface& health,
                              std::shared_ptr<logging::Logger> logger,
                              std::function<void(std::chrono::steady_clock::duration)>
                                  on_not_ready_for)
-    : health_(health),
+    : health_(&health),
       scheduler_(scheduler),
       ready_(std::move(ready)),
       interval_(interval),
@@ -20,8 +20,16 @@ ServingStatus::ServingStatus(grpc::HealthCheckServiceInterface& health,
       on_not_ready_for_(std::move(on_not_ready_for)) {}
 
 void ServingStatus::Start() {
-  health_.SetServingStatus("", true);
+  health_->SetServingStatus("", true);
   Check();
+}
+
+void ServingStatus::Rebind(grpc::HealthCheckServiceInterface& health) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return;
+  health_ = &health;
+  health_->SetServingStatus("", true);
+  if (known_) health_->SetServingStatus(kExternalScalerServiceName, serving_);
 }
 
 void ServingStatus::Stop() {
@@ -36,7 +44,7 @@ void ServingStatus::Check() {
   const auto now = std::chrono::steady_clock::now();
   if (!known_ || serving != serving_) {
     // Only changes reach gRPC: Watch streams get exactly one message per flip.
-    health_.SetServingStatus(kExternalScalerServiceName, serving);
+    health_->SetServingStatus(kExternalScalerServiceName, serving);
     if (known_) {
       if (serving) {
         logger_->Info("gRPC health: SERVING again (NATS usable)",

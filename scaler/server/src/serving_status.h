@@ -33,6 +33,9 @@ class ServingStatus {
 
   // Checks once now and then every interval until Stop().
   void Start();
+  // From now on reports to `health` (a replacement gRPC server's), starting with the
+  // current state; the previous health service is not touched again.
+  void Rebind(grpc::HealthCheckServiceInterface& health);
   // After this returns the health service is never touched again (call
   // before the gRPC server goes away; the object must outlive the scheduler).
   void Stop();
@@ -40,7 +43,7 @@ class ServingStatus {
  private:
   void Check();
 
-  grpc::HealthCheckServiceInterface& health_;
+  grpc::HealthCheckServiceInterface* health_;
   core::Scheduler& scheduler_;
   std::function<bool()> ready_;
   std::chrono::milliseconds interval_;

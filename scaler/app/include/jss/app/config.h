@@ -44,6 +44,9 @@ struct Config {
   std::chrono::milliseconds grpc_max_connection_age{std::chrono::minutes(5)};
   // Server pings an idle connection this often to notice half-open ones. Zero: off.
   std::chrono::milliseconds grpc_keepalive_time{std::chrono::seconds(60)};
+  // NATS unusable this long: let every gRPC connection go (GOAWAY) so KEDA re-resolves to a
+  // healthy replica; repeated at most this often while it stays down. 0 = never.
+  std::chrono::milliseconds grpc_goaway_after_nats_down{std::chrono::seconds(30)};
   std::string policy_file;
   std::chrono::milliseconds reload_interval{10000};
   std::chrono::milliseconds request_timeout = core::kDefaultRequestTimeout;

@@ -56,6 +56,9 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   // Ends every open stream (StreamIsActive streams normally end first,
   // through the hub's Shutdown). Call before shutting the gRPC server down.
   void CloseStreams();
+  // Ends every stream open now with OK (KEDA reopens it after 2 s, on a new connection once
+  // the old one got GOAWAY); streams opened later are served as usual.
+  void EndOpenStreams();
 
   size_t OpenStreamCount() const { return open_streams_.size(); }
 

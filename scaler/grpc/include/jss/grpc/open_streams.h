@@ -43,6 +43,9 @@ class OpenStreams {
   void Remove(uint64_t id);
   // Ends every open stream with `status`, and each later Add() fails.
   void CloseAll(const core::Status& status);
+  // Ends every stream open now with `status`; later streams are accepted as usual (used
+  // before a connection is let go while the server keeps serving).
+  void EndAll(const core::Status& status);
 
   size_t size() const;
 
