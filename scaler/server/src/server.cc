@@ -204,29 +204,7 @@ class ServerImpl final : public Server {
     // watchers, the pacer, policy reloads and the health status.
     scheduler_ = std::make_unique<core::ThreadScheduler>();
 
-    for (const auto& c : config_.connections) {
-      nats::NatsConnectionOptions opts;
-      opts.name = c.name;
-      opts.servers = c.servers;
-      opts.auth = AuthFor(c.name);
-      opts.max_in_flight = config_.max_in_flight;
-      // A write may block at most half a read's budget: a peer that stops
-      // reading is dropped (and reconnected) while the read can still fail
-      // with a clear error instead of freezing the thread that sent it.
-      opts.write_deadline = std::clamp<std::chrono::milliseconds>(
-          config_.request_timeout / 2, std::chrono::milliseconds(100),
-          std::chrono::milliseconds(1000));
-      opts.ping_interval = config_.nats_ping_interval;
-      // A PONG takes one round trip; a peer slower than a whole read's budget
-      // is of no use to KEDA either.
-      opts.pong_timeout = std::clamp<std::chrono::milliseconds>(
-          config_.request_timeout, std::chrono::milliseconds(100),
-          std::chrono::milliseconds(2000));
-      auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_, *scheduler_);
-      if (!conn.ok()) return conn.status();
-      jetstream_connections_.Add(c.name, conn->get(), AuthFor(c.name).js_domain);
-      connections_.push_back(std::move(*conn));
-    }
+    if (core::Status s = OpenNatsConnections(); !s.ok()) return s;
     jetstream_ = std::make_unique<nats::JetStreamLagSource>(jetstream_connections_);
     // Every read of the shared cache also feeds the push watchers (once the
     // hub exists), so a KEDA poll of a watched consumer saves it a read.
@@ -244,24 +222,7 @@ class ServerImpl final : public Server {
       policy_.Replace(std::move(*policy));
       ScheduleReload();
     }
-    // Push watchers' JetStream requests (first reads of 10,000 streams
-    // opening at once, re-reads, wake-up set-ups) share one rate limit.
-    const auto read_rate = static_cast<double>(config_.push_read_rate);
-    pacer_ = std::make_unique<core::RatePacer>(*scheduler_, clock_, read_rate,
-                                               std::max(1.0, read_rate / 10));
-    push_log_ = std::make_unique<PushEventLog>(*metrics_, logger_);
-    if (config_.push_wakeup) {
-      wakeups_ = std::make_unique<nats::NatsWakeupSource>(
-          jetstream_connections_, config_.request_timeout, logger_, push_log_.get(),
-          pacer_.get());
-    }
-    // Watchers read through the shared cache, asking for a fresh enough
-    // request (a wake-up read never takes a value older than the publish).
-    hub_ = std::make_unique<core::ActivityHub>(
-        *coalescing_, *scheduler_, clock_, wakeups_.get(), pacer_.get(),
-        core::ActivityHubOptions{config_.request_timeout, config_.push_idle_resync},
-        push_log_.get());
-    lag_feed_->Feed(hub_.get());
+    StartPushWatchers();
     grpc_service::ServiceOptions service_options;
     service_options.request_timeout = config_.request_timeout;
     service_options.push_interval = config_.push_interval;
@@ -365,6 +326,56 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // One NatsConnection per configured connection, registered for JetStream reads.
+  core::Status OpenNatsConnections() {
+    for (const auto& c : config_.connections) {
+      nats::NatsConnectionOptions opts;
+      opts.name = c.name;
+      opts.servers = c.servers;
+      opts.auth = AuthFor(c.name);
+      opts.max_in_flight = config_.max_in_flight;
+      // A write may block at most half a read's budget: a peer that stops
+      // reading is dropped (and reconnected) while the read can still fail
+      // with a clear error instead of freezing the thread that sent it.
+      opts.write_deadline = std::clamp<std::chrono::milliseconds>(
+          config_.request_timeout / 2, std::chrono::milliseconds(100),
+          std::chrono::milliseconds(1000));
+      opts.ping_interval = config_.nats_ping_interval;
+      // A PONG takes one round trip; a peer slower than a whole read's budget
+      // is of no use to KEDA either.
+      opts.pong_timeout = std::clamp<std::chrono::milliseconds>(
+          config_.request_timeout, std::chrono::milliseconds(100),
+          std::chrono::milliseconds(2000));
+      auto conn = nats::NatsConnection::Open(std::move(opts), *metrics_, logger_, *scheduler_);
+      if (!conn.ok()) return conn.status();
+      jetstream_connections_.Add(c.name, conn->get(), AuthFor(c.name).js_domain);
+      connections_.push_back(std::move(*conn));
+    }
+    return core::OkStatus();
+  }
+
+  // The push side (StreamIsActive): its rate limit, wake-ups and the shared watchers.
+  void StartPushWatchers() {
+    // Push watchers' JetStream requests (first reads of 10,000 streams
+    // opening at once, re-reads, wake-up set-ups) share one rate limit.
+    const auto read_rate = static_cast<double>(config_.push_read_rate);
+    pacer_ = std::make_unique<core::RatePacer>(*scheduler_, clock_, read_rate,
+                                               std::max(1.0, read_rate / 10));
+    push_log_ = std::make_unique<PushEventLog>(*metrics_, logger_);
+    if (config_.push_wakeup) {
+      wakeups_ = std::make_unique<nats::NatsWakeupSource>(
+          jetstream_connections_, config_.request_timeout, logger_, push_log_.get(),
+          pacer_.get());
+    }
+    // Watchers read through the shared cache, asking for a fresh enough
+    // request (a wake-up read never takes a value older than the publish).
+    hub_ = std::make_unique<core::ActivityHub>(
+        *coalescing_, *scheduler_, clock_, wakeups_.get(), pacer_.get(),
+        core::ActivityHubOptions{config_.request_timeout, config_.push_idle_resync},
+        push_log_.get());
+    lag_feed_->Feed(hub_.get());
+  }
+
   // One gRPC server with the scaler's services, listening on `address`. Two of them can
   // listen on one port at once (gRPC sets SO_REUSEPORT on Linux), which is how the server is
   // replaced while NATS is down (LetConnectionsGo).
