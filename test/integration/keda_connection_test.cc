@@ -193,6 +193,28 @@ TEST_F(KedaConnectionTest, NatsDownLongerThanTheLimitLetsConnectionsGo) {
               WaitFor([&] { return HealthIs(channel, kScalerService, HealthStatus::kServing); }));
 }
 
+// Shutting down while NATS is down and connections are being let go (a replacement gRPC server
+// may be starting or the old one draining) ends promptly and cleanly.
+TEST_F(KedaConnectionTest, StopWhileLettingConnectionsGoEndsCleanly) {
+  admin_.reset();
+  StartScaler([](app::Config& c) {
+    c.grpc_max_connection_age = std::chrono::milliseconds(0);
+    c.grpc_goaway_after_nats_down = std::chrono::seconds(1);
+  });
+  auto channel = Channel();
+  ASSERT_TRUE(WaitFor([&] { return HealthIs(channel, kScalerService, HealthStatus::kServing); }));
+  ReconnectCounter reconnects(channel);
+  nats_->Kill();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        HealthIs(channel, "", HealthStatus::kServing);  // reconnects after each GOAWAY
+        return reconnects.left_ready() >= 2;
+      },
+      std::chrono::seconds(30)));
+  server_->Stop();
+  EXPECT_FALSE(HealthIs(channel, "", HealthStatus::kServing));
+}
+
 // A KEDA-shaped StreamIsActive client on the callback API: many of these
 // share one channel without a thread each.
 class StreamWatcher final : public grpc::ClientReadReactor<externalscaler::IsActiveResponse> {
