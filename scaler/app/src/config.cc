@@ -25,7 +25,7 @@ using std::chrono::milliseconds;
 // Every flag error reads "--flag: why"; CLI11's validation errors have the
 // same shape, so both kinds look alike to the user.
 core::Status Bad(std::string_view flag, std::string_view why) {
-  return core::InvalidArgumentError(core::StrCat("--", flag, ": ", why));
+  return core::InvalidArgumentError(fmt::format("--{}: {}", flag, why));
 }
 
 // Stores one flag value in its Config member; returns why the value is bad,
@@ -60,7 +60,7 @@ std::string SecretFlagFor(std::string_view file_flag) {
 }
 
 std::string RangeText(core::DurationRange range) {
-  return core::StrCat(core::FormatDuration(range.min), "-", core::FormatDuration(range.max));
+  return fmt::format("{}-{}", core::FormatDuration(range.min), core::FormatDuration(range.max));
 }
 
 // "help (range, default X)": what --help prints under a flag.
@@ -68,10 +68,10 @@ std::string Describe(std::string_view help, std::string_view default_text,
                      std::string_view range = {}) {
   std::string notes(range);
   if (!default_text.empty()) {
-    notes += core::StrCat(notes.empty() ? "" : ", ", "default ", default_text);
+    notes += fmt::format("{}default {}", notes.empty() ? "" : ", ", default_text);
   }
   if (notes.empty()) return std::string(help);
-  return core::StrCat(help, " (", notes, ")");
+  return fmt::format("{} ({})", help, notes);
 }
 
 std::string CheckHostPort(const std::string& address) {
@@ -79,7 +79,7 @@ std::string CheckHostPort(const std::string& address) {
   uint64_t port = 0;
   if (colon == std::string::npos || colon == 0 ||
       !core::ParseUint64(std::string_view(address).substr(colon + 1), &port) || port > 65535) {
-    return core::StrCat("\"", address, "\" is not HOST:PORT (e.g. 0.0.0.0:6000)");
+    return fmt::format("\"{}\" is not HOST:PORT (e.g. 0.0.0.0:6000)", address);
   }
   return "";
 }
@@ -112,8 +112,8 @@ class Flags {
   template <typename Choices>
   void OneOf(const char* name, const char* value_name, std::string* target,
              const Choices& choices, const char* help) {
-    const std::string list = core::StrJoin(choices, ", ");
-    Add(name, value_name, Describe(core::StrCat(help, ": ", list), *target),
+    const std::string list = fmt::format("{}", fmt::join(choices, ", "));
+    Add(name, value_name, Describe(fmt::format("{}: {}", help, list), *target),
         [target, choices, list](const std::string& v) {
           for (std::string_view c : choices) {
             if (v == c) {
@@ -121,7 +121,7 @@ class Flags {
               return std::string();
             }
           }
-          return core::StrCat("\"", v, "\" is not one of ", list);
+          return fmt::format("\"{}\" is not one of {}", v, list);
         });
   }
 
@@ -132,8 +132,8 @@ class Flags {
           auto d = core::ParseDuration(v);
           if (!d.ok()) return d.status().message();
           if (!range.Contains(*d)) {
-            return core::StrCat("\"", v, "\" must be between ", core::FormatDuration(range.min),
-                                " and ", core::FormatDuration(range.max));
+            return fmt::format("\"{}\" must be between {} and {}", v,
+                               core::FormatDuration(range.min), core::FormatDuration(range.max));
           }
           *target = *d;
           return std::string();
@@ -144,14 +144,14 @@ class Flags {
   void DurationOrOff(const char* name, milliseconds* target, core::DurationRange range,
                      const char* help) {
     Add(name, "DURATION",
-        Describe(help, core::FormatDuration(*target), core::StrCat("0 = off, else ", RangeText(range))),
+        Describe(help, core::FormatDuration(*target),
+                 fmt::format("0 = off, else {}", RangeText(range))),
         [target, range](const std::string& v) {
           auto d = core::ParseDuration(v);
           if (!d.ok()) return d.status().message();
           if (d->count() != 0 && !range.Contains(*d)) {
-            return core::StrCat("\"", v, "\" must be 0 (off) or between ",
-                                core::FormatDuration(range.min), " and ",
-                                core::FormatDuration(range.max));
+            return fmt::format("\"{}\" must be 0 (off) or between {} and {}", v,
+                               core::FormatDuration(range.min), core::FormatDuration(range.max));
           }
           *target = *d;
           return std::string();
@@ -161,18 +161,18 @@ class Flags {
   void Bool(const char* name, bool* target, const char* help) {
     Add(name, "true|false", Describe(help, *target ? "true" : "false"),
         [target](const std::string& v) {
-          if (v != "true" && v != "false") return core::StrCat("\"", v, "\" is not true or false");
+          if (v != "true" && v != "false") return fmt::format("\"{}\" is not true or false", v);
           *target = v == "true";
           return std::string();
         });
   }
 
   void Count(const char* name, size_t* target, uint64_t min, uint64_t max, const char* help) {
-    Add(name, "N", Describe(help, std::to_string(*target), core::StrCat(min, "-", max)),
+    Add(name, "N", Describe(help, std::to_string(*target), fmt::format("{}-{}", min, max)),
         [target, min, max](const std::string& v) {
           uint64_t n = 0;
           if (!core::ParseUint64(v, &n) || n < min || n > max) {
-            return core::StrCat("\"", v, "\" must be a whole number from ", min, " to ", max);
+            return fmt::format("\"{}\" must be a whole number from {} to {}", v, min, max);
           }
           *target = static_cast<size_t>(n);
           return std::string();
@@ -183,8 +183,8 @@ class Flags {
   void List(const char* name, const char* value_name, std::vector<std::string>* target,
             const char* help) {
     CLI::Option* opt = app_.add_option_function<std::vector<std::string>>(
-        core::StrCat("--", name), [target](const std::vector<std::string>& v) { *target = v; },
-        Describe(help, core::StrJoin(*target, " ")));
+        fmt::format("--{}", name), [target](const std::vector<std::string>& v) { *target = v; },
+        Describe(help, fmt::format("{}", fmt::join(*target, " "))));
     opt->type_name(value_name)->allow_extra_args(false);
     lists_.insert(opt);
   }
@@ -202,14 +202,14 @@ class Flags {
     AddPerConnection(name, "FILE", field, true, help);
     std::string secret_flag = SecretFlagFor(name);
     const CLI::Option* opt =
-        app_.add_option(core::StrCat("--", secret_flag))->expected(0, 1)->group("");
+        app_.add_option(fmt::format("--{}", secret_flag))->expected(0, 1)->group("");
     rejected_.emplace_back(std::move(secret_flag), opt);
   }
 
   // A switch that selects what the binary does; the first registered wins.
   void Switch(const char* name, Action action, Action* target, const char* help) {
     app_.add_flag_callback(
-            core::StrCat("--", name),
+            fmt::format("--{}", name),
             [action, target] {
               if (*target == Action::kRun || action < *target) *target = action;
             },
@@ -221,10 +221,10 @@ class Flags {
   core::Status CheckNoSecretsOnCommandLine() const {
     for (const auto& [flag, opt] : rejected_) {
       if (opt->count() == 0) continue;
-      return Bad(flag, core::StrCat("secrets are not accepted on the command line (they would "
-                                    "show in the process list); use --",
-                                    flag, "-file FILE or the ", EnvVarFor(flag),
-                                    " environment variable"));
+      return Bad(flag,
+                 fmt::format("secrets are not accepted on the command line (they would show in the "
+                             "process list); use --{}-file FILE or the {} environment variable",
+                             flag, EnvVarFor(flag)));
     }
     return core::OkStatus();
   }
@@ -253,7 +253,7 @@ class Flags {
 
  private:
   void Add(const char* name, const char* value_name, std::string description, Setter set) {
-    const std::string flag = core::StrCat("--", name);
+    const std::string flag = fmt::format("--{}", name);
     app_.add_option_function<std::string>(
             flag,
             [flag, set = std::move(set)](const std::string& v) {
@@ -269,9 +269,9 @@ class Flags {
         std::make_unique<PerConnectionFlag>(PerConnectionFlag{name, field, secret_file, {}}));
     PerConnectionFlag* raw = per_connection_.back().get();
     CLI::Option* opt = app_.add_option_function<std::vector<std::string>>(
-        core::StrCat("--", name), [raw](const std::vector<std::string>& v) { raw->values = v; },
+        fmt::format("--{}", name), [raw](const std::vector<std::string>& v) { raw->values = v; },
         help);
-    opt->type_name(core::StrCat("[NAME=]", value_name))->allow_extra_args(false);
+    opt->type_name(fmt::format("[NAME=]{}", value_name))->allow_extra_args(false);
     lists_.insert(opt);
   }
 
@@ -418,10 +418,10 @@ class HelpFormatter : public CLI::Formatter {
   }
   std::string make_option(const CLI::Option* opt, bool) const override {
     const bool takes_value = TakesValue(*opt);
-    std::string out = core::StrCat("  ", opt->get_name());
-    if (takes_value) out += core::StrCat(" ", opt->get_type_name());
-    out += core::StrCat("\n      ", opt->get_description());
-    if (takes_value) out += core::StrCat("\n      env: ", EnvVarFor(opt->get_name().substr(2)));
+    std::string out = fmt::format("  {}", opt->get_name());
+    if (takes_value) out += fmt::format(" {}", opt->get_type_name());
+    out += fmt::format("\n      {}", opt->get_description());
+    if (takes_value) out += fmt::format("\n      env: {}", EnvVarFor(opt->get_name().substr(2)));
     return out + "\n";
   }
 };
@@ -448,10 +448,10 @@ core::Status CheckLeftovers(const std::vector<std::string>& leftovers) {
   const std::string& first = leftovers.front();
   if (first.rfind("--", 0) == 0) {
     return core::InvalidArgumentError(
-        core::StrCat("unknown flag ", first.substr(0, first.find('=')), " (see --help)"));
+        fmt::format("unknown flag {} (see --help)", first.substr(0, first.find('='))));
   }
   return core::InvalidArgumentError(
-      core::StrCat("unexpected argument \"", first, "\"; flags start with -- (see --help)"));
+      fmt::format("unexpected argument \"{}\"; flags start with -- (see --help)", first));
 }
 
 // CLI11's argument-count errors, reworded: "--flag: <what is wrong>".
@@ -459,13 +459,14 @@ std::string Reword(const CLI::ParseError& e, const CLI::App& app) {
   const std::string what = e.what();
   if (e.get_name() != "ArgumentMismatch") return what;
   std::string flag = what.substr(0, what.find_first_of(": "));
-  if (flag.rfind("--", 0) != 0) flag = core::StrCat("--", flag);  // FlagOverride drops the dashes
+  if (flag.rfind("--", 0) != 0) flag = fmt::format("--{}", flag);  // FlagOverride drops the dashes
   if (what.find("required but received") != std::string::npos) {
-    return core::StrCat(flag, ": given more than once");
+    return fmt::format("{}: given more than once", flag);
   }
-  if (what.find("flag override") != std::string::npos) return core::StrCat(flag, ": takes no value");
+  if (what.find("flag override") != std::string::npos)
+    return fmt::format("{}: takes no value", flag);
   if (const CLI::Option* opt = app.get_option_no_throw(flag)) {
-    return core::StrCat(flag, ": needs a value (", opt->get_type_name(), ")");
+    return fmt::format("{}: needs a value ({})", flag, opt->get_type_name());
   }
   return what;
 }
@@ -496,17 +497,19 @@ core::Status AddNatsUrl(std::string_view entry, std::vector<core::ConnectionConf
     urls = entry.substr(eq + 1);
     named = true;
     if (!ValidConnectionName(name)) {
-      return Bad("nats-url", core::StrCat("connection name \"", name,
-                                          "\" must be 1-63 letters, digits, '-' or '_'"));
+      return Bad(
+          "nats-url",
+          fmt::format("connection name \"{}\" must be 1-63 letters, digits, '-' or '_'", name));
     }
   }
   std::vector<std::string> servers;
   for (std::string_view url : core::SplitNonEmpty(urls, ',')) {
     url = core::TrimWhitespace(url);
     if (!ValidUrlScheme(url)) {
-      return Bad("nats-url", core::StrCat("\"", url,
-                                          "\" is not a NATS URL (expected nats://HOST:PORT "
-                                          "or tls://HOST:PORT)"));
+      return Bad(
+          "nats-url",
+          fmt::format("\"{}\" is not a NATS URL (expected nats://HOST:PORT or tls://HOST:PORT)",
+                      url));
     }
     // user:password@ or token@ in a URL would sit in the process list, the
     // pod spec and every log line that names the server.
@@ -523,9 +526,9 @@ core::Status AddNatsUrl(std::string_view entry, std::vector<core::ConnectionConf
   for (auto& existing : out) {
     if (existing.name == name) {
       if (named || existing.named) {
-        return Bad("nats-url", core::StrCat("connection \"", name,
-                                            "\" is given twice; list its servers in one "
-                                            "entry separated by commas"));
+        return Bad("nats-url", fmt::format("connection \"{}\" is given twice; list its servers in "
+                                           "one entry separated by commas",
+                                           name));
       }
       existing.servers.insert(existing.servers.end(), servers.begin(), servers.end());
       return core::OkStatus();
@@ -546,7 +549,7 @@ core::StatusOr<std::string> ReadSecretFile(const Environment& env, const std::st
   auto content = env.read_file(path);
   if (!content.ok()) return Bad(flag, content.status().message());
   std::string secret = TrimSecret(*content);
-  if (secret.empty()) return Bad(flag, core::StrCat("the file \"", path, "\" is empty"));
+  if (secret.empty()) return Bad(flag, fmt::format("the file \"{}\" is empty", path));
   return secret;
 }
 
@@ -624,23 +627,25 @@ core::Status ResolveAccounts(const std::vector<std::string>& entries,
 // Pairs that only make sense together, checked per connection.
 core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
   const std::string where =
-      connection == "default" ? std::string() : core::StrCat(" (connection \"", connection, "\")");
+      connection == "default" ? std::string() : fmt::format(" (connection \"{}\")", connection);
   if (!a.password.empty() && a.user.empty()) {
-    return Bad("nats-user", core::StrCat("a NATS password was given without --nats-user", where));
+    return Bad("nats-user", fmt::format("a NATS password was given without --nats-user{}", where));
   }
   if (a.tls_cert_file.empty() != a.tls_key_file.empty()) {
-    return Bad("nats-tls-cert", core::StrCat("--nats-tls-cert and --nats-tls-key go together", where));
+    return Bad("nats-tls-cert",
+               fmt::format("--nats-tls-cert and --nats-tls-key go together{}", where));
   }
   // A seed is a secret: refused where the public key belongs, and not echoed.
   if (!a.nkey.empty() && a.nkey[0] == 'S') {
-    return Bad("nats-nkey",
-               core::StrCat("--nats-nkey takes the nkey's public key (U...), not its seed (S...)",
-                            where, "; put the seed in a file for --nats-nkey-seed-file and "
-                            "treat the seed as leaked"));
+    return Bad(
+        "nats-nkey",
+        fmt::format("--nats-nkey takes the nkey's public key (U...), not its seed (S...){}; put "
+                    "the seed in a file for --nats-nkey-seed-file and treat the seed as leaked",
+                    where));
   }
   if (a.nkey.empty() != a.nkey_seed_file.empty()) {
     return Bad("nats-nkey",
-               core::StrCat("--nats-nkey and --nats-nkey-seed-file go together", where));
+               fmt::format("--nats-nkey and --nats-nkey-seed-file go together{}", where));
   }
   // A JetStream domain is one subject token of $JS.<domain>.API.
   bool domain_ok = a.js_domain.size() <= 64;
@@ -649,9 +654,9 @@ core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
                 static_cast<unsigned char>(ch) > ' ' && ch != 0x7f;
   }
   if (!domain_ok) {
-    return Bad("nats-js-domain",
-               core::StrCat("\"", a.js_domain, "\" is not a JetStream domain (1-64 characters, "
-                            "no '.', '*', '>', spaces or control characters)", where));
+    return Bad("nats-js-domain", fmt::format("\"{}\" is not a JetStream domain (1-64 characters, "
+                                             "no '.', '*', '>', spaces or control characters){}",
+                                             a.js_domain, where));
   }
   return core::OkStatus();
 }
@@ -672,9 +677,9 @@ core::Status ResolvePerConnection(const PerConnectionFlag& flag, const Environme
     }
     const std::string connection = v.substr(0, eq);
     if (!own_set[connection].insert(flag.name).second) {
-      return Bad(flag.name, core::StrCat("given more than once for connection \"", connection, "\""));
+      return Bad(flag.name, fmt::format("given more than once for connection \"{}\"", connection));
     }
-    if (eq + 1 == v.size()) return Bad(flag.name, core::StrCat("\"", v, "\" has an empty value"));
+    if (eq + 1 == v.size()) return Bad(flag.name, fmt::format("\"{}\" has an empty value", v));
     auto value = AuthValue(flag, env, v.substr(eq + 1));
     if (!value.ok()) return value.status();
     own[connection].*flag.field = *value;
@@ -739,7 +744,7 @@ Environment Environment::Process() {
   };
   env.read_file = [](const std::string& path) -> core::StatusOr<std::string> {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return core::InvalidArgumentError(core::StrCat("cannot read file \"", path, "\""));
+    if (!in) return core::InvalidArgumentError(fmt::format("cannot read file \"{}\"", path));
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -795,7 +800,7 @@ const char* BuildVersion() { return JSS_VERSION; }
 const char* BuildRevision() { return JSS_REVISION; }
 
 std::string VersionText() {
-  return core::StrCat("jetstream-scaler ", JSS_VERSION, " (", JSS_REVISION, ")");
+  return fmt::format("jetstream-scaler {} ({})", JSS_VERSION, JSS_REVISION);
 }
 
 }  // namespace jss::app

@@ -1,5 +1,7 @@
 #include "jss/core/access_policy.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "jss/core/strings.h"
@@ -41,7 +43,7 @@ bool AnyMatch(const std::vector<std::string>& patterns, std::string_view text) {
 }
 
 Status Bad(std::string_view source, std::string_view where, std::string_view why) {
-  return InvalidArgumentError(StrCat("policy file \"", source, "\": ", where, ": ", why));
+  return InvalidArgumentError(fmt::format("policy file \"{}\": {}: {}", source, where, why));
 }
 
 StatusOr<std::vector<std::string>> Patterns(const nlohmann::json& rule, const char* field,
@@ -51,17 +53,17 @@ StatusOr<std::vector<std::string>> Patterns(const nlohmann::json& rule, const ch
   if (it == rule.end()) {
     if (required) {
       return Bad(source, where,
-                 StrCat("\"", field, "\" is required (a list of names or patterns)"));
+                 fmt::format("\"{}\" is required (a list of names or patterns)", field));
     }
     return std::vector<std::string>{"*"};
   }
   if (!it->is_array() || it->empty()) {
-    return Bad(source, where, StrCat("\"", field, "\" must be a non-empty list of strings"));
+    return Bad(source, where, fmt::format("\"{}\" must be a non-empty list of strings", field));
   }
   std::vector<std::string> out;
   for (const auto& v : *it) {
     if (!v.is_string() || v.get<std::string>().empty()) {
-      return Bad(source, where, StrCat("\"", field, "\" entries must be non-empty strings"));
+      return Bad(source, where, fmt::format("\"{}\" entries must be non-empty strings", field));
     }
     out.push_back(v.get<std::string>());
   }
@@ -82,7 +84,7 @@ StatusOr<AccessPolicy> AccessPolicy::Parse(std::string_view json, std::string_vi
     return Bad(source, "top level", "not a JSON object like {\"rules\": [...]}");
   }
   for (const auto& [key, value] : doc.items()) {
-    if (key != "rules") return Bad(source, "top level", StrCat("unknown key \"", key, "\""));
+    if (key != "rules") return Bad(source, "top level", fmt::format("unknown key \"{}\"", key));
   }
   auto rules = doc.find("rules");
   if (rules == doc.end() || !rules->is_array()) {
@@ -92,13 +94,14 @@ StatusOr<AccessPolicy> AccessPolicy::Parse(std::string_view json, std::string_vi
   policy.source_ = std::string(source);
   for (size_t i = 0; i < rules->size(); ++i) {
     const auto& r = (*rules)[i];
-    const std::string where = StrCat("rules[", i, "]");
+    const std::string where = fmt::format("rules[{}]", i);
     if (!r.is_object()) return Bad(source, where, "must be an object");
     for (const auto& [key, value] : r.items()) {
       if (key != "namespaces" && key != "connections" && key != "streams" && key != "consumers") {
-        return Bad(source, where,
-                   StrCat("unknown key \"", key,
-                          "\" (expected namespaces, connections, streams, consumers)"));
+        return Bad(
+            source, where,
+            fmt::format("unknown key \"{}\" (expected namespaces, connections, streams, consumers)",
+                        key));
       }
     }
     Rule rule;
@@ -127,11 +130,10 @@ Status AccessPolicy::Check(std::string_view ns, const ConsumerKey& key) const {
       return OkStatus();
     }
   }
-  return PermissionDeniedError(StrCat("namespace \"", ns, "\" may not read consumer \"",
-                                      key.consumer, "\" of stream \"", key.stream,
-                                      "\" on connection \"", key.connection,
-                                      "\": no rule of the scaler's policy file \"", source_,
-                                      "\" allows it"));
+  return PermissionDeniedError(
+      fmt::format("namespace \"{}\" may not read consumer \"{}\" of stream \"{}\" on connection "
+                  "\"{}\": no rule of the scaler's policy file \"{}\" allows it",
+                  ns, key.consumer, key.stream, key.connection, source_));
 }
 
 }  // namespace jss::core

@@ -34,7 +34,7 @@ const ConnectionConfig* ConnectionSelector::FindByUrl(const std::string& url) co
 std::string ConnectionSelector::KnownNames() const {
   std::vector<std::string> names;
   for (const auto& c : connections_) names.push_back(c.name);
-  return core::StrJoin(names, ", ");
+  return fmt::format("{}", fmt::join(names, ", "));
 }
 
 const ConnectionConfig* ConnectionSelector::FindByName(const std::string& name) const {

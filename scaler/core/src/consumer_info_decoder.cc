@@ -1,19 +1,21 @@
 #include "jss/core/consumer_info_decoder.h"
 
+#include <fmt/format.h>
+
 #include <string>
 
-#include "nlohmann/json.hpp"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
+#include "nlohmann/json.hpp"
 
 namespace jss::core {
 namespace {
 
 core::Status Unexpected(std::string_view stream, std::string_view consumer,
                         std::string_view why) {
-  return core::UnavailableError(core::StrCat("unexpected JetStream API reply for consumer \"",
-                                             consumer, "\" on stream \"", stream,
-                                             "\": ", why));
+  return core::UnavailableError(
+      fmt::format("unexpected JetStream API reply for consumer \"{}\" on stream \"{}\": {}",
+                  consumer, stream, why));
 }
 
 // Reads a non-negative integer counter; anything else is an error, never 0.
@@ -51,9 +53,9 @@ bool KeptField(std::string_view key, int depth) {
 core::StatusOr<nlohmann::json> ParseBounded(std::string_view body, std::string_view stream,
                                             std::string_view consumer) {
   if (body.size() > kMaxReplyBytes) {
-    return Unexpected(stream, consumer,
-                      core::StrCat("reply of ", body.size(), " bytes exceeds the ",
-                                   kMaxReplyBytes, "-byte limit"));
+    return Unexpected(
+        stream, consumer,
+        fmt::format("reply of {} bytes exceeds the {}-byte limit", body.size(), kMaxReplyBytes));
   }
   const nlohmann::json::parser_callback_t keep = [](int depth,
                                                     nlohmann::json::parse_event_t event,
@@ -98,22 +100,23 @@ core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
     }
     switch (err_code) {
       case kJsErrConsumerNotFound:
-        return core::NotFoundError(core::StrCat("consumer \"", consumer,
-                                                "\" not found on stream \"", stream,
-                                                "\" (JetStream error 10014)"));
+        return core::NotFoundError(
+            fmt::format("consumer \"{}\" not found on stream \"{}\" (JetStream error 10014)",
+                        consumer, stream));
       case kJsErrStreamNotFound:
         return core::NotFoundError(
-            core::StrCat("stream \"", stream, "\" not found (JetStream error 10059)"));
+            fmt::format("stream \"{}\" not found (JetStream error 10059)", stream));
       case kJsErrNotEnabledForAccount:
       case kJsErrNotEnabled:
-        return core::UnavailableError(core::StrCat(
-            "JetStream is not enabled for this connection's account (JetStream error ",
-            err_code, ")"));
+        return core::UnavailableError(fmt::format(
+            "JetStream is not enabled for this connection's account (JetStream error {})",
+            err_code));
       default:
-        return core::UnavailableError(core::StrCat(
-            "JetStream API error reading consumer \"", consumer, "\" on stream \"", stream,
-            "\": ", description.empty() ? "no description" : description,
-            " (code ", http_code, ", err_code ", err_code, ")"));
+        return core::UnavailableError(
+            fmt::format("JetStream API error reading consumer \"{}\" on stream \"{}\": {} (code "
+                        "{}, err_code {})",
+                        consumer, stream, description.empty() ? "no description" : description,
+                        http_code, err_code));
     }
   }
 

@@ -1,11 +1,13 @@
 #include "jss/core/duration.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstdint>
 #include <limits>
+
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
-
 
 namespace jss::core {
 namespace {
@@ -14,8 +16,7 @@ constexpr int64_t kMaxMillis = std::numeric_limits<int64_t>::max() / 1000;
 
 core::Status Invalid(std::string_view text, std::string_view why) {
   return core::InvalidArgumentError(
-      core::StrCat("invalid duration \"", text, "\": ", why,
-                   " (expected e.g. 250ms, 2s, 1m30s)"));
+      fmt::format("invalid duration \"{}\": {} (expected e.g. 250ms, 2s, 1m30s)", text, why));
 }
 
 }  // namespace
@@ -47,7 +48,7 @@ core::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     } else if (unit.empty()) {
       return Invalid(text, "missing unit");
     } else {
-      return Invalid(text, core::StrCat("unknown unit \"", unit, "\""));
+      return Invalid(text, fmt::format("unknown unit \"{}\"", unit));
     }
     if (value > (kMaxMillis - total) / scale) return Invalid(text, "too large");
     total += value * scale;
@@ -67,10 +68,10 @@ std::string FormatDuration(std::chrono::milliseconds duration) {
   const int64_t minutes = (ms / 60000) % 60;
   const int64_t seconds = (ms / 1000) % 60;
   const int64_t millis = ms % 1000;
-  if (hours) out += core::StrCat(hours, "h");
-  if (minutes) out += core::StrCat(minutes, "m");
-  if (seconds) out += core::StrCat(seconds, "s");
-  if (millis) out += core::StrCat(millis, "ms");
+  if (hours) out += fmt::format("{}h", hours);
+  if (minutes) out += fmt::format("{}m", minutes);
+  if (seconds) out += fmt::format("{}s", seconds);
+  if (millis) out += fmt::format("{}ms", millis);
   return out;
 }
 

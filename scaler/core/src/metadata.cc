@@ -1,9 +1,9 @@
 #include "jss/core/metadata.h"
 
 #include <charconv>
+#include <limits>
 
 #include <fmt/format.h>
-#include <limits>
 
 #include "jss/core/defaults.h"
 #include "jss/core/duration.h"
@@ -19,20 +19,19 @@ core::Status Invalid(std::string_view key, std::string_view value,
                      std::string_view why) {
   // The value comes from a tenant: echoed cut short, so its size cannot set
   // the size of the reply to KEDA or of a log line.
-  return core::InvalidArgumentError(core::StrCat(
-      "trigger metadata \"", key, "\"=\"", core::Truncate(value), "\" is invalid: ", why));
+  return core::InvalidArgumentError(fmt::format("trigger metadata \"{}\"=\"{}\" is invalid: {}",
+                                                key, core::Truncate(value), why));
 }
 
 // JetStream names become subject tokens in $JS.API.CONSUMER.INFO.<s>.<c>, so
 // anything that would change the subject's shape is refused rather than sent.
 core::Status ValidateName(std::string_view key, std::string_view value) {
   if (value.empty()) {
-    return core::InvalidArgumentError(core::StrCat(
-        "trigger metadata \"", key, "\" is empty: set it to the JetStream ",
-        key, " name"));
+    return core::InvalidArgumentError(
+        fmt::format("trigger metadata \"{}\" is empty: set it to the JetStream {} name", key, key));
   }
   if (value.size() > kMaxNameLength) {
-    return Invalid(key, value, StrCat("longer than ", kMaxNameLength, " bytes"));
+    return Invalid(key, value, fmt::format("longer than {} bytes", kMaxNameLength));
   }
   for (char c : value) {
     const auto uc = static_cast<unsigned char>(c);
@@ -63,13 +62,13 @@ core::StatusOr<int64_t> ParseInt64(const MetadataField& field, std::string_view 
   if (ec != std::errc() || ptr != end) {
     const char* bad = ec != std::errc() ? digits.data() + (digits[0] == '-') : ptr;
     return Invalid(field.key, value,
-                   core::StrCat("expected a whole number, found '", std::string_view(bad, 1), "'"));
+                   fmt::format("expected a whole number, found '{}'", std::string_view(bad, 1)));
   }
   if (result < field.min || result > field.max) {
     std::string range = field.max == kInt64Max
-                            ? core::StrCat("an integer >= ", field.min)
-                            : core::StrCat("an integer in [", field.min, ", ", field.max, "]");
-    return Invalid(field.key, value, core::StrCat("expected ", range));
+                            ? fmt::format("an integer >= {}", field.min)
+                            : fmt::format("an integer in [{}, {}]", field.min, field.max);
+    return Invalid(field.key, value, fmt::format("expected {}", range));
   }
   return result;
 }
@@ -93,9 +92,8 @@ core::Status SetInt64(const MetadataField& field, std::string_view value, Trigge
 template <std::optional<std::string> TriggerMetadata::*Member>
 core::Status SetText(const MetadataField& field, std::string_view value, TriggerMetadata& out) {
   if (value.empty()) {
-    return core::InvalidArgumentError(core::StrCat("trigger metadata \"", field.key,
-                                                   "\" is empty: remove it or set it (",
-                                                   field.meaning, ")"));
+    return core::InvalidArgumentError(fmt::format(
+        "trigger metadata \"{}\" is empty: remove it or set it ({})", field.key, field.meaning));
   }
   out.*Member = std::string(value);
   return core::OkStatus();
@@ -110,9 +108,9 @@ core::Status SetDuration(const MetadataField& field, std::string_view value,
   }
   if (parsed->count() < field.min || parsed->count() > field.max) {
     return Invalid(field.key, value,
-                   core::StrCat("expected a duration between ",
-                                FormatDuration(std::chrono::milliseconds(field.min)), " and ",
-                                FormatDuration(std::chrono::milliseconds(field.max))));
+                   fmt::format("expected a duration between {} and {}",
+                               FormatDuration(std::chrono::milliseconds(field.min)),
+                               FormatDuration(std::chrono::milliseconds(field.max))));
   }
   out.*Member = *parsed;
   return core::OkStatus();
@@ -189,8 +187,8 @@ core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& looku
     if (value.has_value()) value = core::TrimWhitespace(*value);
     if (!value.has_value()) {
       if (field.required) {
-        errors.push_back(core::StrCat("trigger metadata \"", field.key, "\" is required (",
-                                      field.meaning, ")"));
+        errors.push_back(
+            fmt::format("trigger metadata \"{}\" is required ({})", field.key, field.meaning));
       }
       if (field.default_value.empty()) continue;
       value = field.default_value;
@@ -199,7 +197,8 @@ core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& looku
       errors.emplace_back(s.message());
     }
   }
-  if (!errors.empty()) return core::InvalidArgumentError(core::StrJoin(errors, "; "));
+  if (!errors.empty())
+    return core::InvalidArgumentError(fmt::format("{}", fmt::join(errors, "; ")));
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "jss/core/stream_limits.h"
 
+#include <fmt/format.h>
+
 #include "jss/core/strings.h"
 
 namespace jss::core {
@@ -7,16 +9,18 @@ namespace jss::core {
 Status StreamLimits::Admit(const std::string& connection) {
   std::lock_guard<std::mutex> lock(mu_);
   if (total_ >= max_total_) {
-    return ResourceExhaustedError(StrCat(
-        "the scaler already serves ", total_, " streams (--max-streams ", max_total_,
-        "); retry later, or raise the limit and the scaler's memory"));
+    return ResourceExhaustedError(
+        fmt::format("the scaler already serves {} streams (--max-streams {}); retry later, or "
+                    "raise the limit and the scaler's memory",
+                    total_, max_total_));
   }
   auto it = per_connection_.find(connection);
   const size_t mine = it == per_connection_.end() ? 0 : it->second;
   if (mine >= max_per_connection_) {
-    return ResourceExhaustedError(StrCat(
-        "this client connection already has ", mine, " open streams (--max-streams-per-connection ",
-        max_per_connection_, "); retry later, or raise the limit"));
+    return ResourceExhaustedError(
+        fmt::format("this client connection already has {} open streams "
+                    "(--max-streams-per-connection {}); retry later, or raise the limit",
+                    mine, max_per_connection_));
   }
   ++per_connection_[connection];
   ++total_;

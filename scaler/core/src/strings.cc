@@ -1,5 +1,7 @@
 #include "jss/core/strings.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 
 namespace jss::core {
@@ -35,7 +37,7 @@ std::string Truncate(std::string_view text, size_t max_bytes) {
   size_t cut = max_bytes;
   // Do not split a multi-byte character: back up over continuation bytes.
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return StrCat(text.substr(0, cut), "...(", text.size(), " bytes)");
+  return fmt::format("{}...({} bytes)", text.substr(0, cut), text.size());
 }
 
 }  // namespace jss::core

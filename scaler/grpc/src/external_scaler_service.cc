@@ -82,7 +82,7 @@ core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
 
 void ExternalScalerService::NoteIgnoredKeys(const core::TriggerMetadata& metadata) {
   if (metadata.ignored_builtin_keys.empty() || ignored_keys_logged_.exchange(true)) return;
-  const std::string keys = core::StrJoin(metadata.ignored_builtin_keys, ",");
+  const std::string keys = fmt::format("{}", fmt::join(metadata.ignored_builtin_keys, ","));
   logger_->Debug(
       "trigger metadata keys of the built-in nats-jetstream scaler are accepted and ignored "
       "(this scaler reads the JetStream API, not the monitoring endpoint); logged once",
@@ -112,7 +112,7 @@ void ExternalScalerService::Done(const Call& call, const core::Status& status,
   observer_.OnRpcDone(call.method, status.code(), seconds);
   const auto level = status.ok() ? spdlog::level::debug : spdlog::level::info;
   if (!logger_->Enabled(level)) return;
-  const std::string id = core::StrCat(call.id);
+  const std::string id = fmt::format("{}", call.id);
   const std::string_view code = core::StatusCodeName(status.code());
   logger_->Log(level, status.ok() ? "rpc ok" : "rpc failed",
                {{"method", call.method},
@@ -159,7 +159,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
   FillMetricSpec(parsed->metadata, response);
   return FinishUnary(call, reactor, core::OkStatus(), "target",
-                     core::StrCat(parsed->metadata.lag_threshold));
+                     fmt::format("{}", parsed->metadata.lag_threshold));
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
@@ -177,7 +177,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
                   value->set_metricname(metric_name);
                   value->set_metricvalue(lag.TotalAsInt64());
                   value->set_metricvaluefloat(static_cast<double>(lag.Total()));
-                  return LogField{"lag", core::StrCat(lag.Total())};
+                  return LogField{"lag", fmt::format("{}", lag.Total())};
                 });
   return reactor;
 }

@@ -1,12 +1,13 @@
 #include "jss/metrics/http_server.h"
 
 #include <civetweb.h>
+#include <fmt/format.h>
 
 #include <string>
 
-#include "prometheus/text_serializer.h"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
+#include "prometheus/text_serializer.h"
 
 namespace jss::metrics {
 namespace {
@@ -65,9 +66,9 @@ core::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   // handful of stalled clients cost a few seconds of capacity, not all of it.
   server->ctx_ = Listen(address, "16", "2000", &server->port_);
   if (server->ctx_ == nullptr) {
-    return core::InvalidArgumentError(core::StrCat(
-        "--metrics-address \"", address,
-        "\": cannot listen there (bad host:port, or the port is in use)"));
+    return core::InvalidArgumentError(fmt::format(
+        "--metrics-address \"{}\": cannot listen there (bad host:port, or the port is in use)",
+        address));
   }
   mg_set_request_handler(server->ctx_, "/metrics$", &HttpServer::HandleMetrics, server.get());
   mg_set_request_handler(server->ctx_, "/healthz$", &HttpServer::HandleHealthz, server.get());
@@ -75,9 +76,9 @@ core::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (!probe_address.empty()) {
     server->probe_ctx_ = Listen(probe_address, "4", "1000", &server->probe_port_);
     if (server->probe_ctx_ == nullptr) {
-      return core::InvalidArgumentError(core::StrCat(
-          "--probe-address \"", probe_address,
-          "\": cannot listen there (bad host:port, or the port is in use)"));
+      return core::InvalidArgumentError(fmt::format(
+          "--probe-address \"{}\": cannot listen there (bad host:port, or the port is in use)",
+          probe_address));
     }
     mg_set_request_handler(server->probe_ctx_, "/healthz$", &HttpServer::HandleHealthz,
                            server.get());

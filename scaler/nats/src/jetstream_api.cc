@@ -1,18 +1,20 @@
 #include "jss/nats/jetstream_api.h"
 
+#include <fmt/format.h>
+
 #include "jss/core/strings.h"
 
 namespace jss::nats {
 
 JetStreamApi::JetStreamApi(std::string_view domain)
-    : prefix_(domain.empty() ? std::string("$JS.API") : core::StrCat("$JS.", domain, ".API")) {}
+    : prefix_(domain.empty() ? std::string("$JS.API") : fmt::format("$JS.{}.API", domain)) {}
 
 std::string JetStreamApi::ConsumerInfo(std::string_view stream, std::string_view consumer) const {
-  return core::StrCat(prefix_, ".CONSUMER.INFO.", stream, ".", consumer);
+  return fmt::format("{}.CONSUMER.INFO.{}.{}", prefix_, stream, consumer);
 }
 
 std::string JetStreamApi::StreamInfo(std::string_view stream) const {
-  return core::StrCat(prefix_, ".STREAM.INFO.", stream);
+  return fmt::format("{}.STREAM.INFO.{}", prefix_, stream);
 }
 
 void JetStreamConnections::Add(const std::string& name, NatsConnection* connection,

@@ -1,5 +1,7 @@
 #include "jss/nats/jetstream_lag_source.h"
 
+#include <fmt/format.h>
+
 #include <utility>
 
 #include "jss/core/consumer_info_decoder.h"
@@ -15,7 +17,7 @@ void JetStreamLagSource::ReadLag(const core::ConsumerKey& key, core::SteadyTime 
                                  core::LagCallback done) {
   const JetStreamEndpoint* endpoint = connections_.Find(key.connection);
   if (endpoint == nullptr) {
-    done(core::InternalError(core::StrCat("no NATS connection named \"", key.connection, "\"")));
+    done(core::InternalError(fmt::format("no NATS connection named \"{}\"", key.connection)));
     return;
   }
   endpoint->connection->Request(endpoint->api.ConsumerInfo(key.stream, key.consumer), deadline,

@@ -134,7 +134,7 @@ core::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Open(
     std::shared_ptr<logging::Logger> logger, core::Scheduler& scheduler) {
   if (options.servers.empty()) {
     return core::InvalidArgumentError(
-        core::StrCat("NATS connection \"", options.name, "\" has no server URL"));
+        fmt::format("NATS connection \"{}\" has no server URL", options.name));
   }
   std::unique_ptr<NatsConnection> conn(
       new NatsConnection(std::move(options), observer, std::move(logger), scheduler));
@@ -159,7 +159,7 @@ core::Status NatsConnection::ConfigureOptions(natsOptions* opts,
   std::vector<const char*> servers;
   for (const auto& url : options_.servers) servers.push_back(url.c_str());
   natsStatus s = natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
-  if (s != NATS_OK) return NatsError(s, core::StrCat(conn_label, ": bad --nats-url"));
+  if (s != NATS_OK) return NatsError(s, fmt::format("{}: bad --nats-url", conn_label));
   natsOptions_SetName(opts, "jetstream-scaler");
   natsOptions_SetTimeout(opts, options_.connect_timeout.count());
   natsOptions_SetMaxReconnect(opts, -1);  // never give up: KEDA keeps asking
@@ -198,13 +198,13 @@ core::Status NatsConnection::Start() {
     return NatsError(s, "creating NATS options");
   }
   OptionsPtr opts(raw);
-  const std::string conn_label = core::StrCat("connection \"", options_.name, "\"");
+  const std::string conn_label = fmt::format("connection \"{}\"", options_.name);
   if (core::Status st = ConfigureOptions(opts.get(), conn_label); !st.ok()) return st;
 
   natsStatus s = NATS_OK;
   char* inbox = nullptr;
   if (s = natsInbox_Create(&inbox); s != NATS_OK) return NatsError(s, "creating inbox");
-  inbox_prefix_ = core::StrCat(inbox, ".");
+  inbox_prefix_ = fmt::format("{}.", inbox);
   natsInbox_Destroy(inbox);
 
   io_ = std::make_shared<IoQueue>(2 * options_.max_in_flight);
@@ -219,13 +219,13 @@ core::Status NatsConnection::Start() {
     observer_.OnConnectionState(options_.name, false);
     logger_->Warn("NATS not reachable yet; retrying in the background",
                   {{"connection", options_.name},
-                   {"servers", core::StrJoin(options_.servers, ",")}});
+                   {"servers", fmt::format("{}", fmt::join(options_.servers, ","))}});
   } else {
     Shutdown();
-    return NatsError(s, core::StrCat(conn_label, ": connecting"));
+    return NatsError(s, fmt::format("{}: connecting", conn_label));
   }
 
-  const std::string wildcard = core::StrCat(inbox_prefix_, "*");
+  const std::string wildcard = fmt::format("{}*", inbox_prefix_);
   s = natsConnection_Subscribe(&inbox_sub_, conn_, wildcard.c_str(), &NatsConnection::OnMessage,
                                this);
   if (s == NATS_CONNECTION_CLOSED) {
@@ -240,8 +240,8 @@ core::Status NatsConnection::Start() {
   if (s != NATS_OK) {
     const std::string cause = LastError(conn_);
     Shutdown();
-    return NatsError(s, core::StrCat(conn_label, ": subscribing to reply inbox",
-                                     cause.empty() ? "" : core::StrCat(" (NATS: ", cause, ")")));
+    return NatsError(s, fmt::format("{}: subscribing to reply inbox{}", conn_label,
+                                    cause.empty() ? "" : fmt::format(" (NATS: {})", cause)));
   }
   // Replies are small; a generous count limit avoids dropping replies in a
   // burst (a dropped reply only costs a timeout, never a wrong value), and
@@ -353,7 +353,7 @@ core::StatusOr<std::unique_ptr<NatsConnection::Subscription>> NatsConnection::Su
   if (s != NATS_OK) {
     delete closure;
     return core::UnavailableError(
-        core::StrCat("subscribing to \"", subject, "\": ", natsStatus_GetText(s)));
+        fmt::format("subscribing to \"{}\": {}", subject, natsStatus_GetText(s)));
   }
   natsSubscription_SetOnCompleteCB(sub, &OnSubscriptionComplete, closure);
   // After the completion callback is set (cnats may drop the subscription as
@@ -380,8 +380,8 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
     observer_.OnRequestDone(options_.name, "disconnected", 0);
     // Goes to tenants (KEDA events): names the connection, never its URLs;
     // the operator finds them in the scaler's own log and flags.
-    done(core::UnavailableError(core::StrCat(
-        "NATS connection \"", options_.name, "\" is not connected; ",
+    done(core::UnavailableError(fmt::format(
+        "NATS connection \"{}\" is not connected; {}", options_.name,
         dead_.load() ? "it was closed for good and the scaler reports unhealthy to be restarted"
                      : "retrying in the background")));
     return;
@@ -414,9 +414,9 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
   }
   if (overloaded) {
     observer_.OnRequestDone(options_.name, "overloaded", 0);
-    done(core::ResourceExhaustedError(core::StrCat(
-        "too many JetStream API requests in flight on connection \"", options_.name,
-        "\" (limit ", options_.max_in_flight, "); retry later")));
+    done(core::ResourceExhaustedError(fmt::format(
+        "too many JetStream API requests in flight on connection \"{}\" (limit {}); retry later",
+        options_.name, options_.max_in_flight)));
     return;
   }
   observer_.OnRequestSent(options_.name);
@@ -426,9 +426,9 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
   Pending pending;
   if (!TakePending(id, &pending)) return;  // already failed by timer/disconnect
   Finish(std::move(pending),
-         core::ResourceExhaustedError(core::StrCat(
-             "NATS connection \"", options_.name,
-             "\" is not keeping up with writes (its peer is not reading); retry later")),
+         core::ResourceExhaustedError(fmt::format("NATS connection \"{}\" is not keeping up with "
+                                                  "writes (its peer is not reading); retry later",
+                                                  options_.name)),
          "overloaded");
 }
 
@@ -450,19 +450,21 @@ void NatsConnection::PublishNow(const Publish& publish) {
     const auto hold =
         std::chrono::duration_cast<core::SteadyTime::duration>(options_.stall_hold).count();
     if (previous == 0 || Ticks(start) - previous >= hold) {  // a new episode
-      logger_->Warn("NATS peer is not reading: a write stalled; reporting not ready",
-                    {{"connection", options_.name},
-                     {"write_ms", core::StrCat(std::chrono::duration_cast<
-                                                   std::chrono::milliseconds>(took).count())}});
+      logger_->Warn(
+          "NATS peer is not reading: a write stalled; reporting not ready",
+          {{"connection", options_.name},
+           {"write_ms",
+            fmt::format("{}",
+                        std::chrono::duration_cast<std::chrono::milliseconds>(took).count())}});
     }
   }
   if (s == NATS_OK) return;
   Pending pending;
   if (!TakePending(publish.id, &pending)) return;  // already failed by timer/disconnect
-  Finish(std::move(pending),
-         core::UnavailableError(core::StrCat("publishing to NATS failed: ",
-                                             natsStatus_GetText(s))),
-         "disconnected");
+  Finish(
+      std::move(pending),
+      core::UnavailableError(fmt::format("publishing to NATS failed: {}", natsStatus_GetText(s))),
+      "disconnected");
 }
 
 bool NatsConnection::TakePending(uint64_t id, Pending* out) {
@@ -497,9 +499,8 @@ void NatsConnection::Expire(uint64_t id) {
   if (!TakePending(id, &pending)) return;  // answered or failed meanwhile
   pending.timer = 0;                       // running now
   Finish(std::move(pending),
-         core::UnavailableError(core::StrCat("NATS did not answer within the request "
-                                             "deadline (connection \"",
-                                             options_.name, "\")")),
+         core::UnavailableError(fmt::format(
+             "NATS did not answer within the request deadline (connection \"{}\")", options_.name)),
          "timeout");
 }
 
@@ -560,7 +561,7 @@ void NatsConnection::Ping() {
 std::string NatsConnection::ReplySubject(uint64_t id, uint64_t secret) const {
   char hex[17];
   std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(secret));
-  return core::StrCat(inbox_prefix_, id, "_", std::string_view(hex, 16));
+  return fmt::format("{}{}_{}", inbox_prefix_, id, std::string_view(hex, 16));
 }
 
 void NatsConnection::OnReply(natsMsg* msg) {
@@ -607,9 +608,9 @@ void NatsConnection::OnReply(natsMsg* msg) {
   const int len = natsMsg_GetDataLength(msg);
   if (len < 0 || static_cast<size_t>(len) > options_.max_reply_bytes) {
     Finish(std::move(pending),
-           core::UnavailableError(core::StrCat(
-               "NATS reply of ", len, " bytes on connection \"", options_.name,
-               "\" exceeds the ", options_.max_reply_bytes, "-byte limit; ignored")),
+           core::UnavailableError(fmt::format(
+               "NATS reply of {} bytes on connection \"{}\" exceeds the {}-byte limit; ignored",
+               len, options_.name, options_.max_reply_bytes)),
            "other");
     return;
   }
@@ -645,8 +646,8 @@ void NatsConnection::OnDisconnected(natsConnection* nc, void* self) {
   c->observer_.OnConnectionState(c->options_.name, false);
   // Replies to requests already sent cannot arrive on a dead socket: fail them
   // now instead of at their deadline.
-  c->FailAll(core::UnavailableError(core::StrCat("NATS connection \"", c->options_.name,
-                                                 "\" was lost; reconnecting")),
+  c->FailAll(core::UnavailableError(
+                 fmt::format("NATS connection \"{}\" was lost; reconnecting", c->options_.name)),
              "disconnected");
   if (c->stopping_requested_.load()) return;  // our own Close(), not an outage
   const char* text = nullptr;

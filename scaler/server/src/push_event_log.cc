@@ -1,5 +1,7 @@
 #include "push_event_log.h"
 
+#include <fmt/format.h>
+
 #include "jss/core/strings.h"
 
 namespace jss::server {
@@ -70,9 +72,10 @@ bool PushEventLog::Admit() {
     ++in_window_;
   }
   if (dropped > 0) {
-    logger_->Warn("push watcher log lines were suppressed (rate limit); see "
-                  "jetstream_scaler_push_failing_watchers",
-                  {{"suppressed", core::StrCat(dropped)}});
+    logger_->Warn(
+        "push watcher log lines were suppressed (rate limit); see "
+        "jetstream_scaler_push_failing_watchers",
+        {{"suppressed", fmt::format("{}", dropped)}});
   }
   return true;
 }

@@ -1,5 +1,6 @@
 #include "jss/server/server.h"
 
+#include <fmt/format.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -11,17 +12,22 @@
 
 #include <algorithm>
 #include <atomic>
-#include <limits>
 #include <condition_variable>
+#include <fstream>
+#include <limits>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
-#include <fstream>
-#include <map>
-#include <sstream>
-
+#include "jss/core/access_policy.h"
+#include "jss/core/activity_hub.h"
 #include "jss/core/coalescing_lag_source.h"
 #include "jss/core/duration.h"
+#include "jss/core/pacer.h"
+#include "jss/core/scheduler.h"
+#include "jss/core/status.h"
+#include "jss/core/strings.h"
 #include "jss/grpc/external_scaler_service.h"
 #include "jss/metrics/http_server.h"
 #include "jss/metrics/scaler_metrics.h"
@@ -29,12 +35,6 @@
 #include "jss/nats/jetstream_lag_source.h"
 #include "jss/nats/nats_connection.h"
 #include "jss/nats/nats_wakeup_source.h"
-#include "jss/core/access_policy.h"
-#include "jss/core/activity_hub.h"
-#include "jss/core/pacer.h"
-#include "jss/core/scheduler.h"
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
 #include "push_event_log.h"
 #include "serving_status.h"
 
@@ -56,7 +56,7 @@ constexpr std::chrono::milliseconds kDrainMargin{300};
 
 core::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return core::InvalidArgumentError(core::StrCat("--", flag, ": cannot read \"", path, "\""));
+  if (!in) return core::InvalidArgumentError(fmt::format("--{}: cannot read \"{}\"", flag, path));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -106,8 +106,7 @@ core::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const a
     auto content = ReadFile(flag, path);
     if (!content.ok()) return content.status();
     if (content->find("-----BEGIN") == std::string::npos) {
-      return core::InvalidArgumentError(
-          core::StrCat("--", flag, ": \"", path, "\" holds no PEM block"));
+      return core::InvalidArgumentError(fmt::format("--{}: \"{}\" holds no PEM block", flag, path));
     }
   }
   const auto refresh = static_cast<unsigned int>(
@@ -218,7 +217,7 @@ class ServerImpl final : public Server {
       if (!policy.ok()) return policy.status();
       policy_text_ = *text;
       logger_->Info("access policy loaded", {{"file", config_.policy_file},
-                                             {"rules", core::StrCat(policy->rule_count())}});
+                                             {"rules", fmt::format("{}", policy->rule_count())}});
       policy_.Replace(std::move(*policy));
       ScheduleReload();
     }
@@ -242,9 +241,9 @@ class ServerImpl final : public Server {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc_server_ = BuildGrpcServer(config_.grpc_address, &grpc_port_);
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
-      return core::InvalidArgumentError(core::StrCat(
-          "--grpc-address \"", config_.grpc_address,
-          "\": cannot listen there (bad host:port, or the port is in use)"));
+      return core::InvalidArgumentError(fmt::format(
+          "--grpc-address \"{}\": cannot listen there (bad host:port, or the port is in use)",
+          config_.grpc_address));
     }
     auto http = metrics::HttpServer::Start(
         config_.metrics_address, metrics_->registry(), [this] { return AllConnected(); },
@@ -258,13 +257,13 @@ class ServerImpl final : public Server {
     serving_status_->Start();
     logger_->Info("jetstream-scaler started",
                   {{"version", app::VersionText()},
-                   {"grpc_port", core::StrCat(grpc_port_)},
-                   {"metrics_port", core::StrCat(http_->port())},
-                   {"grpc_tls", config_.grpc_tls_cert_file.empty()          ? "off"
+                   {"grpc_port", fmt::format("{}", grpc_port_)},
+                   {"metrics_port", fmt::format("{}", http_->port())},
+                   {"grpc_tls", config_.grpc_tls_cert_file.empty()        ? "off"
                                 : config_.grpc_tls_client_ca_file.empty() ? "on"
                                                                           : "mtls"},
                    {"policy", config_.policy_file.empty() ? "allow-all" : config_.policy_file},
-                   {"connections", core::StrCat(connections_.size())}});
+                   {"connections", fmt::format("{}", connections_.size())}});
     return core::OkStatus();
   }
 
@@ -421,7 +420,7 @@ class ServerImpl final : public Server {
   // GOAWAY, unary calls in flight get --request-timeout + 1s to finish.
   void LetConnectionsGo(std::chrono::steady_clock::duration down) {
     std::string address = config_.grpc_address;
-    address = core::StrCat(address.substr(0, address.rfind(':') + 1), grpc_port_);
+    address = fmt::format("{}{}", address.substr(0, address.rfind(':') + 1), grpc_port_);
     std::unique_ptr<grpc::Server> fresh = BuildGrpcServer(address, nullptr);
     std::unique_ptr<grpc::Server> old;
     grpc::Server* current = nullptr;
@@ -477,9 +476,9 @@ class ServerImpl final : public Server {
                          {{"error", policy.status().message()}});
           metrics_->OnPolicyReload(false);
         } else {
-          logger_->Info("access policy reloaded",
-                        {{"file", config_.policy_file},
-                         {"rules", core::StrCat(policy->rule_count())}});
+          logger_->Info(
+              "access policy reloaded",
+              {{"file", config_.policy_file}, {"rules", fmt::format("{}", policy->rule_count())}});
           policy_.Replace(std::move(*policy));
           metrics_->OnPolicyReload(true);
         }

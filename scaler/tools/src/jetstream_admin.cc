@@ -1,5 +1,6 @@
 #include "jss/tools/jetstream_admin.h"
 
+#include <fmt/format.h>
 #include <nats/nats.h>
 
 #include "jss/core/strings.h"
@@ -8,8 +9,8 @@ namespace jss::tools {
 namespace {
 
 core::Status JsError(std::string_view what, natsStatus s, jsErrCode code) {
-  return core::UnavailableError(core::StrCat(what, ": ", natsStatus_GetText(s),
-                                             " (JetStream error ", static_cast<int>(code), ")"));
+  return core::UnavailableError(fmt::format("{}: {} (JetStream error {})", what,
+                                            natsStatus_GetText(s), static_cast<int>(code)));
 }
 
 }  // namespace
@@ -17,11 +18,10 @@ core::Status JsError(std::string_view what, natsStatus s, jsErrCode code) {
 core::StatusOr<std::unique_ptr<JetStreamAdmin>> JetStreamAdmin::Connect(const std::string& url) {
   std::unique_ptr<JetStreamAdmin> admin(new JetStreamAdmin());
   if (natsStatus s = natsConnection_ConnectTo(&admin->conn_, url.c_str()); s != NATS_OK) {
-    return core::UnavailableError(
-        core::StrCat("connecting to ", url, ": ", natsStatus_GetText(s)));
+    return core::UnavailableError(fmt::format("connecting to {}: {}", url, natsStatus_GetText(s)));
   }
   if (natsStatus s = natsConnection_JetStream(&admin->js_, admin->conn_, nullptr); s != NATS_OK) {
-    return core::UnavailableError(core::StrCat("JetStream context: ", natsStatus_GetText(s)));
+    return core::UnavailableError(fmt::format("JetStream context: {}", natsStatus_GetText(s)));
   }
   return admin;
 }
@@ -45,7 +45,7 @@ core::Status JetStreamAdmin::AddStream(const StreamSpec& spec) {
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_AddStream(&si, js_, &cfg, nullptr, &code);
   if (si != nullptr) jsStreamInfo_Destroy(si);
-  if (s != NATS_OK) return JsError(core::StrCat("adding stream ", spec.name), s, code);
+  if (s != NATS_OK) return JsError(fmt::format("adding stream {}", spec.name), s, code);
   return core::OkStatus();
 }
 
@@ -59,14 +59,14 @@ core::Status JetStreamAdmin::AddConsumer(const ConsumerSpec& spec) {
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_AddConsumer(&ci, js_, spec.stream.c_str(), &cfg, nullptr, &code);
   if (ci != nullptr) jsConsumerInfo_Destroy(ci);
-  if (s != NATS_OK) return JsError(core::StrCat("adding consumer ", spec.durable), s, code);
+  if (s != NATS_OK) return JsError(fmt::format("adding consumer {}", spec.durable), s, code);
   return core::OkStatus();
 }
 
 core::Status JetStreamAdmin::DeleteStream(const std::string& stream) {
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_DeleteStream(js_, stream.c_str(), nullptr, &code);
-  if (s != NATS_OK) return JsError(core::StrCat("deleting stream ", stream), s, code);
+  if (s != NATS_OK) return JsError(fmt::format("deleting stream {}", stream), s, code);
   return core::OkStatus();
 }
 
@@ -74,19 +74,19 @@ core::Status JetStreamAdmin::DeleteConsumer(const std::string& stream,
                                             const std::string& consumer) {
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_DeleteConsumer(js_, stream.c_str(), consumer.c_str(), nullptr, &code);
-  if (s != NATS_OK) return JsError(core::StrCat("deleting consumer ", consumer), s, code);
+  if (s != NATS_OK) return JsError(fmt::format("deleting consumer {}", consumer), s, code);
   return core::OkStatus();
 }
 
 core::Status JetStreamAdmin::Publish(const std::string& subject, int count) {
   for (int i = 0; i < count; ++i) {
-    const std::string body = core::StrCat("message ", i);
+    const std::string body = fmt::format("message {}", i);
     jsPubAck* ack = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
     natsStatus s = js_Publish(&ack, js_, subject.c_str(), body.data(),
                               static_cast<int>(body.size()), nullptr, &code);
     if (ack != nullptr) jsPubAck_Destroy(ack);
-    if (s != NATS_OK) return JsError(core::StrCat("publishing to ", subject), s, code);
+    if (s != NATS_OK) return JsError(fmt::format("publishing to {}", subject), s, code);
   }
   return core::OkStatus();
 }
