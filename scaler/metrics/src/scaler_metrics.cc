@@ -6,9 +6,8 @@
 namespace jss::metrics {
 namespace {
 
-constexpr std::string_view kMethodNames[] = {"IsActive",      "GetMetricSpec",
-                                             "GetMetrics",    "StreamIsActive",
-                                             "StreamMetricSpec", "other"};
+constexpr std::string_view kMethodNames[] = {"IsActive",       "GetMetricSpec",    "GetMetrics",
+                                             "StreamIsActive", "StreamMetricSpec", "other"};
 
 size_t MethodIndex(std::string_view method) {
   for (size_t i = 0; i + 1 < std::size(kMethodNames); ++i) {
@@ -20,8 +19,8 @@ size_t MethodIndex(std::string_view method) {
 // Latency buckets from 50us (cache hit) to 10s (beyond any sane deadline).
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-      0.025,   0.05,   0.1,     0.25,   0.5,   1,     2.5,   5,    10};
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
   return kBuckets;
 }
 
@@ -32,137 +31,126 @@ std::string ReasonLabel(core::StatusCode code) {
   return reason;
 }
 
+// Every metric this scaler exports, named and described once.
+struct MetricDef {
+  const char* name;
+  const char* help;
+};
+constexpr MetricDef kBuildInfo{"jetstream_scaler_build_info", "Build information; always 1."};
+constexpr MetricDef kRpcRequests{"jetstream_scaler_grpc_requests_total",
+                                 "ExternalScaler RPCs answered, by method and gRPC status code."};
+constexpr MetricDef kRpcDuration{"jetstream_scaler_grpc_request_duration_seconds",
+                                 "Time to answer an ExternalScaler RPC, by method."};
+constexpr MetricDef kNatsRequests{"jetstream_scaler_nats_requests_total",
+                                  "JetStream API requests sent to NATS, by connection."};
+constexpr MetricDef kNatsErrors{"jetstream_scaler_nats_request_errors_total",
+                                "JetStream API requests that failed, by connection and reason."};
+constexpr MetricDef kNatsDuration{"jetstream_scaler_nats_request_duration_seconds",
+                                  "JetStream API request round-trip time, by connection."};
+constexpr MetricDef kConnectionUp{"jetstream_scaler_nats_connection_up",
+                                  "1 while the NATS connection is connected, else 0."};
+constexpr MetricDef kReconnects{"jetstream_scaler_nats_reconnects_total",
+                                "Times the NATS connection was re-established."};
+constexpr MetricDef kConsumerLag{"jetstream_scaler_consumer_lag",
+                                 "Last lag (num_pending + num_ack_pending) read for a consumer."};
+constexpr MetricDef kLagReadFailures{"jetstream_scaler_consumer_lag_read_failures_total",
+                                     "Failed lag reads of a consumer that was read "
+                                     "successfully before, by consumer."};
+constexpr MetricDef kLagReadErrors{"jetstream_scaler_lag_read_errors_total",
+                                   "Consumer lag reads that failed, by connection and reason."};
+constexpr MetricDef kSeriesDropped{"jetstream_scaler_metric_series_dropped_total",
+                                   "Series not created because their family reached its cap "
+                                   "(--metrics-max-series), by family."};
+constexpr MetricDef kCacheHits{"jetstream_scaler_lag_cache_hits_total",
+                               "Lag reads answered from the freshness window without NATS."};
+constexpr MetricDef kCacheEntries{"jetstream_scaler_lag_cache_entries",
+                                  "Consumers currently tracked by the lag cache."};
+constexpr MetricDef kPushWatchers{"jetstream_scaler_push_watchers",
+                                  "Consumers watched for StreamIsActive (one per consumer)."};
+constexpr MetricDef kPushStreams{"jetstream_scaler_push_streams", "Open StreamIsActive streams."};
+constexpr MetricDef kPushWakeups{"jetstream_scaler_push_wakeups_total",
+                                 "Immediate lag reads triggered by a publish on an idle consumer."};
+constexpr MetricDef kPushWakeupSubscriptions{
+    "jetstream_scaler_push_wakeup_subscriptions",
+    "Core NATS subscriptions held to wake idle watched consumers."};
+constexpr MetricDef kPushReadRetries{"jetstream_scaler_push_read_retries_total",
+                                     "Watcher reads that failed and are retried with back-off "
+                                     "(the streams stay open), by reason."};
+constexpr MetricDef kPushFailingWatchers{"jetstream_scaler_push_failing_watchers",
+                                         "Watched consumers whose last read failed (retrying "
+                                         "with back-off; their streams hear nothing meanwhile)."};
+constexpr MetricDef kPushPollingFallback{"jetstream_scaler_push_polling_fallback_watchers",
+                                         "Idle watched consumers polled every pushInterval "
+                                         "because their wake-up is off or unavailable."};
+constexpr MetricDef kPushWakeupDenied{"jetstream_scaler_push_wakeup_denied_total",
+                                      "Wake-up subscriptions NATS refused (no subscribe "
+                                      "permission on the consumer's subjects); the watcher "
+                                      "polls every pushInterval instead."};
+constexpr MetricDef kPolicyDenials{
+    "jetstream_scaler_policy_denials_total",
+    "Queries refused by the access policy, by Kubernetes namespace."};
+constexpr MetricDef kPolicyReloads{"jetstream_scaler_policy_reloads_total",
+                                   "Policy file changes applied (ok) or rejected (error; the "
+                                   "previous policy stays in force)."};
+
+prometheus::Family<prometheus::Counter>& FamilyCounter(prometheus::Registry& r,
+                                                       const MetricDef& d) {
+  return prometheus::BuildCounter().Name(d.name).Help(d.help).Register(r);
+}
+prometheus::Family<prometheus::Gauge>& FamilyGauge(prometheus::Registry& r, const MetricDef& d) {
+  return prometheus::BuildGauge().Name(d.name).Help(d.help).Register(r);
+}
+prometheus::Family<prometheus::Histogram>& FamilyHistogram(prometheus::Registry& r,
+                                                           const MetricDef& d) {
+  return prometheus::BuildHistogram().Name(d.name).Help(d.help).Register(r);
+}
+// The one series of a family without labels.
+prometheus::Counter& OneCounter(prometheus::Registry& r, const MetricDef& d) {
+  return FamilyCounter(r, d).Add({});
+}
+prometheus::Gauge& OneGauge(prometheus::Registry& r, const MetricDef& d) {
+  return FamilyGauge(r, d).Add({});
+}
+
 }  // namespace
 
 ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
                              const std::string& version, const std::string& revision,
                              SeriesLimits limits, const core::Clock* clock)
     : registry_(std::move(registry)),
-      build_info_(prometheus::BuildGauge()
-                      .Name("jetstream_scaler_build_info")
-                      .Help("Build information; always 1.")
-                      .Register(*registry_)),
-      rpc_requests_(prometheus::BuildCounter()
-                        .Name("jetstream_scaler_grpc_requests_total")
-                        .Help("ExternalScaler RPCs answered, by method and gRPC status code.")
-                        .Register(*registry_)),
-      rpc_duration_(prometheus::BuildHistogram()
-                        .Name("jetstream_scaler_grpc_request_duration_seconds")
-                        .Help("Time to answer an ExternalScaler RPC, by method.")
-                        .Register(*registry_)),
-      nats_requests_(prometheus::BuildCounter()
-                         .Name("jetstream_scaler_nats_requests_total")
-                         .Help("JetStream API requests sent to NATS, by connection.")
-                         .Register(*registry_)),
-      nats_errors_(prometheus::BuildCounter()
-                       .Name("jetstream_scaler_nats_request_errors_total")
-                       .Help("JetStream API requests that failed, by connection and reason.")
-                       .Register(*registry_)),
-      nats_duration_(prometheus::BuildHistogram()
-                         .Name("jetstream_scaler_nats_request_duration_seconds")
-                         .Help("JetStream API request round-trip time, by connection.")
-                         .Register(*registry_)),
-      connection_up_(prometheus::BuildGauge()
-                         .Name("jetstream_scaler_nats_connection_up")
-                         .Help("1 while the NATS connection is connected, else 0.")
-                         .Register(*registry_)),
-      reconnects_(prometheus::BuildCounter()
-                      .Name("jetstream_scaler_nats_reconnects_total")
-                      .Help("Times the NATS connection was re-established.")
-                      .Register(*registry_)),
-      consumer_lag_(prometheus::BuildGauge()
-                        .Name("jetstream_scaler_consumer_lag")
-                        .Help("Last lag (num_pending + num_ack_pending) read for a consumer.")
-                        .Register(*registry_)),
-      lag_read_failures_(prometheus::BuildCounter()
-                             .Name("jetstream_scaler_consumer_lag_read_failures_total")
-                             .Help("Failed lag reads of a consumer that was read "
-                                   "successfully before, by consumer.")
-                             .Register(*registry_)),
-      lag_read_errors_(prometheus::BuildCounter()
-                           .Name("jetstream_scaler_lag_read_errors_total")
-                           .Help("Consumer lag reads that failed, by connection and reason.")
-                           .Register(*registry_)),
-      series_dropped_(prometheus::BuildCounter()
-                          .Name("jetstream_scaler_metric_series_dropped_total")
-                          .Help("Series not created because their family reached its cap "
-                                "(--metrics-max-series), by family.")
-                          .Register(*registry_)),
-      cache_hits_(prometheus::BuildCounter()
-                      .Name("jetstream_scaler_lag_cache_hits_total")
-                      .Help("Lag reads answered from the freshness window without NATS.")
-                      .Register(*registry_)
-                      .Add({})),
-      cache_entries_(prometheus::BuildGauge()
-                         .Name("jetstream_scaler_lag_cache_entries")
-                         .Help("Consumers currently tracked by the lag cache.")
-                         .Register(*registry_)
-                         .Add({})),
-      push_watchers_(prometheus::BuildGauge()
-                         .Name("jetstream_scaler_push_watchers")
-                         .Help("Consumers watched for StreamIsActive (one per consumer).")
-                         .Register(*registry_)
-                         .Add({})),
-      push_streams_(prometheus::BuildGauge()
-                        .Name("jetstream_scaler_push_streams")
-                        .Help("Open StreamIsActive streams.")
-                        .Register(*registry_)
-                        .Add({})),
-      push_wakeups_(prometheus::BuildCounter()
-                        .Name("jetstream_scaler_push_wakeups_total")
-                        .Help("Immediate lag reads triggered by a publish on an idle consumer.")
-                        .Register(*registry_)
-                        .Add({})),
-      push_wakeup_subscriptions_(
-          prometheus::BuildGauge()
-              .Name("jetstream_scaler_push_wakeup_subscriptions")
-              .Help("Core NATS subscriptions held to wake idle watched consumers.")
-              .Register(*registry_)
-              .Add({})),
-      push_read_retries_(prometheus::BuildCounter()
-                             .Name("jetstream_scaler_push_read_retries_total")
-                             .Help("Watcher reads that failed and are retried with back-off "
-                                   "(the streams stay open), by reason.")
-                             .Register(*registry_)),
-      push_failing_watchers_(prometheus::BuildGauge()
-                                 .Name("jetstream_scaler_push_failing_watchers")
-                                 .Help("Watched consumers whose last read failed (retrying "
-                                       "with back-off; their streams hear nothing meanwhile).")
-                                 .Register(*registry_)
-                                 .Add({})),
-      push_polling_fallback_(prometheus::BuildGauge()
-                                 .Name("jetstream_scaler_push_polling_fallback_watchers")
-                                 .Help("Idle watched consumers polled every pushInterval "
-                                       "because their wake-up is off or unavailable.")
-                                 .Register(*registry_)
-                                 .Add({})),
-      push_wakeup_denied_(prometheus::BuildCounter()
-                              .Name("jetstream_scaler_push_wakeup_denied_total")
-                              .Help("Wake-up subscriptions NATS refused (no subscribe "
-                                    "permission on the consumer's subjects); the watcher "
-                                    "polls every pushInterval instead.")
-                              .Register(*registry_)
-                              .Add({})),
-      policy_denials_(prometheus::BuildCounter()
-                          .Name("jetstream_scaler_policy_denials_total")
-                          .Help("Queries refused by the access policy, by Kubernetes namespace.")
-                          .Register(*registry_)),
-      policy_reloads_(prometheus::BuildCounter()
-                          .Name("jetstream_scaler_policy_reloads_total")
-                          .Help("Policy file changes applied (ok) or rejected (error; the "
-                                "previous policy stays in force).")
-                          .Register(*registry_)),
+      build_info_(FamilyGauge(*registry_, kBuildInfo)),
+      rpc_requests_(FamilyCounter(*registry_, kRpcRequests)),
+      rpc_duration_(FamilyHistogram(*registry_, kRpcDuration)),
+      nats_requests_(FamilyCounter(*registry_, kNatsRequests)),
+      nats_errors_(FamilyCounter(*registry_, kNatsErrors)),
+      nats_duration_(FamilyHistogram(*registry_, kNatsDuration)),
+      connection_up_(FamilyGauge(*registry_, kConnectionUp)),
+      reconnects_(FamilyCounter(*registry_, kReconnects)),
+      consumer_lag_(FamilyGauge(*registry_, kConsumerLag)),
+      lag_read_failures_(FamilyCounter(*registry_, kLagReadFailures)),
+      lag_read_errors_(FamilyCounter(*registry_, kLagReadErrors)),
+      series_dropped_(FamilyCounter(*registry_, kSeriesDropped)),
+      cache_hits_(OneCounter(*registry_, kCacheHits)),
+      cache_entries_(OneGauge(*registry_, kCacheEntries)),
+      push_watchers_(OneGauge(*registry_, kPushWatchers)),
+      push_streams_(OneGauge(*registry_, kPushStreams)),
+      push_wakeups_(OneCounter(*registry_, kPushWakeups)),
+      push_wakeup_subscriptions_(OneGauge(*registry_, kPushWakeupSubscriptions)),
+      push_read_retries_(FamilyCounter(*registry_, kPushReadRetries)),
+      push_failing_watchers_(OneGauge(*registry_, kPushFailingWatchers)),
+      push_polling_fallback_(OneGauge(*registry_, kPushPollingFallback)),
+      push_wakeup_denied_(OneCounter(*registry_, kPushWakeupDenied)),
+      policy_denials_(FamilyCounter(*registry_, kPolicyDenials)),
+      policy_reloads_(FamilyCounter(*registry_, kPolicyReloads)),
       policy_reloads_ok_(policy_reloads_.Add({{"result", "ok"}})),
       policy_reloads_error_(policy_reloads_.Add({{"result", "error"}})),
-      lag_series_(consumer_lag_, limits,
-                  series_dropped_.Add({{"family", "jetstream_scaler_consumer_lag"}}),
+      lag_series_(consumer_lag_, limits, series_dropped_.Add({{"family", kConsumerLag.name}}),
                   clock != nullptr ? *clock : steady_clock_),
-      failure_series_(
-          lag_read_failures_, limits,
-          series_dropped_.Add({{"family", "jetstream_scaler_consumer_lag_read_failures_total"}}),
-          clock != nullptr ? *clock : steady_clock_),
+      failure_series_(lag_read_failures_, limits,
+                      series_dropped_.Add({{"family", kLagReadFailures.name}}),
+                      clock != nullptr ? *clock : steady_clock_),
       denial_series_(policy_denials_, limits,
-                     series_dropped_.Add({{"family", "jetstream_scaler_policy_denials_total"}}),
+                     series_dropped_.Add({{"family", kPolicyDenials.name}}),
                      clock != nullptr ? *clock : steady_clock_) {
   build_info_.Add({{"version", version}, {"revision", revision}}).Set(1);
 }
@@ -267,8 +255,7 @@ void ScalerMetrics::OnRpcDone(std::string_view method, core::StatusCode code, do
   counter->Increment();
   prometheus::Histogram* histogram = rpc_histogram_cache_[m].load(std::memory_order_acquire);
   if (histogram == nullptr) {
-    histogram =
-        &rpc_duration_.Add({{"method", std::string(kMethodNames[m])}}, LatencyBuckets());
+    histogram = &rpc_duration_.Add({{"method", std::string(kMethodNames[m])}}, LatencyBuckets());
     rpc_histogram_cache_[m].store(histogram, std::memory_order_release);
   }
   histogram->Observe(seconds);
