@@ -384,7 +384,7 @@ void DefineReadFlags(Flags& f, Config& c) {
           "it names are counted in metric_series_dropped_total; 0 omits names altogether");
   f.Count("max-streams", &c.max_streams, 1, 1000000,
           "open StreamIsActive/StreamMetricSpec streams in total before new ones get "
-          "RESOURCE_EXHAUSTED (each costs ~20 KiB)");
+          "RESOURCE_EXHAUSTED (each costs ~23 KiB)");
   f.Count("max-streams-per-connection", &c.max_streams_per_connection, 1, 1000000,
           "open streams per client connection (KEDA uses one for all its ScaledObjects)");
   f.Duration("min-push-interval", &c.min_push_interval, core::kPushIntervalRange,
