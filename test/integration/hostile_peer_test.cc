@@ -21,18 +21,65 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(StallingPeerTest, RequestsNeverBlockTheCallerAndTheConnectionReportsStalled) {
-  StallingNatsPeer peer;
+// A NatsConnection under test, with the observer and scheduler that must outlive it.
+struct TestConnection {
   core::NullObserver observer;
   core::ThreadScheduler scheduler;
+  std::unique_ptr<nats::NatsConnection> conn;
+
+  // Opens and waits until connected; otherwise a test failure and no `conn`.
+  explicit TestConnection(nats::NatsConnectionOptions options) {
+    auto opened = nats::NatsConnection::Open(std::move(options), observer, logging::Logger::Null(),
+                                             scheduler);
+    if (!opened.ok()) {
+      ADD_FAILURE() << opened.status().ToString();
+      return;
+    }
+    conn = std::move(*opened);
+    if (!WaitFor([&] { return conn->IsConnected(); })) ADD_FAILURE() << "never connected";
+  }
+};
+
+nats::NatsConnectionOptions Pinging(const std::string& url, std::chrono::milliseconds ping,
+                                    std::chrono::milliseconds pong) {
+  nats::NatsConnectionOptions options;
+  options.servers = {url};
+  options.ping_interval = ping;
+  options.pong_timeout = pong;
+  return options;
+}
+
+// Sends one request with `deadline` and waits (WaitFor's bound) for its answer;
+// INTERNAL "no answer" if none came. The answer lives in shared state, so a
+// reply arriving after the wait touches nothing freed.
+core::StatusOr<std::string> Ask(nats::NatsConnection& conn, const std::string& subject,
+                                std::chrono::milliseconds deadline) {
+  struct Answer {
+    std::mutex mu;
+    std::optional<core::StatusOr<std::string>> value;
+  };
+  auto answer = std::make_shared<Answer>();
+  conn.Request(subject, std::chrono::steady_clock::now() + deadline,
+               [answer](const core::StatusOr<std::string>& reply) {
+                 std::lock_guard<std::mutex> lock(answer->mu);
+                 answer->value = reply;
+               });
+  WaitFor([&] {
+    std::lock_guard<std::mutex> lock(answer->mu);
+    return answer->value.has_value();
+  });
+  std::lock_guard<std::mutex> lock(answer->mu);
+  return answer->value.value_or(core::InternalError("no answer"));
+}
+
+TEST(StallingPeerTest, RequestsNeverBlockTheCallerAndTheConnectionReportsStalled) {
+  StallingNatsPeer peer;
   nats::NatsConnectionOptions options;
   options.servers = {peer.url()};
   options.write_deadline = 300ms;
-  auto opened =
-      nats::NatsConnection::Open(options, observer, logging::Logger::Null(), scheduler);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
-  ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
+  TestConnection tc(options);
+  ASSERT_NE(tc.conn, nullptr);
+  std::unique_ptr<nats::NatsConnection>& conn = tc.conn;
   EXPECT_FALSE(conn->IsStalled());
 
   // 200 requests with 64 KiB subjects: 12.5 MiB, far more than the socket
@@ -89,104 +136,55 @@ TEST(StallingPeerTest, RequestsNeverBlockTheCallerAndTheConnectionReportsStalled
 // stop coming.
 TEST(SilentPeerTest, AnUnansweredPingMarksTheConnectionUnresponsiveAndReadsFailAtOnce) {
   StallingNatsPeer peer;
-  core::NullObserver observer;
-  core::ThreadScheduler scheduler;
-  nats::NatsConnectionOptions options;
-  options.servers = {peer.url()};
-  options.ping_interval = 100ms;
-  options.pong_timeout = 200ms;
-  auto opened =
-      nats::NatsConnection::Open(options, observer, logging::Logger::Null(), scheduler);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
-  ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
+  TestConnection tc(Pinging(peer.url(), 100ms, 200ms));
+  ASSERT_NE(tc.conn, nullptr);
+  nats::NatsConnection& conn = *tc.conn;
 
-  ASSERT_TRUE(WaitFor([&] { return conn->IsUnresponsive(); }))
+  ASSERT_TRUE(WaitFor([&] { return conn.IsUnresponsive(); }))
       << "a peer that stopped answering PINGs was not noticed";
-  EXPECT_TRUE(conn->IsStalled()) << "an unresponsive peer must make the scaler not ready";
+  EXPECT_TRUE(conn.IsStalled()) << "an unresponsive peer must make the scaler not ready";
 
   // A read with a long deadline is failed by the known silence, not left to
-  // run into its deadline (which would outlast WaitFor).
-  std::mutex mu;
-  std::optional<core::StatusOr<std::string>> answer;
-  conn->Request("$JS.API.CONSUMER.INFO.S.C", std::chrono::steady_clock::now() + 120s,
-                [&](const core::StatusOr<std::string>& reply) {
-                  std::lock_guard<std::mutex> lock(mu);
-                  answer = reply;
-                });
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return answer.has_value();
-  })) << "a read on a silent connection waited for its deadline";
-  std::lock_guard<std::mutex> lock(mu);
-  ASSERT_FALSE(answer->ok()) << "a silent peer produced a value: " << **answer;
-  EXPECT_EQ(answer->status().code(), core::StatusCode::kUnavailable);
-  EXPECT_THAT(answer->status().message(), ::testing::HasSubstr("is not answering"));
+  // run into its deadline (which would outlast Ask's wait: "no answer").
+  const auto answer = Ask(conn, "$JS.API.CONSUMER.INFO.S.C", 120s);
+  ASSERT_FALSE(answer.ok()) << "a silent peer produced a value: " << *answer;
+  EXPECT_EQ(answer.status().code(), core::StatusCode::kUnavailable) << answer.status().ToString();
+  EXPECT_THAT(answer.status().message(), ::testing::HasSubstr("is not answering"));
 }
 
 TEST(SilentPeerTest, ALiveServerAnswersPingsAndStaysResponsive) {
   std::string error;
   auto nats = NatsServerProcess::Start({}, &error);
   ASSERT_NE(nats, nullptr) << error;
-  core::NullObserver observer;
-  core::ThreadScheduler scheduler;
-  nats::NatsConnectionOptions options;
-  options.servers = {nats->url()};
-  options.ping_interval = 50ms;
-  options.pong_timeout = 2s;
-  auto opened =
-      nats::NatsConnection::Open(options, observer, logging::Logger::Null(), scheduler);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
-  ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
+  TestConnection tc(Pinging(nats->url(), 50ms, 2s));
+  ASSERT_NE(tc.conn, nullptr);
   // Quiet for several ping intervals: each one sends a PING that is answered.
-  ASSERT_TRUE(WaitFor([&] { return conn->pongs() >= 3; }));
-  EXPECT_FALSE(conn->IsUnresponsive());
-  EXPECT_FALSE(conn->IsStalled());
+  ASSERT_TRUE(WaitFor([&] { return tc.conn->pongs() >= 3; }));
+  EXPECT_FALSE(tc.conn->IsUnresponsive());
+  EXPECT_FALSE(tc.conn->IsStalled());
 }
 
 TEST(SilentPeerTest, AServerThatAnswersAgainIsUsedAgain) {
   std::string error;
   auto nats = NatsServerProcess::Start({}, &error);
   ASSERT_NE(nats, nullptr) << error;
-  core::NullObserver observer;
-  core::ThreadScheduler scheduler;
-  nats::NatsConnectionOptions options;
-  options.servers = {nats->url()};
-  options.ping_interval = 100ms;
-  options.pong_timeout = 200ms;
-  auto opened =
-      nats::NatsConnection::Open(options, observer, logging::Logger::Null(), scheduler);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  std::unique_ptr<nats::NatsConnection> conn = std::move(*opened);
-  ASSERT_TRUE(WaitFor([&] { return conn->IsConnected(); }));
+  TestConnection tc(Pinging(nats->url(), 100ms, 200ms));
+  ASSERT_NE(tc.conn, nullptr);
+  nats::NatsConnection& conn = *tc.conn;
 
   nats->Pause();  // the socket stays open, nothing is answered
-  const bool noticed = WaitFor([&] { return conn->IsUnresponsive(); });
+  const bool noticed = WaitFor([&] { return conn.IsUnresponsive(); });
   nats->Resume();
   ASSERT_TRUE(noticed) << "a frozen server was not noticed";
-  EXPECT_TRUE(WaitFor([&] { return !conn->IsUnresponsive() && !conn->IsStalled(); }))
+  EXPECT_TRUE(WaitFor([&] { return !conn.IsUnresponsive() && !conn.IsStalled(); }))
       << "the server answers again but the connection stays unresponsive";
   // Reads go to NATS again (a JetStream error from the server, not a local refusal).
-  std::mutex mu;
-  std::optional<core::StatusOr<std::string>> answer;
+  core::Status last = core::OkStatus();
   ASSERT_TRUE(WaitFor([&] {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      answer.reset();
-    }
-    conn->Request("$JS.API.CONSUMER.INFO.NOPE.C", std::chrono::steady_clock::now() + 2s,
-                  [&](const core::StatusOr<std::string>& reply) {
-                    std::lock_guard<std::mutex> lock(mu);
-                    answer = reply;
-                  });
-    WaitFor([&] {
-      std::lock_guard<std::mutex> lock(mu);
-      return answer.has_value();
-    });
-    std::lock_guard<std::mutex> lock(mu);
-    return answer.has_value() && answer->ok();
-  })) << (answer && !answer->ok() ? answer->status().ToString() : "");
+    const auto answer = Ask(conn, "$JS.API.CONSUMER.INFO.NOPE.C", 2s);
+    last = answer.status();
+    return answer.ok();
+  })) << last.ToString();
 }
 
 class StallingPeerScalerTest : public ScalerFixture {};
@@ -344,36 +342,18 @@ class HostileReplyTest : public ::testing::Test {
     ASSERT_NE(nats_, nullptr) << error;
     nats::NatsConnectionOptions options;
     options.servers = {nats_->url()};
-    auto opened =
-        nats::NatsConnection::Open(options, observer_, logging::Logger::Null(), scheduler_);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    conn_ = std::move(*opened);
-    ASSERT_TRUE(WaitFor([&] { return conn_->IsConnected(); }));
+    connection_ = std::make_unique<TestConnection>(options);
+    ASSERT_NE(connection_->conn, nullptr);
     responder_ = std::make_unique<Responder>(nats_->url());
   }
 
-  // Sends one request and waits for its answer (bounded by `timeout`).
   core::StatusOr<std::string> Ask(const std::string& subject,
-                                  std::chrono::milliseconds timeout = 2000ms) {
-    std::mutex mu;
-    std::optional<core::StatusOr<std::string>> answer;
-    conn_->Request(subject, std::chrono::steady_clock::now() + timeout,
-                   [&](const core::StatusOr<std::string>& reply) {
-                     std::lock_guard<std::mutex> lock(mu);
-                     answer = reply;
-                   });
-    EXPECT_TRUE(WaitFor([&] {
-      std::lock_guard<std::mutex> lock(mu);
-      return answer.has_value();
-    }));
-    std::lock_guard<std::mutex> lock(mu);
-    return answer.value_or(core::InternalError("no answer"));
+                                  std::chrono::milliseconds deadline = 2000ms) {
+    return testing::Ask(*connection_->conn, subject, deadline);
   }
 
-  core::NullObserver observer_;
-  core::ThreadScheduler scheduler_;  // outlives the connection
   std::unique_ptr<NatsServerProcess> nats_;
-  std::unique_ptr<nats::NatsConnection> conn_;
+  std::unique_ptr<TestConnection> connection_;
   std::unique_ptr<Responder> responder_;
 };
 
@@ -400,11 +380,11 @@ TEST_F(HostileReplyTest, ReplySubjectsCannotBeGuessedFromAnEarlierOne) {
   responder_->set_body("");
   std::mutex mu;
   std::optional<core::StatusOr<std::string>> answer;
-  conn_->Request("hostile.second", std::chrono::steady_clock::now() + 1500ms,
-                 [&](const core::StatusOr<std::string>& reply) {
-                   std::lock_guard<std::mutex> lock(mu);
-                   answer = reply;
-                 });
+  connection_->conn->Request("hostile.second", std::chrono::steady_clock::now() + 1500ms,
+                             [&](const core::StatusOr<std::string>& reply) {
+                               std::lock_guard<std::mutex> lock(mu);
+                               answer = reply;
+                             });
   ASSERT_TRUE(WaitFor([&] { return responder_->last_reply_subject() != seen; }));
   const std::string tail = seen.substr(prefix.size());
   const std::string id_text = tail.substr(0, tail.find('_'));
