@@ -97,18 +97,27 @@ int PickFreePort() {
   return ntohs(addr.sin_port);
 }
 
-SilentTcpServer::SilentTcpServer() {
-  listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// Binds `fd` to a free loopback port, listens, and returns the port.
+int ListenOnLoopback(int fd, int backlog) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  listen(fd, backlog);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+SilentTcpServer::SilentTcpServer() {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
   // The kernel completes handshakes into the backlog; we never accept or
   // write, so a client sees a connected socket that stays silent.
-  listen(listen_fd_, 64);
-  socklen_t len = sizeof(addr);
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  port_ = ListenOnLoopback(listen_fd_, 64);
 }
 
 SilentTcpServer::~SilentTcpServer() {
@@ -124,14 +133,7 @@ StallingNatsPeer::StallingNatsPeer() {
   // loopback) small too, so a few hundred KiB of requests fill the path.
   int mss = 536;
   setsockopt(listen_fd_, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  listen(listen_fd_, 16);
-  socklen_t len = sizeof(addr);
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  port_ = ListenOnLoopback(listen_fd_, 16);
   thread_ = std::thread([this] { Serve(); });
 }
 
