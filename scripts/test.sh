@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs unit + integration tests (real nats-server, real
-# gRPC) and the offline platform/chart checks, then the nats CLI e2e
-# (test/e2e/natscli/run.sh), then the same unit and integration tests under
+# gRPC) and the offline platform/chart checks, then the nats CLI and Crossplane
+# e2e (test/e2e/{natscli,crossplane}/run.sh), then the same unit and integration tests under
 # ASan+UBSan and under TSan, then a bounded fuzz run, then
 # the container image: built, size-checked and smoke-tested (scripts/image.sh).
 # Ends with one line "N passed, M failed".
@@ -60,6 +60,10 @@ count_ctest
 step "e2e natscli: the real nats CLI (natscli) and the scaler on nats-server 2.10.5 with the platform's NATS config"
 JSS_BUILD_DIR=build test/e2e/natscli/run.sh 2>&1 | tee "$log"
 count_plain "natscli e2e"
+
+step "e2e crossplane: the real crossplane CLI's validator on the platform's Crossplane manifests"
+test/e2e/crossplane/run.sh 2>&1 | tee "$log"
+count_plain "crossplane e2e"
 
 step "build (ASan+UBSan)"
 if scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DJSS_SANITIZE=ON -DJSS_WERROR=ON \
