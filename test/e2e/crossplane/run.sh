@@ -45,7 +45,7 @@ PK_VERSION=v1.2.1
 PK_SUM=h1:f9kHENnT2uhCbQl4Y0YzqPJX0ap9++9k5E1LMNp3Y6g=
 # Crossplane core as platform/bootstrap/components/00-crossplane.yaml installs it: its CRDs
 # (cluster/crds) are what the platform's API server serves. The CLI is older (v2.2.0, go.mod):
-# from 2.3 on, crank left the core module for github.com/crossplane/cli, which is not served.
+# in v2.3.4 crank is no longer in the core module (it moved to github.com/crossplane/cli, not served).
 XP_CORE_MODULE=github.com/crossplane/crossplane/v2
 XP_CORE_VERSION=v2.3.4
 XP_CORE_SUM=h1:fqYKqtyQjMnodjyKOJUeupf8SSzjLrTWGUrS+aR2z+E=
