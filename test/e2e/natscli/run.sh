@@ -44,10 +44,10 @@ finish() {
   [[ $failed -eq 0 ]]
   exit $?
 }
-# Waits (bounded: 200 x 50 ms) until FILE holds PATTERN.
+# Waits (bounded: 600 x 50 ms) until FILE holds PATTERN.
 await() {
   local file=$1 pattern=$2
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     grep -q -- "$pattern" "$file" 2>/dev/null && return 0
     sleep 0.05
   done
@@ -89,11 +89,12 @@ url=$(grep -o 'nats://127.0.0.1:[0-9]*' "$ports" | head -1)
 monitor=$(grep -o 'http://127.0.0.1:[0-9]*' "$ports" | head -1)
 
 # The CLI reads no context of the machine's user; no terminal (like kubectl exec without -t, and
-# the example Jobs); every request bounded.
+# the example Jobs); every request bounded. The scaler's user waits less: its refused requests
+# end only by that timeout (the server answers a permission violation asynchronously).
 export XDG_CONFIG_HOME=$work/xdg NATS_URL=$url
 unset NATS_CONTEXT NATS_USER NATS_PASSWORD NATS_CREDS NATS_NKEY
-tenant() { timeout 60 "$nats" --timeout=3s "$@" </dev/null 2>&1; }
-as_scaler() { NATS_USER=jetstream-scaler NATS_PASSWORD=$scaler_pw timeout 60 "$nats" --timeout=3s "$@" </dev/null 2>&1; }
+tenant() { timeout 60 "$nats" --timeout=10s "$@" </dev/null 2>&1; }
+as_scaler() { NATS_USER=jetstream-scaler NATS_PASSWORD=$scaler_pw timeout 60 "$nats" --timeout=4s "$@" </dev/null 2>&1; }
 has() { grep -q -- "$2" <<<"$1"; }
 hasnt() { ! grep -q -- "$2" <<<"$1"; }
 json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin)
