@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs unit + integration tests (real nats-server, real
-# gRPC) and the offline platform/chart checks, then the same unit and
-# integration tests under ASan+UBSan and under TSan, then a bounded fuzz run, then
+# gRPC) and the offline platform/chart checks, then the nats CLI and Crossplane
+# e2e (test/e2e/{natscli,crossplane}/run.sh), then the same unit and integration tests under
+# ASan+UBSan and under TSan, then a bounded fuzz run, then
 # the container image: built, size-checked and smoke-tested (scripts/image.sh).
 # Ends with one line "N passed, M failed".
 set -uo pipefail
@@ -28,6 +29,18 @@ count_ctest() {
   failed=$((failed + fails))
 }
 
+# Adds the counts of a script ending "<what>: N passed, M failed" to the totals.
+count_plain() {
+  local line
+  line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
+  if [[ -z "$line" ]]; then
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")))
+  failed=$((failed + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
+}
+
 step() { echo; echo "==== $*"; }
 
 step "dependencies"
@@ -43,6 +56,14 @@ fi
 step "tests: unit, integration, offline platform/chart checks"
 ctest --test-dir build --output-on-failure -j2 --timeout 900 2>&1 | tee "$log"
 count_ctest
+
+step "e2e natscli: the real nats CLI (natscli) and the scaler on nats-server 2.10.5 with the platform's NATS config"
+JSS_BUILD_DIR=build test/e2e/natscli/run.sh 2>&1 | tee "$log"
+count_plain "natscli e2e"
+
+step "e2e crossplane: the real crossplane CLI's validator on the platform's Crossplane manifests"
+test/e2e/crossplane/run.sh 2>&1 | tee "$log"
+count_plain "crossplane e2e"
 
 step "build (ASan+UBSan)"
 if scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DJSS_SANITIZE=ON -DJSS_WERROR=ON \

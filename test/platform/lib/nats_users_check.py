@@ -6,7 +6,7 @@ checks what each one may do.
 
 The chart's config.merge is turned into server configuration the way the NATS chart 1.1.5 does
 (helm/charts/nats/templates/_helpers.tpl, nats.formatConfig: the map as JSON, "<< X >>" strings
-unquoted), the password variables get random values through the environment (as the Secret
+unquoted; nats_chart_conf.py derives the whole nats.conf, test/e2e/natscli runs it), the password variables get random values through the environment (as the Secret
 does in the cluster), and a small NATS protocol client checks: clients without credentials
 (tenants) still use JetStream; the scaler's user reads consumer and stream info but cannot
 publish data, manage JetStream or subscribe to $JS; a wrong password is refused. A copy with a
@@ -31,6 +31,8 @@ import time
 
 import yaml
 
+from nats_chart_conf import format_config
+
 NATS_APP = "platform/bootstrap/components/01-nats.yaml"
 SCALER_APP = "platform/bootstrap/components/02-jetstream-scaler.yaml"
 
@@ -39,8 +41,7 @@ def chart_config(merge, store_dir):
     """nats.formatConfig over our merge map, plus what a test server needs (JetStream store)."""
     conf = copy.deepcopy(merge)
     conf["jetstream"] = {"store_dir": store_dir, "max_memory_store": "<< 64MB >>", "max_file_store": "<< 256MB >>"}
-    text = json.dumps(conf, indent=2, sort_keys=True)
-    return re.sub(r'"<<\s+(.*)\s+>>"', r"\1", text)
+    return format_config(conf)
 
 
 class Client:
