@@ -133,6 +133,65 @@ TEST_F(SecurityTest, PolicyDeniesOtherNamespacesOnEveryRpcAndCountsThem) {
             5);
 }
 
+// Issue 21 item 6: connection selection ran before the policy, so a denied
+// namespace learned connection names (PERMISSION_DENIED naming the one its
+// natsUrl matched, INVALID_ARGUMENT listing them all) and the policy file's
+// path. Now it gets one answer whatever it sends, on every RPC.
+TEST_F(SecurityTest, ADeniedNamespaceGetsOneGenericAnswerWhateverItSends) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  TempDir dir;
+  WriteFile(dir / "policy.json",
+            R"({"rules": [{"namespaces": ["shop"], "connections": ["default"]}]})");
+  StartScaler([&](app::Config& c) {
+    c.policy_file = dir / "policy.json";
+    c.connections = {{"default", {nats_->url()}, false},
+                     {"secret-site", {"nats://127.0.0.1:1"}, true}};
+  });
+  const struct {
+    const char* name;
+    std::map<std::string, std::string> extra;
+  } cases[] = {
+      {"plain", {}},
+      {"configured_nats_url", {{"natsUrl", "nats://127.0.0.1:1"}}},
+      {"unknown_nats_url", {{"natsUrl", "nats://127.0.0.2:4222"}}},
+      {"known_connection", {{"connection", "secret-site"}}},
+      {"unknown_connection", {{"connection", "guess"}}},
+      {"unknown_account", {{"account", "GUESS"}}},
+      {"bad_metadata", {{"lagThreshold", "ten"}}},
+  };
+  std::string first;
+  for (const auto& c : cases) {
+    const auto md = Md("ORDERS", "workers", c.extra);
+    const std::vector<core::Status> answers = {
+        client_->GetMetricSpec(md, "so", "intruder").status(),
+        client_->GetMetrics(md, "", "so", "intruder").status(),
+        client_->IsActive(md, "so", "intruder").status()};
+    for (const core::Status& s : answers) {
+      EXPECT_EQ(s.code(), core::StatusCode::kPermissionDenied) << c.name << ": " << s.ToString();
+      if (first.empty()) first = s.message();
+      EXPECT_EQ(s.message(), first) << c.name;
+      for (const char* leak : {"secret-site", "default", "127.0.0.1", "policy.json", "jss-sec"}) {
+        EXPECT_THAT(s.message(), ::testing::Not(HasSubstr(leak))) << c.name;
+      }
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto reader = client_->stub().StreamIsActive(&ctx, tools::MakeRef(md, "so", "intruder"));
+    externalscaler::IsActiveResponse msg;
+    EXPECT_FALSE(reader->Read(&msg));
+    const grpc::Status end = reader->Finish();
+    EXPECT_EQ(end.error_code(), grpc::StatusCode::PERMISSION_DENIED) << c.name;
+    EXPECT_EQ(end.error_message(), first) << c.name;
+  }
+  EXPECT_THAT(first, HasSubstr("namespace \"intruder\""));
+  // A namespace with a rule is told what it may not read, still without the path.
+  auto other = client_->IsActive(Md("ORDERS", "workers", {{"connection", "secret-site"}}), "so",
+                                 "shop");
+  EXPECT_EQ(other.status().code(), core::StatusCode::kPermissionDenied);
+  EXPECT_THAT(other.status().message(), HasSubstr("\"secret-site\""));
+  EXPECT_THAT(other.status().message(), ::testing::Not(HasSubstr("policy.json")));
+}
+
 TEST_F(SecurityTest, PolicyFileChangesApplyWithoutRestartAndBrokenEditsAreIgnored) {
   CreateStream("ORDERS", "orders.>", "workers");
   TempDir dir;

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <vector>
 
 #include "jss/core/clock.h"
 #include "jss/core/lag_source.h"
+#include "jss/core/scheduler.h"
 
 namespace jss::core {
 
@@ -46,6 +49,34 @@ class ManualLagSource final : public LagSource {
   std::vector<ConsumerKey> keys;  // one per read, in order
   std::vector<SteadyTime> deadlines;  // of each read, in order
   std::vector<LagCallback> pending;
+};
+
+// Holds tasks with their delays; runs them only when the test says so.
+class FakeScheduler final : public Scheduler {
+ public:
+  TaskId RunAfter(std::chrono::milliseconds delay, std::function<void()> task) override {
+    const TaskId id = next_++;
+    tasks[id] = {delay, std::move(task)};
+    return id;
+  }
+  void Cancel(TaskId id) override { tasks.erase(id); }
+  // Runs (and removes) every task whose delay is at most `elapsed`, in id order.
+  void RunDue(std::chrono::milliseconds elapsed) {
+    std::vector<std::function<void()>> due;
+    for (auto it = tasks.begin(); it != tasks.end();) {
+      if (it->second.first <= elapsed) {
+        due.push_back(std::move(it->second.second));
+        it = tasks.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& task : due) task();
+  }
+  std::map<TaskId, std::pair<std::chrono::milliseconds, std::function<void()>>> tasks;
+
+ private:
+  TaskId next_ = 1;
 };
 
 }  // namespace jss::core

@@ -1,5 +1,6 @@
 #include "jss/core/coalescing_lag_source.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -224,6 +225,85 @@ TEST_F(CoalescingTest, ReadSentAfterQueuesBehindAnOlderReadInFlight) {
   upstream_.Complete(ConsumerLag{2, 0});
   EXPECT_EQ(fresh, (std::vector<uint64_t>{2, 2}));
   EXPECT_EQ(observer_.reads, 2);
+}
+
+// Issue 21 item 8: a caller with a short deadline that joins a read started
+// by one with a long deadline is answered at its own deadline, with the typed
+// UNAVAILABLE it gets when it reads alone, not left to gRPC's bare
+// DEADLINE_EXCEEDED when the shared read ends much later.
+TEST_F(CoalescingTest, AShortDeadlineJoiningALongReadIsAnsweredAtItsOwnDeadline) {
+  FakeScheduler scheduler;
+  CoalescingLagSource source(upstream_, clock_, milliseconds(1000), observer_, &scheduler);
+  std::vector<LagResult> long_caller;
+  source.ReadLag(kKey, clock_.Now() + milliseconds(5000),
+                 [&](const LagResult& r) { long_caller.push_back(r); });
+  EXPECT_TRUE(scheduler.tasks.empty()) << "the read's own deadline is the upstream's business";
+  std::vector<LagResult> short_caller;
+  source.ReadLag(kKey, clock_.Now() + milliseconds(300),
+                 [&](const LagResult& r) { short_caller.push_back(r); });
+  EXPECT_EQ(upstream_.reads(), 1) << "it still shares the read";
+  ASSERT_EQ(scheduler.tasks.size(), 1u);
+  EXPECT_EQ(scheduler.tasks.begin()->second.first, milliseconds(300));
+
+  clock_.Advance(milliseconds(299));
+  scheduler.RunDue(milliseconds(299));
+  EXPECT_TRUE(short_caller.empty()) << "never answered before its deadline";
+  clock_.Advance(milliseconds(1));
+  scheduler.RunDue(milliseconds(300));
+  ASSERT_EQ(short_caller.size(), 1u);
+  ASSERT_FALSE(short_caller[0].ok());
+  EXPECT_EQ(short_caller[0].status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(short_caller[0].status().message(),
+              ::testing::HasSubstr("NATS did not answer within the request deadline (connection "
+                                   "\"default\""));
+  EXPECT_TRUE(long_caller.empty()) << "the shared read goes on for the others";
+
+  upstream_.Complete(ConsumerLag{4, 0});
+  ASSERT_EQ(long_caller.size(), 1u);
+  EXPECT_EQ(long_caller[0]->Total(), 4u);
+  EXPECT_EQ(short_caller.size(), 1u) << "answered once";
+}
+
+TEST_F(CoalescingTest, AWaiterAnsweredByTheReadLosesItsTimer) {
+  FakeScheduler scheduler;
+  CoalescingLagSource source(upstream_, clock_, milliseconds(1000), observer_, &scheduler);
+  source.ReadLag(kKey, clock_.Now() + milliseconds(5000), [](const LagResult&) {});
+  int answers = 0;
+  source.ReadLag(kKey, clock_.Now() + milliseconds(300), [&](const LagResult& r) {
+    EXPECT_TRUE(r.ok());
+    ++answers;
+  });
+  ASSERT_EQ(scheduler.tasks.size(), 1u);
+  upstream_.Complete(ConsumerLag{1, 0});
+  EXPECT_EQ(answers, 1);
+  EXPECT_TRUE(scheduler.tasks.empty()) << "its deadline task was cancelled";
+}
+
+TEST_F(CoalescingTest, WaitersOfARetriedReadKeepTheirOwnDeadlines) {
+  FakeScheduler scheduler;
+  CoalescingLagSource source(upstream_, clock_, milliseconds(1000), observer_, &scheduler);
+  // A tiny-deadline caller starts the read; two with time left join it.
+  source.ReadLag(kKey, clock_.Now() + milliseconds(1), [](const LagResult&) {});
+  std::vector<LagResult> mid;
+  std::vector<LagResult> late;
+  source.ReadLag(kKey, clock_.Now() + milliseconds(1000),
+                 [&](const LagResult& r) { mid.push_back(r); });
+  source.ReadLag(kKey, clock_.Now() + milliseconds(4000),
+                 [&](const LagResult& r) { late.push_back(r); });
+  EXPECT_TRUE(scheduler.tasks.empty()) << "both would outlive that read's deadline";
+  clock_.Advance(milliseconds(2));
+  upstream_.Complete(UnavailableError("NATS did not answer within the request deadline"));
+  // The retry runs under the latest deadline; the 1 s caller has a timer of its own.
+  ASSERT_EQ(upstream_.reads(), 2);
+  EXPECT_EQ(upstream_.deadlines.back(), clock_.Now() + milliseconds(3998));
+  clock_.Advance(milliseconds(998));
+  scheduler.RunDue(milliseconds(1000));
+  ASSERT_EQ(mid.size(), 1u);
+  EXPECT_EQ(mid[0].status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(late.empty());
+  upstream_.Complete(ConsumerLag{2, 0});
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_TRUE(late[0].ok());
 }
 
 }  // namespace

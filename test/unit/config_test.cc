@@ -249,6 +249,110 @@ INSTANTIATE_TEST_SUITE_P(
                  "--grpc-keepalive-time"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
+// Issue 21 item 8: combinations that were accepted (or answered with a secret
+// in the message), each refused naming what to fix.
+struct BadSetup {
+  const char* name;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::vector<const char*> names;  // every one in the message
+  const char* secret;              // never in the message (nullptr: none)
+};
+
+class ConfigRefusesSetupTest : public ::testing::TestWithParam<BadSetup> {};
+
+TEST_P(ConfigRefusesSetupTest, NamingBothSidesAndNoSecret) {
+  const BadSetup& b = GetParam();
+  FakeEnv env;
+  env.vars = b.env;
+  env.files["/s/token"] = "file-token";
+  auto c = Parse(b.args, env);
+  ASSERT_FALSE(c.ok()) << b.name;
+  EXPECT_EQ(c.status().code(), core::StatusCode::kInvalidArgument) << b.name;
+  for (const char* part : b.names) {
+    EXPECT_THAT(c.status().message(), HasSubstr(part)) << b.name;
+  }
+  if (b.secret != nullptr) {
+    EXPECT_THAT(c.status().message(), ::testing::Not(HasSubstr(b.secret))) << b.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConfigRefusesSetupTest,
+    ::testing::Values(
+        BadSetup{"empty_nats_url_variable", {}, {{"JETSTREAM_SCALER_NATS_URL", ""}},
+                 {"JETSTREAM_SCALER_NATS_URL", "empty"}, nullptr},
+        BadSetup{"blank_nats_url_variable", {}, {{"JETSTREAM_SCALER_NATS_URL", "  "}},
+                 {"JETSTREAM_SCALER_NATS_URL", "--nats-url"}, nullptr},
+        BadSetup{"empty_list_variable", {}, {{"JETSTREAM_SCALER_NATS_ACCOUNT", ""}},
+                 {"JETSTREAM_SCALER_NATS_ACCOUNT"}, nullptr},
+        BadSetup{"token_file_and_token_variable",
+                 {"--nats-token-file", "/s/token"},
+                 {{"JETSTREAM_SCALER_NATS_TOKEN", "env-token"}},
+                 {"--nats-token-file", "JETSTREAM_SCALER_NATS_TOKEN", "keep one"},
+                 "env-token"},
+        BadSetup{"token_file_variable_and_token_variable",
+                 {},
+                 {{"JETSTREAM_SCALER_NATS_TOKEN_FILE", "/s/token"},
+                  {"JETSTREAM_SCALER_NATS_TOKEN", "env-token"}},
+                 {"JETSTREAM_SCALER_NATS_TOKEN_FILE", "JETSTREAM_SCALER_NATS_TOKEN"},
+                 "file-token"},
+        BadSetup{"password_file_and_password_variable",
+                 {"--nats-user", "u", "--nats-password-file", "/s/token"},
+                 {{"JETSTREAM_SCALER_NATS_PASSWORD", "env-pw"}},
+                 {"--nats-password-file", "JETSTREAM_SCALER_NATS_PASSWORD"},
+                 "env-pw"},
+        BadSetup{"one_url_in_two_connections",
+                 {"--nats-url", "nats://a:4222", "--nats-url", "eu=nats://b:4222,nats://a:4222/"},
+                 {},
+                 {"\"default\"", "\"eu\"", "nats://a:4222"},
+                 nullptr},
+        BadSetup{"one_url_in_two_named_connections",
+                 {"--nats-url", "x=nats://a:4222", "--nats-url", "y=nats://a:4222"},
+                 {},
+                 {"\"x\"", "\"y\"", "--nats-account"},
+                 nullptr},
+        BadSetup{"one_url_two_connections_one_account",
+                 {"--nats-url", "nats://a:4222", "--nats-url", "eu=nats://a:4222",
+                  "--nats-account", "eu=EU"},
+                 {},
+                 {"\"default\"", "\"eu\""},
+                 nullptr},
+        BadSetup{"query_in_url", {"--nats-url", "nats://h:4222?token=s3cret"}, {},
+                 {"--nats-url", "query", "nats://h:4222?REDACTED"}, "s3cret"},
+        BadSetup{"query_in_named_url", {"--nats-url", "eu=tls://h:4222/?token=s3cret"}, {},
+                 {"--nats-url", "query"}, "s3cret"},
+        BadSetup{"fragment_in_url", {"--nats-url", "nats://h:4222#s3cret"}, {},
+                 {"--nats-url", "fragment"}, "s3cret"},
+        BadSetup{"query_in_url_from_variable", {},
+                 {{"JETSTREAM_SCALER_NATS_URL", "nats://h:p?token=s3cret"}},
+                 {"--nats-url", "query"}, "s3cret"},
+        BadSetup{"userinfo_in_a_bad_scheme", {"--nats-url", "http://u:s3cret@h:4222"}, {},
+                 {"not a NATS URL", "http://REDACTED@h:4222"}, "s3cret"},
+        BadSetup{"userinfo_before_a_query", {"--nats-url", "nats://tok@h:4222?x=s3cret"}, {},
+                 {"credentials inside the URL"}, "s3cret"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(ConfigTest, OneServerServesTwoConnectionsThatDeclareTheirAccounts) {
+  // Two users of one NATS system, each in its own account (the migration case).
+  auto c = Parse({"--nats-url", "nats://a:4222", "--nats-url", "orders=nats://a:4222",
+                  "--nats-account", "default=BILLING", "--nats-account", "orders=ORDERS"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->connections.size(), 2u);
+}
+
+TEST(ConfigTest, ANamedConnectionsTokenFileMayOverrideTheTokenVariable) {
+  FakeEnv env;
+  env.vars["JETSTREAM_SCALER_NATS_TOKEN"] = "env-token";
+  env.files["/s/eu"] = "eu-token";
+  auto c = Parse({"--nats-url", "nats://a:4222", "--nats-url", "eu=nats://b:4222",
+                  "--nats-token-file", "eu=/s/eu"},
+                 env);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->nats_auth.at("default").token, "env-token");
+  EXPECT_EQ(c->nats_auth.at("eu").token, "eu-token");
+}
+
 TEST(ConfigTest, JetStreamDomainIsPerConnectionWithADefault) {
   auto c = Parse({"--nats-url", "nats://a:1", "--nats-url", "leaf=nats://b:1", "--nats-url",
                   "edge=nats://c:1", "--nats-js-domain", "hub", "--nats-js-domain",

@@ -65,10 +65,56 @@ INSTANTIATE_TEST_SUITE_P(
              "team-a", StatusCode::kInvalidArgument, "account"},
         Case{"policy_denies_namespace", {{"stream", "ORDERS"}, {"consumer", "w"}}, "team-b",
              StatusCode::kPermissionDenied, "team-b"},
-        // Bad metadata is reported before the policy is asked: the message
-        // helps the tenant fix their trigger either way.
-        Case{"bad_metadata_in_denied_namespace", {{"stream", "ORDERS"}}, "team-b",
-             StatusCode::kInvalidArgument, "\"consumer\" is required"}),
+        // A namespace with a rule is told what is wrong with its trigger.
+        Case{"bad_metadata_in_allowed_namespace", {{"stream", "ORDERS"}}, "team-a",
+             StatusCode::kInvalidArgument, "\"consumer\" is required"},
+        Case{"other_stream_in_allowed_namespace", {{"stream", "PAYMENTS"}, {"consumer", "w"}},
+             "team-a", StatusCode::kPermissionDenied, "\"PAYMENTS\""}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+// Issue 21 item 6: a namespace no rule names gets one answer whatever it
+// sends, so it cannot learn connection names, which natsUrl values exist, or
+// where the policy file lives.
+struct DeniedCase {
+  const char* name;
+  Map metadata;
+};
+
+class DeniedNamespaceTest : public ResolveTriggerTest,
+                            public ::testing::WithParamInterface<DeniedCase> {};
+
+TEST_P(DeniedNamespaceTest, GetsOneGenericPermissionDenied) {
+  const DeniedCase& c = GetParam();
+  auto baseline =
+      ResolveTrigger(From({{"stream", "ORDERS"}, {"consumer", "w"}}), "team-b", selector_, policy_);
+  ASSERT_EQ(baseline.status().code(), StatusCode::kPermissionDenied);
+  auto t = ResolveTrigger(From(c.metadata), "team-b", selector_, policy_);
+  ASSERT_FALSE(t.ok()) << c.name;
+  EXPECT_EQ(t.status(), baseline.status()) << c.name << ": " << t.status().ToString();
+  for (const char* secret : {"eu", "default", "nats://", "policy.json", "ORDERS"}) {
+    EXPECT_THAT(t.status().message(), ::testing::Not(HasSubstr(secret))) << c.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, DeniedNamespaceTest,
+    ::testing::Values(
+        DeniedCase{"valid_trigger", {{"stream", "ORDERS"}, {"consumer", "w"}}},
+        DeniedCase{"configured_nats_url",
+                   {{"stream", "ORDERS"}, {"consumer", "w"}, {"natsUrl", "nats://eu:4222"}}},
+        DeniedCase{"unknown_nats_url",
+                   {{"stream", "ORDERS"}, {"consumer", "w"}, {"natsUrl", "nats://x:4222"}}},
+        DeniedCase{"known_connection", {{"stream", "ORDERS"}, {"consumer", "w"}, {"connection", "eu"}}},
+        DeniedCase{"unknown_connection",
+                   {{"stream", "ORDERS"}, {"consumer", "w"}, {"connection", "guess"}}},
+        DeniedCase{"unknown_account", {{"stream", "ORDERS"}, {"consumer", "w"}, {"account", "us"}}},
+        DeniedCase{"conflicting_selectors",
+                   {{"stream", "ORDERS"},
+                    {"consumer", "w"},
+                    {"connection", "default"},
+                    {"natsUrl", "nats://eu:4222"}}},
+        DeniedCase{"bad_metadata", {{"stream", "A.B"}, {"lagThreshold", "ten"}}},
+        DeniedCase{"no_metadata", {}}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(MetadataTest, ReportsEveryBadKeyAtOnce) {

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "jss/core/connection_selector.h"
 #include "jss/core/duration.h"
 #include "jss/core/status.h"
 #include "jss/core/strings.h"
@@ -231,20 +232,28 @@ class Flags {
 
   // Fills the flags the command line left unset from their environment
   // variables, through the same CLI11 callbacks (and so the same checks).
-  void ApplyEnvironment(const Environment& env) {
+  core::Status ApplyEnvironment(const Environment& env) {
     for (CLI::Option* opt : app_.get_options()) {
       if (opt->count() > 0 || !TakesValue(*opt) || opt->get_group().empty()) continue;
-      auto value = env.get_env(EnvVarFor(opt->get_name().substr(2)));
+      const std::string var = EnvVarFor(opt->get_name().substr(2));
+      auto value = env.get_env(var);
       if (!value.has_value()) continue;
       if (lists_.count(opt)) {
         const auto parts = core::SplitNonEmpty(*value, ' ');
-        if (parts.empty()) continue;
+        // Set but blank is a mistake (an unset Secret key, a templating
+        // slip), not "use the default": JETSTREAM_SCALER_NATS_URL="" must
+        // not quietly mean nats://127.0.0.1:4222.
+        if (parts.empty()) {
+          return core::InvalidArgumentError(fmt::format(
+              "{} is set but empty: give it a value for {} or unset it", var, opt->get_name()));
+        }
         for (std::string_view part : parts) opt->add_result(std::string(part));
       } else {
         opt->add_result(*value);
       }
       opt->run_callback();
     }
+    return core::OkStatus();
   }
 
   const std::vector<std::unique_ptr<PerConnectionFlag>>& per_connection() const {
@@ -505,20 +514,32 @@ core::Status AddNatsUrl(std::string_view entry, std::vector<core::ConnectionConf
   std::vector<std::string> servers;
   for (std::string_view url : core::SplitNonEmpty(urls, ',')) {
     url = core::TrimWhitespace(url);
+    // Every message quotes a URL redacted: what a mistyped one carries
+    // (user:password@, ?token=) is a secret all the same.
     if (!ValidUrlScheme(url)) {
       return Bad(
           "nats-url",
           fmt::format("\"{}\" is not a NATS URL (expected nats://HOST:PORT or tls://HOST:PORT)",
-                      url));
+                      core::RedactUrl(url)));
     }
     // user:password@ or token@ in a URL would sit in the process list, the
     // pod spec and every log line that names the server.
     const std::string_view rest = url.substr(url.find("://") + 3);
-    if (rest.substr(0, rest.find('/')).find('@') != std::string_view::npos) {
+    if (rest.substr(0, rest.find_first_of("/?#")).find('@') != std::string_view::npos) {
       return Bad("nats-url",
                  "credentials inside the URL are not accepted (they would show in the process "
                  "list and logs); use --nats-creds, --nats-token-file or --nats-user with "
                  "--nats-password-file");
+    }
+    // A NATS URL has no options: a query (?token=...) is not read by cnats,
+    // only repeated by its errors, and may hold a secret like userinfo.
+    if (rest.find_first_of("?#") != std::string_view::npos) {
+      return Bad("nats-url",
+                 fmt::format("\"{}\": a query or fragment (?... or #...) in a NATS URL is not "
+                             "accepted (NATS URLs take no options, and one may hold a secret); "
+                             "give NATS credentials with --nats-creds, --nats-token-file or "
+                             "--nats-user with --nats-password-file",
+                             core::RedactUrl(url)));
     }
     servers.emplace_back(url);
   }
@@ -536,6 +557,12 @@ core::Status AddNatsUrl(std::string_view entry, std::vector<core::ConnectionConf
   }
   out.push_back(core::ConnectionConfig{name, std::move(servers), named});
   return core::OkStatus();
+}
+
+// "NATS token" for --nats-token-file: what a secret file flag holds, in words.
+std::string SecretWhat(std::string_view file_flag) {
+  std::string secret = SecretFlagFor(file_flag);  // nats-token
+  return fmt::format("NATS {}", secret.substr(secret.find('-') + 1));
 }
 
 std::string TrimSecret(std::string s) {
@@ -624,6 +651,33 @@ core::Status ResolveAccounts(const std::vector<std::string>& entries,
   return core::OkStatus();
 }
 
+// One server in two connections is two users of one NATS system, which only
+// makes sense when each declares the account it acts in (--nats-account):
+// otherwise `natsUrl` selects whichever is listed first and the two differ in
+// nothing a trigger can name. Runs after ResolveAccounts.
+core::Status CheckSharedServers(const std::vector<core::ConnectionConfig>& connections) {
+  for (size_t i = 0; i < connections.size(); ++i) {
+    for (size_t j = i + 1; j < connections.size(); ++j) {
+      const auto& a = connections[i];
+      const auto& b = connections[j];
+      if (!a.accounts.empty() && !b.accounts.empty()) continue;
+      for (const auto& server : a.servers) {
+        const bool shared = std::any_of(b.servers.begin(), b.servers.end(), [&](const auto& s) {
+          return core::NormalizeNatsUrl(s) == core::NormalizeNatsUrl(server);
+        });
+        if (!shared) continue;
+        return Bad("nats-url",
+                   fmt::format("\"{}\" is in connections \"{}\" and \"{}\"; list a NATS "
+                               "server in one connection only, or, for two users of one server, "
+                               "declare each connection's account (--nats-account {}=ACCOUNT "
+                               "--nats-account {}=ACCOUNT)",
+                               core::RedactUrl(server), a.name, b.name, a.name, b.name));
+      }
+    }
+  }
+  return core::OkStatus();
+}
+
 // Pairs that only make sense together, checked per connection.
 core::Status ValidateAuth(const NatsAuth& a, const std::string& connection) {
   const std::string where =
@@ -689,6 +743,15 @@ core::Status ResolvePerConnection(const PerConnectionFlag& flag, const Environme
   }
   if (plain.size() == 1) {
     if (plain[0].empty()) return Bad(flag.name, "must not be empty");
+    if (flag.secret_file) {
+      // Two sources for one secret: which one wins would be a guess.
+      const std::string var = EnvVarFor(SecretFlagFor(flag.name));
+      if (auto v = env.get_env(var); v.has_value() && !v->empty()) {
+        return Bad(flag.name,
+                   fmt::format("--{} (or {}) and {} both give the {}; keep one", flag.name,
+                               EnvVarFor(flag.name), var, SecretWhat(flag.name)));
+      }
+    }
     auto value = AuthValue(flag, env, plain[0]);
     if (!value.ok()) return value.status();
     defaults.*flag.field = *value;
@@ -762,7 +825,7 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
     if (core::Status s = CheckLeftovers(app->remaining()); !s.ok()) return s;
     if (core::Status s = flags.CheckNoSecretsOnCommandLine(); !s.ok()) return s;
     if (parsed.config.action != Action::kRun) return parsed.config;
-    flags.ApplyEnvironment(env);
+    if (core::Status s = flags.ApplyEnvironment(env); !s.ok()) return s;
   } catch (const CLI::ParseError& e) {
     return core::InvalidArgumentError(Reword(e, *app));
   }
@@ -774,6 +837,7 @@ core::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
   if (core::Status s = ResolveAccounts(parsed.nats_accounts, config.connections); !s.ok()) {
     return s;
   }
+  if (core::Status s = CheckSharedServers(config.connections); !s.ok()) return s;
   if (core::Status s = ResolveAuth(flags, env, config); !s.ok()) return s;
   if (config.grpc_tls_cert_file.empty() != config.grpc_tls_key_file.empty()) {
     return Bad("grpc-tls-cert", "--grpc-tls-cert and --grpc-tls-key go together");

@@ -91,7 +91,6 @@ StatusOr<AccessPolicy> AccessPolicy::Parse(std::string_view json, std::string_vi
     return Bad(source, "top level", "\"rules\" must be a list (an empty list denies everything)");
   }
   AccessPolicy policy;
-  policy.source_ = std::string(source);
   for (size_t i = 0; i < rules->size(); ++i) {
     const auto& r = (*rules)[i];
     const std::string where = fmt::format("rules[{}]", i);
@@ -122,6 +121,17 @@ StatusOr<AccessPolicy> AccessPolicy::Parse(std::string_view json, std::string_vi
   return policy;
 }
 
+Status AccessPolicy::CheckNamespace(std::string_view ns) const {
+  if (allow_all_) return OkStatus();
+  for (const auto& rule : rules_) {
+    if (AnyMatch(rule.namespaces, ns)) return OkStatus();
+  }
+  return PermissionDeniedError(fmt::format(
+      "namespace \"{}\" may not use this scaler: its access policy has no rule for it; ask the "
+      "scaler's operator for one",
+      Preview(ns, 63)));
+}
+
 Status AccessPolicy::Check(std::string_view ns, const ConsumerKey& key) const {
   if (allow_all_) return OkStatus();
   for (const auto& rule : rules_) {
@@ -132,8 +142,8 @@ Status AccessPolicy::Check(std::string_view ns, const ConsumerKey& key) const {
   }
   return PermissionDeniedError(
       fmt::format("namespace \"{}\" may not read consumer \"{}\" of stream \"{}\" on connection "
-                  "\"{}\": no rule of the scaler's policy file \"{}\" allows it",
-                  ns, key.consumer, key.stream, key.connection, source_));
+                  "\"{}\": no rule of the scaler's access policy allows it",
+                  Preview(ns, 63), key.consumer, key.stream, key.connection));
 }
 
 }  // namespace jss::core

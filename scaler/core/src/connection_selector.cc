@@ -16,6 +16,27 @@ std::string NormalizeNatsUrl(std::string url) {
   return url;
 }
 
+std::string RedactUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  const size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  std::string out(url.substr(0, start));
+  const std::string_view rest = url.substr(start);
+  const size_t authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    out += "REDACTED@";
+    authority = authority.substr(at + 1);
+  }
+  out += authority;
+  if (authority_end != std::string_view::npos) {
+    const std::string_view tail = rest.substr(authority_end);
+    const size_t query = tail.find_first_of("?#");
+    out += tail.substr(0, query);
+    if (query != std::string_view::npos) out += "?REDACTED";
+  }
+  return Preview(out, 128);
+}
+
 ConnectionSelector::ConnectionSelector(std::vector<ConnectionConfig> connections)
     : connections_(std::move(connections)) {
   for (const auto& c : connections_) has_named_ = has_named_ || c.named;
@@ -98,7 +119,7 @@ core::StatusOr<std::string> ConnectionSelector::Select(const TriggerMetadata& me
           "trigger metadata \"natsUrl\"=\"{}\" is not a NATS URL this scaler was configured "
           "with; the scaler only dials operator-configured servers (remove natsUrl or set it "
           "to one of the scaler's --nats-url values)",
-          core::Truncate(*metadata.nats_url)));
+          RedactUrl(*metadata.nats_url)));
     }
     choices.push_back({"natsUrl", *metadata.nats_url, c});
   }

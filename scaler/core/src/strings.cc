@@ -40,4 +40,23 @@ std::string Truncate(std::string_view text, size_t max_bytes) {
   return fmt::format("{}...({} bytes)", text.substr(0, cut), text.size());
 }
 
+std::string Preview(std::string_view text, size_t max_bytes) {
+  const std::string_view shown = text.substr(0, max_bytes);
+  std::string out;
+  out.reserve(shown.size() + 16);
+  for (char c : shown) {
+    const auto uc = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (uc < 0x20 || uc >= 0x7f) {
+      out += fmt::format("\\x{:02x}", uc);
+    } else {
+      out += c;
+    }
+  }
+  if (shown.size() < text.size()) out += fmt::format("...({} bytes)", text.size());
+  return out;
+}
+
 }  // namespace jss::core

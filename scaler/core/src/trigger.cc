@@ -7,6 +7,9 @@ namespace jss::core {
 StatusOr<ResolvedTrigger> ResolveTrigger(const MetadataLookup& metadata, std::string_view ns,
                                          const ConnectionSelector& selector,
                                          const AccessPolicy& policy, TriggerUse use) {
+  // A namespace no rule names is refused before anything it sent is looked
+  // at: the same answer whatever the metadata, so it cannot map connections.
+  if (Status admitted = policy.CheckNamespace(ns); !admitted.ok()) return admitted;
   auto parsed = ParseTriggerMetadata(metadata, use);
   if (!parsed.ok()) return parsed.status();
   auto connection = selector.Select(*parsed);

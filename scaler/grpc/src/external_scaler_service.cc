@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "jss/core/duration.h"
+#include "jss/core/kubernetes_names.h"
 #include "jss/core/metadata.h"
 #include "jss/core/metric_name.h"
 #include "jss/core/status.h"
@@ -18,9 +19,6 @@ namespace {
 // Leave KEDA a little time to receive our typed error before its own deadline
 // turns it into an anonymous DEADLINE_EXCEEDED.
 constexpr std::chrono::milliseconds kDeadlineMargin{50};
-// Longest Kubernetes namespace (DNS label) and object name (DNS subdomain).
-constexpr size_t kMaxKubernetesNamespace = 63;
-constexpr size_t kMaxKubernetesName = 253;
 
 // GetMetricSpec's answer; StreamMetricSpec sends the same, as KEDA requires.
 void FillMetricSpec(const core::TriggerMetadata& metadata,
@@ -64,6 +62,12 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
 
 core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
     const externalscaler::ScaledObjectRef& ref, core::TriggerUse use) {
+  // First of all: a forged namespace or name must not reach the policy, its
+  // denial metric (one series per namespace) or a log line in full.
+  if (core::Status valid = core::ValidateScaledObjectRef(ref.namespace_(), ref.name());
+      !valid.ok()) {
+    return valid;
+  }
   const auto& map = ref.scalermetadata();
   auto resolved = core::ResolveTrigger(
       [&map](std::string_view key) -> std::optional<std::string_view> {
@@ -274,13 +278,16 @@ ExternalScalerService::Call ExternalScalerService::NewCall(
     return it == md.end() ? std::string() : it->second.substr(0, core::kMaxNameLength);
   };
   // The ScaledObject's namespace and name come from the caller too (KEDA sends
-  // valid ones; anyone else may not): cut at Kubernetes' own limits (a
-  // namespace is a DNS label, a name a DNS subdomain), so no real name is cut
-  // and no forged one sets the size of the line.
+  // valid ones; anyone else may not): a valid one is logged as it is, anything
+  // else (refused by Parse) as the same short escaped preview its error quotes,
+  // so no forged one sets the size of the line or puts control bytes in it.
+  auto ns = core::IsDns1123Label(ref.namespace_()) ? ref.namespace_()
+                                                   : core::Preview(ref.namespace_());
+  auto name = core::IsDns1123Subdomain(ref.name()) ? ref.name() : core::Preview(ref.name());
   return Call{method,
               next_request_id_++,
-              core::Truncate(ref.namespace_(), kMaxKubernetesNamespace),
-              core::Truncate(ref.name(), kMaxKubernetesName),
+              std::move(ns),
+              std::move(name),
               raw("stream"),
               raw("consumer"),
               std::chrono::steady_clock::now()};

@@ -212,8 +212,10 @@ class ServerImpl final : public Server {
     // Every read of the shared cache also feeds the push watchers (once the
     // hub exists), so a KEDA poll of a watched consumer saves it a read.
     lag_feed_ = std::make_unique<LagFeed>(*metrics_);
-    coalescing_ = std::make_unique<core::CoalescingLagSource>(*jetstream_, clock_,
-                                                              config_.lag_cache_ttl, *lag_feed_);
+    // A caller that joins a shared read is answered at its own deadline, on
+    // the thread that fails NATS requests at theirs.
+    coalescing_ = std::make_unique<core::CoalescingLagSource>(
+        *jetstream_, clock_, config_.lag_cache_ttl, *lag_feed_, nats_deadlines_.get());
     selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
     if (!config_.policy_file.empty()) {
       auto text = ReadFile("policy-file", config_.policy_file);

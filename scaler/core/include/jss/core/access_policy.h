@@ -36,10 +36,18 @@ class AccessPolicy {
   };
 
   static AccessPolicy AllowAll();
-  // `source` names the file in error messages.
+  // `source` names the file in Parse's errors (for the operator), never in
+  // the denials callers get.
   static StatusOr<AccessPolicy> Parse(std::string_view json, std::string_view source);
 
-  // OK, or PERMISSION_DENIED naming the namespace and what it asked for.
+  // OK when some rule names `ns` (or there is no policy), else the one
+  // PERMISSION_DENIED a denied namespace ever gets: asked before the trigger
+  // is parsed or a connection selected, so it learns nothing of either
+  // (connection names, which natsUrl values exist) whatever it sends.
+  Status CheckNamespace(std::string_view ns) const;
+  // OK, or PERMISSION_DENIED naming the namespace and what it asked for (its
+  // namespace has some rule, so those names are its own business). Neither
+  // message names the policy file: tenants see them (docs/security.md).
   Status Check(std::string_view ns, const ConsumerKey& key) const;
 
   bool allows_all() const { return allow_all_; }
@@ -48,7 +56,6 @@ class AccessPolicy {
  private:
   bool allow_all_ = false;
   std::vector<Rule> rules_;
-  std::string source_;
 };
 
 // The policy in force; replaced whole when its file changes, so a check

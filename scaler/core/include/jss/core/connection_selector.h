@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -60,5 +61,11 @@ class ConnectionSelector {
 // Trailing '/' is not significant in a NATS URL; everything else is compared
 // exactly.
 std::string NormalizeNatsUrl(std::string url);
+
+// `url` as a message may show it: userinfo (user:password@, token@) becomes
+// "REDACTED@", a query or fragment "?REDACTED" (either may hold a secret), and
+// the rest is escaped and cut short (Preview), so a URL from anyone can be
+// quoted in an error or a log line.
+std::string RedactUrl(std::string_view url);
 
 }  // namespace jss::core

@@ -17,6 +17,13 @@ std::string_view TrimWhitespace(std::string_view text);
 // error message or log line repeats, so their size cannot set ours.
 std::string Truncate(std::string_view text, size_t max_bytes = 64);
 
+// `text` as a message may quote it when it may be anything at all (forged
+// bytes, control characters, invalid UTF-8): printable ASCII stays; '"', '\'
+// and every other byte are escaped (\", \\, \xNN); the input is cut after
+// `max_bytes` with "...(N bytes)" appended, so the result is at most
+// 4 * max_bytes plus that suffix.
+std::string Preview(std::string_view text, size_t max_bytes = 32);
+
 // Whole-string unsigned decimal parse; false on anything else or overflow.
 bool ParseUint64(std::string_view text, uint64_t* out);
 

@@ -16,12 +16,15 @@ struct ResolvedTrigger {
   ConsumerKey key;  // the selected connection, stream and consumer
 };
 
-// From trigger metadata to a read key, for a ScaledObject in namespace `ns`:
-//   1. parse and validate the metadata (INVALID_ARGUMENT, every bad key at once);
-//   2. select the connection (INVALID_ARGUMENT naming connection / natsUrl / account);
-//   3. check the access policy (PERMISSION_DENIED, and only from here).
+// From trigger metadata to a read key, for a ScaledObject in namespace `ns`
+// (already a valid Kubernetes namespace: ValidateScaledObjectRef):
+//   1. a namespace no policy rule names: one generic PERMISSION_DENIED;
+//   2. parse and validate the metadata (INVALID_ARGUMENT, every bad key at once);
+//   3. select the connection (INVALID_ARGUMENT naming connection / natsUrl / account);
+//   4. check the whole policy (PERMISSION_DENIED).
 // All before any NATS traffic: a denied namespace learns nothing about
-// whether the stream or consumer exists.
+// whether the stream or consumer exists, nor (step 1 first) which
+// connections the scaler has.
 // `use` says which RPC asks (see TriggerUse): polling RPCs skip the push-only keys.
 StatusOr<ResolvedTrigger> ResolveTrigger(const MetadataLookup& metadata, std::string_view ns,
                                          const ConnectionSelector& selector,
