@@ -217,7 +217,12 @@ int Main(int argc, char** argv) {
   char dir[] = "/tmp/jss-push-bench-XXXXXX";
   if (mkdtemp(dir) == nullptr) return 1;
   const std::string config = std::string(dir) + "/nats.conf";
-  std::ofstream(config) << testing::ConfigWithSystemAccount();
+  // 2.15 (also 2.15.0; not 2.11.17) allows 1,000 consumers per stream unless told otherwise;
+  // the bench puts up to 10,000 on one stream. Older servers do not know the key.
+  std::ofstream(config) << testing::ConfigWithSystemAccount(
+      NatsServerProcess::VersionAtLeast(2, 15, 0)
+          ? "jetstream { limits { default_max_consumers: -1 } }\n"
+          : "");
   options.extra_args = {"-c", config};
   auto nats = NatsServerProcess::Start(options, &error);
   std::filesystem::remove_all(dir);  // read at start-up
