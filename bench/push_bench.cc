@@ -6,7 +6,10 @@
 //     was idle, counted by nats-server itself (/connz in_msgs of the
 //     scaler's connection), per consumer per second,
 //   - scaler and nats-server CPU during that idle window, scaler RSS,
-//   - publish -> `true` latency on idle consumers (p50/p99/max).
+//   - publish -> `true` latency on idle consumers (p50/p99/max),
+//   - JetStream API requests nats-server dropped during the row (2.10.27+:
+//     $JS.EVENT.ADVISORY.API.LIMIT_REACHED advisories, counted by a system-
+//     account client; run with JSS_NATS_SERVER=$(scripts/nats-server.sh v2.15.3)).
 // See docs/benchmarks.md.
 //
 //   push_bench [--watched 10000,1000] [--wakeup-off 1000] [--samples 200]
@@ -24,7 +27,11 @@
 #include <nats/nats.h>
 #include <signal.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -37,6 +44,7 @@
 #include "jss/tools/keda_client.h"
 #include "load_generator.h"
 #include "report.h"
+#include "support/advisory_counter.h"
 #include "support/nats_server_process.h"
 #include "support/test_util.h"
 
@@ -47,6 +55,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ActivityBoard;
+using testing::ApiLimitAdvisories;
 using testing::ChildProcess;
 using testing::ConnzCounters;
 using testing::HttpGet;
@@ -70,6 +79,8 @@ struct Row {
   double rss_mib = 0;
   std::vector<double> latencies_ms;
   int late = 0;
+  int64_t api_drop_advisories = 0;  // LIMIT_REACHED advisories during the row
+  int64_t api_dropped = 0;          // requests they say were dropped
 };
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -80,9 +91,12 @@ struct Extras {
   int hold_seconds = 0;
 };
 
-Row RunRow(NatsServerProcess& nats, tools::JetStreamAdmin& admin, int watched, bool wakeup,
-           int samples, int idle_seconds, const Extras& extras) {
+Row RunRow(NatsServerProcess& nats, tools::JetStreamAdmin& admin,
+           const ApiLimitAdvisories& drops, int watched, bool wakeup, int samples,
+           int idle_seconds, const Extras& extras) {
   Row row;
+  const int64_t advisories0 = drops.advisories();
+  const int64_t dropped0 = drops.dropped();
   row.watched = watched;
   row.wakeup = wakeup;
   const int grpc_port = PickFreePort();
@@ -163,6 +177,8 @@ Row RunRow(NatsServerProcess& nats, tools::JetStreamAdmin& admin, int watched, b
   scaler.Wait();
   // Leave the sampled consumers idle for the next row.
   for (size_t i : sampled) (void)admin.Fetch("PUSH", "c" + std::to_string(i), 1, /*ack=*/true);
+  row.api_drop_advisories = drops.advisories() - advisories0;
+  row.api_dropped = drops.dropped() - dropped0;
   return row;
 }
 
@@ -196,9 +212,27 @@ int Main(int argc, char** argv) {
   std::string error;
   NatsServerProcess::Options options;
   options.monitoring = true;  // /connz: the server's own count of our requests
+  // A system account, to hear the server's API-limit advisories; the scaler and the admin
+  // connect without credentials into the JetStream account APP.
+  char dir[] = "/tmp/jss-push-bench-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return 1;
+  const std::string config = std::string(dir) + "/nats.conf";
+  // 2.15 (also 2.15.0; not 2.11.17) allows 1,000 consumers per stream unless told otherwise;
+  // the bench puts up to 10,000 on one stream. Older servers do not know the key.
+  std::ofstream(config) << testing::ConfigWithSystemAccount(
+      NatsServerProcess::VersionAtLeast(2, 15, 0)
+          ? "jetstream { limits { default_max_consumers: -1 } }\n"
+          : "");
+  options.extra_args = {"-c", config};
   auto nats = NatsServerProcess::Start(options, &error);
+  std::filesystem::remove_all(dir);  // read at start-up
   if (!nats) {
     std::cerr << error << "\n";
+    return 1;
+  }
+  ApiLimitAdvisories drops(testing::SystemAccountUrl(nats->port()));
+  if (!drops.ok()) {
+    std::cerr << "could not subscribe to the API-limit advisories as the system user\n";
     return 1;
   }
   auto admin = tools::JetStreamAdmin::Connect(nats->url());
@@ -217,8 +251,9 @@ int Main(int argc, char** argv) {
   Line("");
   Line("| watched | wake-up | all first values s | idle NATS req per consumer per s "
        "(nats-server /connz) | publish→true p50 ms | p99 ms | max ms | late (> 5 s) | "
-       "scaler CPU idle % | nats-server CPU idle % | scaler RSS MiB |");
-  Line("|---|---|---|---|---|---|---|---|---|---|---|");
+       "scaler CPU idle % | nats-server CPU idle % | scaler RSS MiB | "
+       "API requests dropped by nats-server (LIMIT_REACHED advisories) |");
+  Line("|---|---|---|---|---|---|---|---|---|---|---|---|");
   struct Spec {
     int watched;
     bool wakeup;
@@ -229,7 +264,7 @@ int Main(int argc, char** argv) {
   int rc = 0;
   for (const Spec& spec : specs) {
     try {
-      const Row r = RunRow(*nats, **admin, spec.watched, spec.wakeup,
+      const Row r = RunRow(*nats, **admin, drops, spec.watched, spec.wakeup,
                            std::min(samples, spec.watched), idle_seconds, extras);
       auto lat = r.latencies_ms;
       const double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
@@ -238,7 +273,8 @@ int Main(int argc, char** argv) {
            Fmt("%.1f", Percentile(lat, 0.5)) + " | " + Fmt("%.1f", Percentile(lat, 0.99)) +
            " | " + Fmt("%.1f", max) + " | " + std::to_string(r.late) + " | " +
            Fmt("%.1f", r.idle_scaler_cpu) + " | " + Fmt("%.1f", r.idle_nats_cpu) + " | " +
-           Fmt("%.1f", r.rss_mib) + " |");
+           Fmt("%.1f", r.rss_mib) + " | " + std::to_string(r.api_dropped) + " (" +
+           std::to_string(r.api_drop_advisories) + ") |");
     } catch (const BenchError& e) {
       // The scaler of this row is already stopped (its ChildProcess is gone).
       std::cerr << "row " << spec.watched << (spec.wakeup ? " wake-up on" : " wake-up off")

@@ -2,8 +2,9 @@
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs unit + integration tests (real nats-server, real
 # gRPC) and the offline platform/chart checks, then the nats CLI and Crossplane
-# e2e (test/e2e/{natscli,crossplane}/run.sh), then the same unit and integration tests under
-# ASan+UBSan and under TSan, then a bounded fuzz run, then
+# e2e (test/e2e/{natscli,crossplane}/run.sh), the NATS-behaviour tests again
+# on newer nats-server releases (the matrix), then the same unit and
+# integration tests under ASan+UBSan and under TSan, then a bounded fuzz run, then
 # the container image: built, size-checked and smoke-tested (scripts/image.sh).
 # Ends with one line "N passed, M failed".
 set -uo pipefail
@@ -53,9 +54,35 @@ if ! scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJSS_WERROR=ON \
   exit 1
 fi
 
-step "tests: unit, integration, offline platform/chart checks"
-ctest --test-dir build --output-on-failure -j2 --timeout 900 2>&1 | tee "$log"
+# Debian's nats-server (2.9) by name, so a JSS_NATS_SERVER left in the caller's
+# environment does not silently change what the main run tests.
+debian_nats=$(scripts/nats-server.sh debian) || exit 1
+step "tests: unit, integration, offline platform/chart checks (nats-server: $("$debian_nats" --version))"
+JSS_NATS_SERVER=$debian_nats ctest --test-dir build --output-on-failure -j2 --timeout 900 2>&1 | tee "$log"
 count_ctest
+
+# The NATS server matrix: the integration tests that exercise NATS behaviour run
+# again on newer releases (built once from the Go module proxy, pinned in
+# test/nats-servers/, cached in ~/.cache). nats-matrix = every NATS-behaviour
+# test, on the newest release; nats-lag-push = the lag and push subset, on the
+# newest 2.11 and 2.10 and on 2.10.5 (the platform's NATS chart). Labels: see
+# test/nats_matrix_labels.cmake. Plain build only: the sanitizer passes test our
+# code, which does not change with the server.
+for entry in "v2.15.3 nats-matrix" "v2.11.17 nats-lag-push" "v2.10.27 nats-lag-push" \
+    "v2.10.5 nats-lag-push"; do
+  read -r version label <<<"$entry"
+  if ! bin=$(scripts/nats-server.sh "$version"); then
+    echo "nats-server $version: could not be built"
+    failed=$((failed + 1))
+    continue
+  fi
+  step "NATS matrix: nats-server $version ($("$bin" --version)), tests labelled $label"
+  matrix_start=$SECONDS
+  JSS_NATS_SERVER=$bin ctest --test-dir build --output-on-failure -j2 -L "^${label}\$" \
+    --timeout 900 2>&1 | tee "$log"
+  count_ctest
+  echo "NATS matrix: nats-server $version: $((SECONDS - matrix_start)) s"
+done
 
 step "e2e natscli: the real nats CLI (natscli) and the scaler on nats-server 2.10.5 with the platform's NATS config"
 JSS_BUILD_DIR=build test/e2e/natscli/run.sh 2>&1 | tee "$log"

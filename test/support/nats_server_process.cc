@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <sstream>
 
@@ -17,15 +19,65 @@
 namespace jss::testing {
 namespace {
 
+// The first of these that is set and non-empty names the binary.
+// JSS_NATS_SERVER is the one switch of the server matrix (scripts/test.sh,
+// scripts/nats-server.sh); NATS_SERVER_BIN is its older spelling, kept
+// because test/chart/check.sh and people's shells still set it.
 std::string NatsServerBinary() {
-  const char* bin = std::getenv("NATS_SERVER_BIN");
-  return bin != nullptr && *bin ? bin : "nats-server";
+  for (const char* name : {"JSS_NATS_SERVER", "NATS_SERVER_BIN"}) {
+    const char* bin = std::getenv(name);
+    if (bin != nullptr && *bin != '\0') return bin;
+  }
+  return "nats-server";
+}
+
+// `BINARY --version`'s one line (e.g. "nats-server: v2.15.3"), or why there
+// is none.
+std::string VersionOf(const std::string& binary) {
+  const std::string command = "'" + binary + "' --version 2>&1";
+  FILE* out = popen(command.c_str(), "r");
+  if (out == nullptr) return "(could not run " + binary + " --version)";
+  char line[256] = {};
+  const bool read = fgets(line, sizeof line, out) != nullptr;
+  pclose(out);
+  std::string version = read ? line : "(no output from " + binary + " --version)";
+  while (!version.empty() && (version.back() == '\n' || version.back() == '\r')) {
+    version.pop_back();
+  }
+  return version;
 }
 
 }  // namespace
 
+const std::string& NatsServerProcess::Version() {
+  static const std::string version = VersionOf(NatsServerBinary());
+  return version;
+}
+
+bool NatsServerProcess::VersionAtLeast(int major, int minor, int patch) {
+  std::smatch m;
+  static const std::regex kVersion("v(\\d+)\\.(\\d+)\\.(\\d+)");
+  if (!std::regex_search(Version(), m, kVersion)) return false;
+  const int have[3] = {std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3])};
+  const int want[3] = {major, minor, patch};
+  for (int i = 0; i < 3; ++i) {
+    if (have[i] != want[i]) return have[i] > want[i];
+  }
+  return true;
+}
+
+void NatsServerProcess::LogVersionOnce() {
+  // Once per test process: which server a matrix run (or a hand-picked
+  // JSS_NATS_SERVER) really exercised is in every test log.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::fprintf(stderr, "[nats-server] %s (%s)\n", Version().c_str(), NatsServerBinary().c_str());
+  });
+}
+
 std::unique_ptr<NatsServerProcess> NatsServerProcess::Start(const Options& options,
                                                             std::string* error) {
+  LogVersionOnce();
   std::unique_ptr<NatsServerProcess> p(new NatsServerProcess());
   p->options_ = options;
   char tmpl[] = "/tmp/jss-nats-XXXXXX";

@@ -10,7 +10,8 @@ namespace jss::testing {
 
 // A real nats-server child process with JetStream, on loopback, on a free
 // port chosen by the server itself (-p -1; the port is read from its ports
-// file). The binary is $NATS_SERVER_BIN or `nats-server` on PATH.
+// file). The binary is $JSS_NATS_SERVER (the server matrix' switch), else
+// $NATS_SERVER_BIN (its older name), else `nats-server` on PATH.
 class NatsServerProcess {
  public:
   struct Options {
@@ -23,6 +24,13 @@ class NatsServerProcess {
   // Returns nullptr and sets *error when the server did not come up.
   static std::unique_ptr<NatsServerProcess> Start(const Options& options, std::string* error);
   ~NatsServerProcess();
+
+  // The binary's `--version` line, e.g. "nats-server: v2.15.3" (read once).
+  static const std::string& Version();
+  // Prints the version and binary to stderr, once per process; Start does it.
+  static void LogVersionOnce();
+  // True when Version() is vMAJOR.MINOR.PATCH or newer; false when unreadable.
+  static bool VersionAtLeast(int major, int minor, int patch);
 
   std::string url() const;
   int port() const { return port_; }

@@ -3,6 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
 namespace jss::core {
 namespace {
 
@@ -155,6 +160,65 @@ TEST(StreamSubjectsTest, ReadsTheStreamsSubjects) {
                 .code(),
             StatusCode::kNotFound);
 }
+
+}  // namespace
+}  // namespace jss::core
+
+namespace jss::core {
+namespace {
+
+// Replies captured from a real nats-server v2.15.3 by
+// test/nats-servers/capture-consumer-info.py (stream S: 10 messages on s.a,
+// 5 on s.b); they also seed the consumer_info fuzzer. Each carries fields
+// the decoder does not read (pause_remaining, priority_groups state,
+// config.metadata's _nats.level, ...): they must not change the lag.
+struct CapturedReply {
+  std::string kind;
+  uint64_t num_pending;
+  uint64_t num_ack_pending;
+  std::vector<std::string> filters;
+};
+
+std::string ReadCaptured(const std::string& name) {
+  const std::string path = std::string(JSS_CONSUMER_INFO_CORPUS) + "/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << "missing captured reply " << path;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class CapturedV2_15Test : public ::testing::TestWithParam<CapturedReply> {};
+
+TEST_P(CapturedV2_15Test, LagIsPendingPlusAckPendingAndNewFieldsAreIgnored) {
+  const auto& c = GetParam();
+  const std::string body = ReadCaptured("v2.15.3-" + c.kind);
+  ASSERT_FALSE(body.empty());
+  auto lag = DecodeConsumerInfoResponse(body, "S", c.kind);
+  ASSERT_TRUE(lag.ok()) << c.kind << ": " << lag.status().ToString();
+  EXPECT_EQ(lag->num_pending, c.num_pending) << c.kind;
+  EXPECT_EQ(lag->num_ack_pending, c.num_ack_pending) << c.kind;
+  auto filters = DecodeConsumerFilterSubjects(body, "S", c.kind);
+  ASSERT_TRUE(filters.ok()) << c.kind << ": " << filters.status().ToString();
+  EXPECT_EQ(*filters, c.filters) << c.kind;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, CapturedV2_15Test,
+    ::testing::Values(
+        // 3 of s.a's 10 fetched and not acknowledged.
+        CapturedReply{"pull", 7, 3, {"s.a"}},
+        // Nobody bound to the deliver subject: everything still pending.
+        CapturedReply{"push", 15, 0, {}},
+        // Two filter subjects (2.10+): both counted, 2 fetched.
+        CapturedReply{"filters", 13, 2, {"s.a", "s.b"}},
+        // paused + pause_remaining (2.11+): the counters are as for any consumer.
+        CapturedReply{"paused", 15, 0, {}},
+        // priority_groups state with a pinned_client_id (2.11+): 1 fetched.
+        CapturedReply{"pinned", 14, 1, {}},
+        // overflow policy, 4 fetched by the group.
+        CapturedReply{"overflow", 11, 4, {}},
+        // prioritized policy (2.12+), nothing fetched.
+        CapturedReply{"prioritized", 15, 0, {}}),
+    [](const auto& param_info) { return param_info.param.kind; });
 
 }  // namespace
 }  // namespace jss::core
