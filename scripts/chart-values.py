@@ -49,6 +49,7 @@ RANGES = {
     "maxInflightRequests": ("--max-inflight-requests", "integer", 1, 1_000_000),
     "grpcMaxConnectionAge": ("--grpc-max-connection-age", "duration-or-off", 1000, 86_400_000),
     "grpcKeepaliveTime": ("--grpc-keepalive-time", "duration-or-off", 10_000, 7_200_000),
+    "shutdownTimeout": ("--shutdown-timeout", "duration", 1000, 300_000),
     "grpcGoawayAfterNatsDown": ("--grpc-goaway-after-nats-down", "duration-or-off", 1000,
                                 3_600_000),
 }

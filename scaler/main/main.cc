@@ -9,6 +9,7 @@
 #include "jss/app/config.h"
 #include "jss/core/metadata.h"
 #include "jss/server/server.h"
+#include "shutdown_watchdog.h"
 
 namespace {
 
@@ -75,6 +76,8 @@ int main(int argc, char** argv) {
     logger->Error("cannot initialise the NATS library", {{"error", natsStatus_GetText(s)}});
     return 1;
   }
+  // From here on a signal ends the process within --shutdown-timeout, whatever hangs.
+  jss::main::ShutdownWatchdog watchdog(signals, config->shutdown_timeout, logger);
   int exit_code = 0;
   {
     auto server = jss::server::Server::Start(*config, logger);
@@ -83,12 +86,12 @@ int main(int argc, char** argv) {
       std::cerr << "jetstream-scaler: " << server.status().message() << "\n";
       exit_code = 1;
     } else {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      logger->Info("signal received; draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      const char* sig = watchdog.AwaitSignal();
+      logger->Info("signal received; draining", {{"signal", sig}});
       (*server)->Stop();
     }
   }
   nats_Close();
+  watchdog.Done();
   return exit_code;
 }

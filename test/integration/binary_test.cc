@@ -67,6 +67,27 @@ TEST(BinaryTest, UnusableListenAddressExitsNonZero) {
   EXPECT_THAT(p.Output(), HasSubstr("--metrics-address"));
 }
 
+// gRPC listens with SO_REUSEPORT, so a second scaler on the same address used to start and
+// take half of KEDA's connections (issue 21 item 5). It must refuse to start instead.
+TEST(BinaryTest, ASecondScalerOnTheSameGrpcAddressExitsOne) {
+  const std::string address = "127.0.0.1:" + std::to_string(PickFreePort());
+  const std::string nats = "nats://127.0.0.1:" + std::to_string(PickFreePort());
+  const int first_metrics = PickFreePort();
+  ChildProcess first({JSS_SCALER_BIN, "--grpc-address", address, "--metrics-address",
+                      "127.0.0.1:" + std::to_string(first_metrics), "--nats-url", nats});
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(first_metrics, "/healthz").status == 200; }))
+      << first.Output();
+  ChildProcess second({JSS_SCALER_BIN, "--grpc-address", address, "--metrics-address",
+                       "127.0.0.1:" + std::to_string(PickFreePort()), "--nats-url", nats});
+  EXPECT_EQ(second.Wait(), 1) << second.Output();
+  EXPECT_THAT(second.Output(), HasSubstr("--grpc-address \"" + address + "\""));
+  EXPECT_THAT(second.Output(), HasSubstr("already in use"));
+  // The first one keeps serving.
+  EXPECT_EQ(HttpGet(first_metrics, "/healthz").status, 200);
+  first.Signal(SIGTERM);
+  EXPECT_EQ(first.Wait(), 0) << first.Output();
+}
+
 TEST(BinaryTest, ServesFromEnvironmentConfigAndDrainsOnSigterm) {
   const std::string token = "tok-3f9a1c77e2";
   std::string error;

@@ -245,6 +245,10 @@ INSTANTIATE_TEST_SUITE_P(
                  "--grpc-goaway-after-nats-down"},
         BadFlags{"goaway_too_long", {"--grpc-goaway-after-nats-down", "2h"},
                  "--grpc-goaway-after-nats-down"},
+        BadFlags{"shutdown_timeout_too_short", {"--shutdown-timeout", "500ms"},
+                 "--shutdown-timeout"},
+        BadFlags{"shutdown_timeout_too_long", {"--shutdown-timeout", "6m"}, "--shutdown-timeout"},
+        BadFlags{"ready_when_unknown", {"--ready-when", "most"}, "--ready-when"},
         BadFlags{"keepalive_not_duration", {"--grpc-keepalive-time", "often"},
                  "--grpc-keepalive-time"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
@@ -413,6 +417,17 @@ TEST(ConfigTest, GrpcConnectionAgeAndKeepalive) {
   auto from_env = Parse({}, env);
   ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
   EXPECT_EQ(from_env->grpc_goaway_after_nats_down, std::chrono::minutes(2));
+}
+
+TEST(ConfigTest, ShutdownTimeoutAndReadyWhen) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->shutdown_timeout, std::chrono::seconds(15));
+  EXPECT_EQ(defaults->ready_when, "any");
+  auto set = Parse({"--shutdown-timeout", "3s", "--ready-when", "all"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->shutdown_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(set->ready_when, "all");
 }
 
 TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {

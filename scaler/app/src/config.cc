@@ -350,9 +350,17 @@ void DefineGrpcFlags(Flags& f, Config& c) {
                   "ping a quiet gRPC connection this often; no answer within 20s closes it");
   f.DurationOrOff("grpc-goaway-after-nats-down", &c.grpc_goaway_after_nats_down,
                   {std::chrono::seconds(1), std::chrono::hours(1)},
-                  "once NATS has been unusable this long, end open streams with OK and let every "
-                  "gRPC connection go (GOAWAY) so KEDA reconnects, through the Service, to a "
-                  "ready replica; repeated at most this often while NATS stays down");
+                  "once every NATS connection has been unusable this long, end open streams "
+                  "with OK and let every gRPC connection go (GOAWAY) so KEDA reconnects, "
+                  "through the Service, to a ready replica; repeated at most this often while "
+                  "NATS stays down");
+  f.Duration("shutdown-timeout", &c.shutdown_timeout,
+             {std::chrono::seconds(1), std::chrono::minutes(5)},
+             "after SIGTERM the process exits within this long, drained or not (keep it below "
+             "the pod's terminationGracePeriodSeconds)");
+  f.OneOf("ready-when", "MODE", &c.ready_when, std::array<std::string_view, 2>{"any", "all"},
+          "/readyz and gRPC health: ready while any NATS connection is usable, or only while "
+          "all are");
 }
 
 // Who may read what, how reads and pushes are paced, and the limits that bound them.

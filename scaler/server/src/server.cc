@@ -1,6 +1,7 @@
 #include "jss/server/server.h"
 
 #include <fmt/format.h>
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -13,11 +14,10 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <mutex>
-#include <sstream>
+#include <optional>
 #include <thread>
 
 #include "jss/core/access_policy.h"
@@ -35,6 +35,8 @@
 #include "jss/nats/jetstream_lag_source.h"
 #include "jss/nats/nats_connection.h"
 #include "jss/nats/nats_wakeup_source.h"
+#include "listen_probe.h"
+#include "policy_file.h"
 #include "push_event_log.h"
 #include "serving_status.h"
 
@@ -53,14 +55,11 @@ constexpr std::chrono::seconds kMinClientPingInterval{10};
 constexpr std::chrono::seconds kHealthInterval{1};
 // Reads still in flight this long before the drain deadline are failed.
 constexpr std::chrono::milliseconds kDrainMargin{300};
-
-core::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return core::InvalidArgumentError(fmt::format("--{}: cannot read \"{}\"", flag, path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// A server replaced by the GOAWAY swap gives calls in flight at most this (plus 1 s) to
+// finish: the swap only happens once no NATS connection is usable, so every read fails at
+// once anyway, and a long --request-timeout must not keep the old server (and a SIGTERM
+// arriving meanwhile) waiting.
+constexpr std::chrono::seconds kReplacedServerGraceCap{5};
 
 // Accepts a client certificate (already verified against the client CA) only
 // when one of its names is on --grpc-tls-client-name: any other holder of a
@@ -103,7 +102,7 @@ core::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const a
                                    {"grpc-tls-key", c.grpc_tls_key_file},
                                    {"grpc-tls-client-ca", c.grpc_tls_client_ca_file}}) {
     if (path.empty()) continue;
-    auto content = ReadFile(flag, path);
+    auto content = ReadRegularFile(flag, path);
     if (!content.ok()) return content.status();
     if (content->find("-----BEGIN") == std::string::npos) {
       return core::InvalidArgumentError(fmt::format("--{}: \"{}\" holds no PEM block", flag, path));
@@ -218,14 +217,13 @@ class ServerImpl final : public Server {
         *jetstream_, clock_, config_.lag_cache_ttl, *lag_feed_, nats_deadlines_.get());
     selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
     if (!config_.policy_file.empty()) {
-      auto text = ReadFile("policy-file", config_.policy_file);
+      auto text = ReadRegularFile("policy-file", config_.policy_file);
       auto policy = ParsePolicy(text, config_.policy_file);
       if (!policy.ok()) return policy.status();
-      policy_text_ = *text;
       logger_->Info("access policy loaded", {{"file", config_.policy_file},
                                              {"rules", fmt::format("{}", policy->rule_count())}});
       policy_.Replace(std::move(*policy));
-      ScheduleReload();
+      StartPolicyReloads(*text);
     }
     StartPushWatchers();
     grpc_service::ServiceOptions service_options;
@@ -245,6 +243,10 @@ class ServerImpl final : public Server {
     grpc::EnableDefaultHealthCheckService(true);
     // `grpcurl list` / `describe` work against a running scaler.
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    // gRPC's SO_REUSEPORT would let a second scaler share the port silently.
+    if (core::Status s = ProbeListenAddress("grpc-address", config_.grpc_address); !s.ok()) {
+      return s;
+    }
     grpc_server_ = BuildGrpcServer(config_.grpc_address, &grpc_port_);
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
       return core::InvalidArgumentError(fmt::format(
@@ -252,14 +254,14 @@ class ServerImpl final : public Server {
           config_.grpc_address));
     }
     auto http = metrics::HttpServer::Start(
-        config_.metrics_address, metrics_->registry(), [this] { return AllConnected(); },
+        config_.metrics_address, metrics_->registry(), [this] { return Ready(); },
         [this] { return NoneDead(); }, config_.probe_address);
     if (!http.ok()) return http.status();
     http_ = std::move(*http);
     serving_status_ = std::make_unique<ServingStatus>(
-        *grpc_server_->GetHealthCheckService(), *scheduler_, [this] { return AllConnected(); },
+        *grpc_server_->GetHealthCheckService(), *scheduler_, [this] { return Ready(); },
         kHealthInterval, logger_,
-        [this](std::chrono::steady_clock::duration down) { MaybeLetConnectionsGo(down); });
+        [this](std::chrono::steady_clock::duration) { MaybeLetConnectionsGo(); });
     serving_status_->Start();
     logger_->Info("jetstream-scaler started",
                   {{"version", app::VersionText()},
@@ -269,6 +271,7 @@ class ServerImpl final : public Server {
                                 : config_.grpc_tls_client_ca_file.empty() ? "on"
                                                                           : "mtls"},
                    {"policy", config_.policy_file.empty() ? "allow-all" : config_.policy_file},
+                   {"ready_when", config_.ready_when},
                    {"connections", fmt::format("{}", connections_.size())}});
     return core::OkStatus();
   }
@@ -279,11 +282,15 @@ class ServerImpl final : public Server {
   void Stop() override {
     if (stopped_) return;
     stopped_ = true;
+    if (policy_reloader_) policy_reloader_->Stop();
     {
       std::lock_guard<std::mutex> lock(grpc_mu_);
       stopping_ = true;
+      // A server being replaced (GOAWAY swap) is not waited for: its calls are cancelled
+      // now (a health Watch would otherwise hold it, and SIGTERM, for its whole grace).
+      if (replaced_server_ != nullptr) grpc_server_cancel_all_calls(replaced_server_->c_server());
     }
-    // A replacement in progress finishes first (within --request-timeout + 1s).
+    // A replacement in progress ends as soon as its handlers do.
     if (recycle_thread_.joinable()) recycle_thread_.join();
     if (grpc_server_) {
       // Every service NOT_SERVING from now on, whatever NATS does.
@@ -401,16 +408,25 @@ class ServerImpl final : public Server {
     return builder.BuildAndStart();
   }
 
-  // Told every health check how long NATS has been unusable. KEDA's one connection stays
-  // on this replica even though the replica left the Service (not ready): past
+  // Called on every health check. KEDA's one connection stays on this replica even though
+  // the replica left the Service (not ready): once NO connection has been usable for
   // --grpc-goaway-after-nats-down the connections are let go so KEDA's next connection goes
   // through the Service to a ready replica; again at most that often while NATS stays down.
-  // Runs on the scheduler inside ServingStatus's lock: it only starts the work.
-  void MaybeLetConnectionsGo(std::chrono::steady_clock::duration down) {
+  // While any connection is usable there is no swap (whatever --ready-when says): a swap
+  // ends every stream and GOAWAYs every call, and those on the usable connection do not
+  // depend on the lost one. Runs on the scheduler inside ServingStatus's lock: it only
+  // starts the work.
+  void MaybeLetConnectionsGo() {
+    const auto now = std::chrono::steady_clock::now();
+    if (AnyUsable()) {
+      none_usable_since_.reset();
+      return;
+    }
+    if (!none_usable_since_) none_usable_since_ = now;
+    const auto down = now - *none_usable_since_;
     const auto after = config_.grpc_goaway_after_nats_down;
     if (after.count() == 0 || down < after) return;
     std::lock_guard<std::mutex> lock(grpc_mu_);
-    const auto now = std::chrono::steady_clock::now();
     if (stopping_ || recycling_ || (recycled_once_ && now - last_recycle_ < after)) return;
     recycling_ = true;
     recycled_once_ = true;
@@ -423,7 +439,8 @@ class ServerImpl final : public Server {
   // connection of a server. So a replacement server with the same services starts on the
   // same address first, open streams end with OK (KEDA reopens them after 2 s on its new
   // connection, and an OK end resets its back-off), and then the old server shuts down:
-  // GOAWAY, unary calls in flight get --request-timeout + 1s to finish.
+  // GOAWAY, unary calls in flight get --request-timeout (at most 5 s) + 1 s to finish, or
+  // none once Stop() has begun.
   void LetConnectionsGo(std::chrono::steady_clock::duration down) {
     std::string address = config_.grpc_address;
     address = fmt::format("{}{}", address.substr(0, address.rfind(':') + 1), grpc_port_);
@@ -444,17 +461,23 @@ class ServerImpl final : public Server {
       old = std::move(grpc_server_);
       grpc_server_ = std::move(fresh);
       current = grpc_server_.get();
+      replaced_server_ = old.get();
     }
-    serving_status_->Rebind(*current->GetHealthCheckService());
-    service_->EndOpenStreams();
-    old->Shutdown(std::chrono::system_clock::now() + config_.request_timeout +
-                  std::chrono::seconds(1));
-    old->Wait();
     logger_->Warn(
-        "NATS unusable: gRPC connections let go (GOAWAY) so KEDA reconnects to a ready replica",
+        "NATS unusable: letting gRPC connections go (GOAWAY) so KEDA reconnects to a ready "
+        "replica",
         {{"nats_down_for", core::FormatDuration(
                                std::chrono::duration_cast<std::chrono::milliseconds>(down))}});
+    serving_status_->Rebind(*current->GetHealthCheckService());
+    service_->EndOpenStreams();
+    const auto grace = std::min<std::chrono::milliseconds>(config_.request_timeout,
+                                                           kReplacedServerGraceCap) +
+                       std::chrono::seconds(1);
+    old->Shutdown(std::chrono::system_clock::now() + grace);
+    old->Wait();
+    logger_->Debug("replaced gRPC server drained");
     std::lock_guard<std::mutex> lock(grpc_mu_);
+    replaced_server_ = nullptr;
     recycling_ = false;
   }
 
@@ -465,32 +488,26 @@ class ServerImpl final : public Server {
     return it != config_.nats_auth.end() ? it->second : config_.nats_default_auth;
   }
 
-  // Re-reads the policy file every --reload-interval (a ConfigMap update
-  // reaches the pod without a restart). A broken edit keeps the last good
+  // Re-reads the policy file every --reload-interval (a ConfigMap update reaches the pod
+  // without a restart), on the reloader's own thread. A broken edit keeps the last good
   // policy in force and is logged, so a typo never opens or closes access.
-  void ScheduleReload() {
-    scheduler_->RunAfter(config_.reload_interval, [this] {
-      // Parsed only when the content changed (an unreadable file counts as
-      // empty content, so it is reported once, not every interval).
-      auto text = ReadFile("policy-file", config_.policy_file);
-      const std::string seen = text.ok() ? *text : std::string();
-      if (seen != policy_text_) {
-        policy_text_ = seen;
-        auto policy = ParsePolicy(text, config_.policy_file);
-        if (!policy.ok()) {
-          logger_->Error("access policy not reloaded; the previous one stays in force",
-                         {{"error", policy.status().message()}});
-          metrics_->OnPolicyReload(false);
-        } else {
-          logger_->Info(
-              "access policy reloaded",
-              {{"file", config_.policy_file}, {"rules", fmt::format("{}", policy->rule_count())}});
+  void StartPolicyReloads(std::string current) {
+    policy_reloader_ = std::make_unique<PolicyReloader>(
+        config_.policy_file, config_.reload_interval, std::move(current),
+        [this](const core::StatusOr<std::string>& text) {
+          auto policy = ParsePolicy(text, config_.policy_file);
+          if (!policy.ok()) {
+            logger_->Error("access policy not reloaded; the previous one stays in force",
+                           {{"error", policy.status().message()}});
+            metrics_->OnPolicyReload(false);
+            return;
+          }
+          logger_->Info("access policy reloaded",
+                        {{"file", config_.policy_file},
+                         {"rules", fmt::format("{}", policy->rule_count())}});
           policy_.Replace(std::move(*policy));
           metrics_->OnPolicyReload(true);
-        }
-      }
-      ScheduleReload();
-    });
+        });
   }
 
   bool NoneDead() const {
@@ -500,12 +517,25 @@ class ServerImpl final : public Server {
     return true;
   }
 
-  // Ready: every connection is up and its peer is reading what we write.
-  bool AllConnected() const {
-    for (const auto& c : connections_) {
-      if (!c->IsConnected() || c->IsStalled()) return false;
+  // Usable: connected, and its peer is reading and answering what we write.
+  static bool Usable(const nats::NatsConnection& c) {
+    return c.IsConnected() && !c.IsStalled();
+  }
+  bool AnyUsable() const {
+    return std::any_of(connections_.begin(), connections_.end(),
+                       [](const auto& c) { return Usable(*c); });
+  }
+  // /readyz and gRPC health (--ready-when): with "any" a replica that can still serve the
+  // triggers of one connection stays in the Service (if `eu` is down everywhere, taking
+  // every replica out would stop `default`'s tenants scaling too); with "all" it leaves as
+  // soon as one connection is unusable. Which one is down: nats_connection_up{connection}.
+  bool Ready() const {
+    if (connections_.empty()) return false;
+    if (config_.ready_when == "all") {
+      return std::all_of(connections_.begin(), connections_.end(),
+                         [](const auto& c) { return Usable(*c); });
     }
-    return !connections_.empty();
+    return AnyUsable();
   }
 
   const app::Config config_;
@@ -519,7 +549,7 @@ class ServerImpl final : public Server {
   std::unique_ptr<core::CoalescingLagSource> coalescing_;
   std::unique_ptr<core::ConnectionSelector> selector_;
   core::PolicyHolder policy_{core::AccessPolicy::AllowAll()};
-  std::string policy_text_;  // only touched at start and on the scheduler thread
+  std::unique_ptr<PolicyReloader> policy_reloader_;  // stopped first: it applies to policy_
   // Outlives the scheduler, whose tasks call it.
   std::unique_ptr<ServingStatus> serving_status_;
   std::unique_ptr<core::ThreadScheduler> scheduler_;
@@ -535,11 +565,14 @@ class ServerImpl final : public Server {
   // grpc_server_ is replaced (LetConnectionsGo) under grpc_mu_; Stop() waits for that.
   std::mutex grpc_mu_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  grpc::Server* replaced_server_ = nullptr;  // the old server while a swap drains it
   std::thread recycle_thread_;
   bool stopping_ = false;
   bool recycling_ = false;
   bool recycled_once_ = false;
   std::chrono::steady_clock::time_point last_recycle_;
+  // Since when no connection has been usable; only touched on the scheduler thread.
+  std::optional<std::chrono::steady_clock::time_point> none_usable_since_;
   std::unique_ptr<metrics::HttpServer> http_;
   int grpc_port_ = 0;
   bool stopped_ = false;

@@ -47,6 +47,12 @@ struct Config {
   // NATS unusable this long: let every gRPC connection go (GOAWAY) so KEDA re-resolves to a
   // healthy replica; repeated at most this often while it stays down. 0 = never.
   std::chrono::milliseconds grpc_goaway_after_nats_down{std::chrono::seconds(30)};
+  // After SIGTERM/SIGINT the process exits within this long, drained or not (a peer that
+  // never reads, a hung file system): the chart's 30 s grace period is never reached.
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(15)};
+  // /readyz and gRPC health: "any" = ready while at least one NATS connection is usable,
+  // "all" = only while every one is.
+  std::string ready_when = "any";
   std::string policy_file;
   std::chrono::milliseconds reload_interval{10000};
   std::chrono::milliseconds request_timeout = core::kDefaultRequestTimeout;
