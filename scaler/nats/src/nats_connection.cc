@@ -570,8 +570,14 @@ void NatsConnection::SchedulePing() {
 void NatsConnection::Ping() {
   if (!connected_.load()) return;
   const int64_t now = Ticks(std::chrono::steady_clock::now());
-  if (!unresponsive_.load() && now - last_alive_.load() < TicksOf(options_.ping_interval)) {
-    return;  // heard from recently
+  // Heard from within half an interval: no need to ask. Not a whole one: a
+  // reply just after a tick (the API-level probe's, right after connecting)
+  // would push our PING back a tick, and cnats' own verdict on a silent peer
+  // (two intervals of unanswered PINGs, reported with no error) could then
+  // come first and leave the silence unreported.
+  if (!unresponsive_.load() &&
+      now - last_alive_.load() < TicksOf(options_.ping_interval) / 2) {
+    return;
   }
   if (ping_in_flight_.exchange(true)) return;
   // On the I/O thread: waiting for the PONG blocks it, never the scheduler.
