@@ -46,6 +46,7 @@ RANGES = {
     "pushInterval": ("--push-interval", "duration", 100, 3_600_000),
     "pushIdleResync": ("--push-idle-resync", "duration", 1000, 3_600_000),
     "pushReadRate": ("--push-read-rate", "integer", 0, 1_000_000),
+    "pushMaxWakeupSubjects": ("--push-max-wakeup-subjects", "integer", 1, 100_000),
     "maxInflightRequests": ("--max-inflight-requests", "integer", 1, 1_000_000),
     "grpcMaxConnectionAge": ("--grpc-max-connection-age", "duration-or-off", 1000, 86_400_000),
     "grpcKeepaliveTime": ("--grpc-keepalive-time", "duration-or-off", 10_000, 7_200_000),

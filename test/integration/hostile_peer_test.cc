@@ -131,6 +131,57 @@ TEST(StallingPeerTest, RequestsNeverBlockTheCallerAndTheConnectionReportsStalled
   closer.join();
 }
 
+// The push wake-up subscribes from the hub (under its lock) and from gRPC
+// threads: with cnats writing SUB on the calling thread, a peer that stopped
+// reading held that thread until the write deadline, and the hub's lock with
+// it. SUB now goes through the I/O queue like every request.
+TEST(StallingPeerTest, SubscribeReturnsAtOnceWhileTheSocketWriteIsBlocked) {
+  StallingNatsPeer peer;
+  nats::NatsConnectionOptions options;
+  options.servers = {peer.url()};
+  // Long enough that a blocked write is still blocked when Subscribe is
+  // called; IsStalled() says so once it has lasted half of this.
+  options.write_deadline = 10s;
+  TestConnection tc(options);
+  ASSERT_NE(tc.conn, nullptr);
+  std::unique_ptr<nats::NatsConnection>& conn = tc.conn;
+  // 200 requests of 64 KiB: far more than the socket buffers hold, so the
+  // I/O thread blocks in a write (holding cnats' connection lock).
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 200; ++i) {
+    conn->Request("$JS.API.CONSUMER.INFO.S." + std::to_string(i) + std::string(64 * 1024, 'x'),
+                  std::chrono::steady_clock::now() + 30s,
+                  [&](const core::StatusOr<std::string>&) { ++answered; });
+  }
+  ASSERT_TRUE(WaitFor([&] { return conn->IsStalled(); })) << "the write never blocked";
+  std::atomic<int> subscribed{0};
+  std::thread caller([&] {
+    for (int i = 0; i < 100; ++i) {
+      auto sub = conn->Subscribe("orders." + std::to_string(i), [] {}, 1);
+      if (sub.ok()) ++subscribed;  // and dropped (UNSUB queued) right away
+    }
+  });
+  // Before the blocked write's deadline (5 s from the IsStalled verdict at
+  // the earliest): a Subscribe waiting for cnats' lock could not return.
+  const bool returned = WaitFor([&] { return subscribed.load() == 100; }, 4s);
+  EXPECT_TRUE(returned) << "Subscribe() blocked its caller on a peer that stopped reading ("
+                        << subscribed.load() << "/100 returned)";
+  caller.join();  // ends at the write deadline at the latest
+  std::atomic<bool> shut{false};
+  std::thread closer([&] {
+    conn->Shutdown();
+    shut = true;
+  });
+  if (!WaitFor([&] { return shut.load(); }, 15s)) {
+    ADD_FAILURE() << "Shutdown() did not return with a peer that stopped reading";
+    closer.detach();
+    (void)conn.release();
+    return;
+  }
+  closer.join();
+  EXPECT_EQ(answered.load(), 200) << "every request hears back";
+}
+
 // A peer that answers the handshake and then goes silent, while every write
 // still fits in the socket buffers: nothing blocks, only PONGs and replies
 // stop coming.

@@ -82,6 +82,39 @@ TEST_F(PushTest, WakeupListensOnTheStreamsSubjectsWhenTheConsumerHasNoFilter) {
   EXPECT_EQ(stream.Next(), true);
 }
 
+// Every re-arm re-subscribes every subject of a watch, so a consumer without a
+// filter on a stream of many literal subjects would hold (and re-send) one
+// subscription per subject per watcher: 10 watchers of 1,000 subjects held
+// 10,000 (of 4,000, 40,000). Over --push-max-wakeup-subjects they poll instead.
+TEST_F(PushTest, AConsumerOfAStreamWithMoreSubjectsThanTheCapIsPolledNotSubscribed) {
+  constexpr int kSubjects = 1000;
+  constexpr int kConsumers = 10;
+  std::vector<std::string> subjects;
+  for (int i = 0; i < kSubjects; ++i) subjects.push_back("wide." + std::to_string(i));
+  ASSERT_TRUE(admin_->AddStream({"WIDE", subjects, /*memory=*/true}).ok());
+  for (int i = 0; i < kConsumers; ++i) {
+    ASSERT_TRUE(admin_->AddConsumer({"WIDE", "c" + std::to_string(i), ""}).ok());
+  }
+  StartScaler();  // default cap
+  std::vector<std::unique_ptr<ActivityStream>> streams;
+  for (int i = 0; i < kConsumers; ++i) {
+    streams.push_back(std::make_unique<ActivityStream>(
+        client_->stub(), Md("WIDE", "c" + std::to_string(i), {{"pushInterval", "100ms"}}),
+        "so-" + std::to_string(i)));
+  }
+  for (auto& s : streams) ASSERT_EQ(s->Next(), false);
+  ASSERT_TRUE(WaitFor([&] {
+    return Gauge("jetstream_scaler_push_polling_fallback_watchers") == kConsumers;
+  })) << "the capped watchers are counted as polling\n" << Metrics();
+  EXPECT_EQ(Gauge("jetstream_scaler_push_wakeup_subscriptions"), 0);
+  const int held = ConnzSubscriptions(nats_->monitoring_port(), "jetstream-scaler");
+  RecordProperty("server_side_subscriptions", held);
+  EXPECT_EQ(held, 1) << "only the reply inbox; nats-server counted " << held;
+  // Polling still sees work on any subject.
+  ASSERT_TRUE(admin_->Publish("wide.999", 1).ok());
+  for (auto& s : streams) EXPECT_EQ(s->Next(), true);
+}
+
 TEST_F(PushTest, PollingAloneActivatesWhenWakeupIsOff) {
   CreateStream("ORDERS", "orders.>", "workers");
   StartScaler([](app::Config& c) { c.push_wakeup = false; });

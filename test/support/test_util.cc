@@ -13,6 +13,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -247,6 +249,53 @@ ConnCounters ConnzCounters(int monitoring_port, const std::string& name) {
     counters.out_msgs = c.value("out_msgs", 0.0);
   }
   return counters;
+}
+
+namespace {
+
+// nats-server's monitoring answers bodies over 4 KiB chunked (Go's net/http):
+// the JSON of `body`, de-chunked when it is not JSON as it stands.
+nlohmann::json MonitoringJson(const std::string& body) {
+  auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_discarded()) return json;
+  std::string joined;
+  size_t at = 0;
+  while (at < body.size()) {
+    const size_t eol = body.find("\r\n", at);
+    if (eol == std::string::npos) break;
+    const size_t size = std::strtoul(body.substr(at, eol - at).c_str(), nullptr, 16);
+    if (size == 0 || eol + 2 + size > body.size()) break;
+    joined.append(body, eol + 2, size);
+    at = eol + 2 + size + 2;
+  }
+  return nlohmann::json::parse(joined, nullptr, /*allow_exceptions=*/false);
+}
+
+}  // namespace
+
+int ConnzSubscriptions(int monitoring_port, const std::string& name) {
+  const HttpResponse r = HttpGet(monitoring_port, "/connz?limit=100000");
+  if (r.status != 200) return -1;
+  const auto json = MonitoringJson(r.body);
+  if (!json.is_object() || !json.contains("connections")) return -1;
+  for (const auto& c : json["connections"]) {
+    if (c.value("name", "") == name) return c.value("subscriptions", -1);
+  }
+  return -1;
+}
+
+std::string VarzVersion(int monitoring_port) {
+  const HttpResponse r = HttpGet(monitoring_port, "/varz");
+  if (r.status != 200) return "";
+  const auto json = MonitoringJson(r.body);
+  return json.is_object() ? json.value("version", "") : "";
+}
+
+bool VersionAtLeast(const std::string& version, int major, int minor) {
+  int got_major = 0;
+  int got_minor = 0;
+  if (std::sscanf(version.c_str(), "%d.%d", &got_major, &got_minor) != 2) return false;
+  return got_major > major || (got_major == major && got_minor >= minor);
 }
 
 }  // namespace jss::testing

@@ -46,6 +46,16 @@ struct ConnCounters {
 // absent or the endpoint did not answer.
 ConnCounters ConnzCounters(int monitoring_port, const std::string& name);
 
+// Subscriptions nats-server counts for the connection named `name` (/connz
+// `subscriptions`); -1 if absent or the endpoint did not answer.
+int ConnzSubscriptions(int monitoring_port, const std::string& name);
+
+// The version nats-server reports on /varz ("2.11.17"); empty if it did not answer.
+std::string VarzVersion(int monitoring_port);
+
+// True when `version` ("2.11.17") is at least major.minor.
+bool VersionAtLeast(const std::string& version, int major, int minor);
+
 // A port that was free a moment ago (bind to 0, read, close).
 int PickFreePort();
 

@@ -220,5 +220,48 @@ INSTANTIATE_TEST_SUITE_P(
         CapturedReply{"prioritized", 15, 0, {}}),
     [](const auto& param_info) { return param_info.param.kind; });
 
+// nats-server 2.11+ adds `paused` / `pause_remaining`; older servers send neither.
+TEST(ConsumerInfoDecoderTest, ReadsThePauseOfA211ConsumerAndKeepsItsCounters) {
+  auto lag = DecodeConsumerInfoResponse(
+      R"({"num_pending":7,"num_ack_pending":1,"paused":true,"pause_remaining":3600000000000,)"
+      R"("config":{"pause_until":"2030-01-01T00:00:00Z"}})",
+      "S", "C");
+  ASSERT_TRUE(lag.ok()) << lag.status().ToString();
+  EXPECT_TRUE(lag->paused);
+  EXPECT_EQ(lag->pause_remaining_ns, 3600000000000u);
+  EXPECT_EQ(lag->Total(), 8u) << "a pause never changes the lag";
+  auto old = DecodeConsumerInfoResponse(R"({"num_pending":7,"num_ack_pending":1})", "S", "C");
+  ASSERT_TRUE(old.ok());
+  EXPECT_FALSE(old->paused);
+  // A paused that is not a bool is no pause (and no error: the counters are fine).
+  auto odd = DecodeConsumerInfoResponse(
+      R"({"num_pending":7,"num_ack_pending":1,"paused":"yes"})", "S", "C");
+  ASSERT_TRUE(odd.ok());
+  EXPECT_FALSE(odd->paused);
+}
+
+TEST(ApiLevelDecoderTest, ReadsTheLevelOrNoneAndNeverGuessesOne) {
+  // 2.11+ ($JS.API.INFO, abridged).
+  auto level = DecodeApiLevel(
+      R"({"type":"io.nats.jetstream.api.v1.account_info_response","memory":0,"storage":0,)"
+      R"("api":{"level":1,"total":3,"errors":0},"limits":{"max_memory":-1}})");
+  ASSERT_TRUE(level.ok()) << level.status().ToString();
+  ASSERT_TRUE(level->has_value());
+  EXPECT_EQ(**level, 1);
+  // 2.9 / 2.10: `api` without a level.
+  auto none = DecodeApiLevel(R"({"memory":0,"api":{"total":3,"errors":0}})");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto refused = DecodeApiLevel(
+      R"({"error":{"code":503,"err_code":10039,"description":"jetstream not enabled for account"}})");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("jetstream not enabled for account"));
+  for (const char* bad : {R"({"api":{"level":-1}})", R"({"api":{"level":"2"}})",
+                          R"({"api":{"level":1e9}})", "[]", "not json"}) {
+    EXPECT_FALSE(DecodeApiLevel(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace jss::core

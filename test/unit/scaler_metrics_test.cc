@@ -91,3 +91,34 @@ TEST_F(ScalerMetricsTest, ZeroMaxSeriesOmitsNames) {
 
 }  // namespace
 }  // namespace jss::metrics
+
+namespace jss::metrics {
+namespace {
+
+TEST_F(ScalerMetricsTest, OnlyConsumersSeenPausedGetAPausedSeries) {
+  auto& m = Make({});
+  for (int i = 0; i < 100; ++i) m.OnLagRead(Key(i), core::ConsumerLag{1, 0});
+  EXPECT_EQ(Series("jetstream_scaler_consumer_paused"), 0);
+  core::ConsumerLag paused{5, 0};
+  paused.paused = true;
+  m.OnLagRead(Key(7), paused);
+  const std::string series =
+      "jetstream_scaler_consumer_paused{connection=\"default\",consumer=\"c7\",stream=\"S\"}";
+  EXPECT_EQ(Value(series), 1);
+  EXPECT_EQ(Value("jetstream_scaler_consumer_lag{connection=\"default\",consumer=\"c7\",stream=\"S\"}"),
+            5) << "the lag of a paused consumer is its real lag";
+  m.OnLagRead(Key(7), core::ConsumerLag{5, 0});
+  EXPECT_EQ(Value(series), 0) << "resumed";
+  EXPECT_EQ(Series("jetstream_scaler_consumer_paused"), 1);
+}
+
+TEST_F(ScalerMetricsTest, TheApiLevelIsAGaugePerConnection) {
+  auto& m = Make({});
+  m.OnApiLevel("default", 2);
+  m.OnApiLevel("eu", 0);
+  EXPECT_EQ(Value("jetstream_scaler_nats_api_level{connection=\"default\"}"), 2);
+  EXPECT_EQ(Value("jetstream_scaler_nats_api_level{connection=\"eu\"}"), 0);
+}
+
+}  // namespace
+}  // namespace jss::metrics

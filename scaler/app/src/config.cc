@@ -391,6 +391,10 @@ void DefineReadFlags(Flags& f, Config& c) {
   f.Count("push-read-rate", &c.push_read_rate, 0, 1000000,
           "StreamIsActive: JetStream API requests per second for push watchers (first reads "
           "when thousands of streams open at once, re-reads, wake-up set-ups); 0 = unlimited");
+  f.Count("push-max-wakeup-subjects", &c.push_max_wakeup_subjects, 1, 100000,
+          "StreamIsActive: a consumer whose filter (or, without one, whose stream) has more "
+          "subjects than this gets no wake-up subscriptions and is polled every pushInterval "
+          "instead (each wake-up re-subscribes every subject)");
   f.Count("max-inflight-requests", &c.max_in_flight, 1, 1000000,
           "JetStream API requests in flight per connection before new ones are refused");
   f.Address("probe-address", &c.probe_address,

@@ -39,11 +39,12 @@ bool KeptField(std::string_view key, int depth) {
   // depth 1: the reply object's members; depth 2: members of "error"/"config".
   if (depth == 1) {
     return key == "error" || key == "num_pending" || key == "num_ack_pending" ||
-           key == "config";
+           key == "config" || key == "paused" || key == "pause_remaining" || key == "api";
   }
   if (depth == 2) {
     return key == "err_code" || key == "code" || key == "description" ||
-           key == "filter_subject" || key == "filter_subjects" || key == "subjects";
+           key == "filter_subject" || key == "filter_subjects" || key == "subjects" ||
+           key == "level";
   }
   return false;
 }
@@ -127,6 +128,12 @@ core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
   if (!ReadCounter(doc, "num_ack_pending", &lag.num_ack_pending)) {
     return Unexpected(stream, consumer, "missing or invalid num_ack_pending");
   }
+  // 2.11+; older servers send neither (not paused). Anything but a bool is
+  // not a pause: the counters stay the answer either way.
+  if (auto it = doc.find("paused"); it != doc.end() && it->is_boolean()) {
+    lag.paused = it->get<bool>();
+  }
+  if (lag.paused) ReadCounter(doc, "pause_remaining", &lag.pause_remaining_ns);
   return lag;
 }
 
@@ -189,6 +196,37 @@ StatusOr<std::vector<std::string>> DecodeStreamSubjects(std::string_view body,
   }
   if (auto s = config->find("subjects"); s != config->end()) AppendStrings(*s, &subjects);
   return subjects;
+}
+
+StatusOr<std::optional<int64_t>> DecodeApiLevel(std::string_view body) {
+  auto parsed = ParseBounded(body, "", "");
+  if (!parsed.ok() || !parsed->is_object()) {
+    return core::UnavailableError("unexpected $JS.API.INFO reply: not a JSON object");
+  }
+  const nlohmann::json& doc = *parsed;
+  if (auto err = doc.find("error"); err != doc.end() && !err->is_null()) {
+    std::string description = "no description";
+    int err_code = 0;
+    if (err->is_object()) {
+      if (auto it = err->find("description"); it != err->end() && it->is_string()) {
+        description = core::Truncate(it->get_ref<const std::string&>(), kMaxEchoedBytes);
+      }
+      if (auto it = err->find("err_code"); it != err->end() && it->is_number_integer()) {
+        err_code = it->get<int>();
+      }
+    }
+    return core::UnavailableError(
+        fmt::format("$JS.API.INFO refused: {} (err_code {})", description, err_code));
+  }
+  auto api = doc.find("api");
+  if (api == doc.end() || !api->is_object()) return std::optional<int64_t>();
+  auto level = api->find("level");
+  if (level == api->end()) return std::optional<int64_t>();
+  if (!level->is_number_integer() || level->get<int64_t>() < 0 ||
+      level->get<int64_t>() > 1'000'000) {
+    return core::UnavailableError("unexpected $JS.API.INFO reply: api.level is not a level");
+  }
+  return std::optional<int64_t>(level->get<int64_t>());
 }
 
 }  // namespace jss::core

@@ -49,10 +49,18 @@ constexpr MetricDef kNatsDuration{"jetstream_scaler_nats_request_duration_second
                                   "JetStream API request round-trip time, by connection."};
 constexpr MetricDef kConnectionUp{"jetstream_scaler_nats_connection_up",
                                   "1 while the NATS connection is connected, else 0."};
+constexpr MetricDef kApiLevel{"jetstream_scaler_nats_api_level",
+                              "JetStream API level of the server reached at the last (re)connect "
+                              "($JS.API.INFO api.level, nats-server 2.11+); 0 when it reported "
+                              "none or refused to say."};
 constexpr MetricDef kReconnects{"jetstream_scaler_nats_reconnects_total",
                                 "Times the NATS connection was re-established."};
 constexpr MetricDef kConsumerLag{"jetstream_scaler_consumer_lag",
                                  "Last lag (num_pending + num_ack_pending) read for a consumer."};
+constexpr MetricDef kConsumerPaused{"jetstream_scaler_consumer_paused",
+                                    "1 while the last read found the consumer paused "
+                                    "(nats-server 2.11+), 0 once a paused consumer resumed; "
+                                    "its lag is still reported as read."};
 constexpr MetricDef kLagReadFailures{"jetstream_scaler_consumer_lag_read_failures_total",
                                      "Failed lag reads of a consumer that was read "
                                      "successfully before, by consumer."};
@@ -125,8 +133,10 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
       nats_errors_(FamilyCounter(*registry_, kNatsErrors)),
       nats_duration_(FamilyHistogram(*registry_, kNatsDuration)),
       connection_up_(FamilyGauge(*registry_, kConnectionUp)),
+      api_level_(FamilyGauge(*registry_, kApiLevel)),
       reconnects_(FamilyCounter(*registry_, kReconnects)),
       consumer_lag_(FamilyGauge(*registry_, kConsumerLag)),
+      consumer_paused_(FamilyGauge(*registry_, kConsumerPaused)),
       lag_read_failures_(FamilyCounter(*registry_, kLagReadFailures)),
       lag_read_errors_(FamilyCounter(*registry_, kLagReadErrors)),
       series_dropped_(FamilyCounter(*registry_, kSeriesDropped)),
@@ -146,6 +156,9 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
       policy_reloads_error_(policy_reloads_.Add({{"result", "error"}})),
       lag_series_(consumer_lag_, limits, series_dropped_.Add({{"family", kConsumerLag.name}}),
                   clock != nullptr ? *clock : steady_clock_),
+      paused_series_(consumer_paused_, limits,
+                     series_dropped_.Add({{"family", kConsumerPaused.name}}),
+                     clock != nullptr ? *clock : steady_clock_),
       failure_series_(lag_read_failures_, limits,
                       series_dropped_.Add({{"family", kLagReadFailures.name}}),
                       clock != nullptr ? *clock : steady_clock_),
@@ -157,6 +170,10 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
 
 void ScalerMetrics::OnConnectionState(std::string_view connection, bool connected) {
   connection_up_.Add({{"connection", std::string(connection)}}).Set(connected ? 1 : 0);
+}
+
+void ScalerMetrics::OnApiLevel(std::string_view connection, int64_t level) {
+  api_level_.Add({{"connection", std::string(connection)}}).Set(static_cast<double>(level));
 }
 
 void ScalerMetrics::OnReconnect(std::string_view connection) {
@@ -183,6 +200,11 @@ void ScalerMetrics::OnLagRead(const core::ConsumerKey& key, const core::LagResul
       {"connection", key.connection}, {"stream", key.stream}, {"consumer", key.consumer}};
   if (result.ok()) {
     if (auto* lag = lag_series_.Get(labels)) lag->Set(static_cast<double>(result->Total()));
+    // A series only for consumers seen paused (0 after they resume, until it
+    // expires): nothing for the common case of consumers never paused.
+    if (auto* paused = paused_series_.Get(labels, /*create=*/result->paused)) {
+      paused->Set(result->paused ? 1 : 0);
+    }
     return;
   }
   // Names nobody ever read successfully (typos, probes, forged names) get no

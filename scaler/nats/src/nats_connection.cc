@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "jss/core/consumer_info_decoder.h"
 #include "jss/core/strings.h"
 #include "jss/core/status.h"
 #include "cnats_options.h"
@@ -37,6 +38,10 @@ using OptionsPtr = std::unique_ptr<natsOptions, OptionsDeleter>;
 double SecondsSince(core::SteadyTime start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+// The account's JetStream info, with `api.level` on nats-server 2.11+. Always
+// the connected server's own domain: the level says which server we reached.
+constexpr const char* kApiInfoSubject = "$JS.API.INFO";
 
 int64_t Ticks(core::SteadyTime t) { return t.time_since_epoch().count(); }
 
@@ -212,6 +217,7 @@ core::Status NatsConnection::Start() {
   s = natsConnection_Connect(&conn_, opts.get());
   if (s == NATS_OK) {
     connected_ = true;
+    ++connects_;
     MarkAlive();
     observer_.OnConnectionState(options_.name, true);
     logger_->Info("connected to NATS", {{"connection", options_.name}});
@@ -247,6 +253,8 @@ core::Status NatsConnection::Start() {
   // burst (a dropped reply only costs a timeout, never a wrong value), and
   // the byte limit caps what a peer sending huge replies can make us hold.
   natsSubscription_SetPendingLimits(inbox_sub_, 1 << 20, 32 << 20);
+  inbox_ready_ = true;
+  MaybeProbeApiLevel();
   SchedulePing();
   return core::OkStatus();
 }
@@ -323,43 +331,75 @@ void OnSubscriptionMessage(natsConnection*, natsSubscription*, natsMsg* msg, voi
 
 void OnSubscriptionComplete(void* closure) { delete static_cast<SubscriptionClosure*>(closure); }
 
-// Unsubscribing writes UNSUB to the socket: it is done on the I/O thread so
-// the thread dropping the handle (a gRPC or hub thread) never blocks on it.
+// What the I/O thread knows of one subscription: the cnats handle once SUB
+// was written, and whether the owner dropped it before that. Atomic: a
+// clean-up runs inline once the queue is stopping, maybe while the I/O thread
+// finishes its last operation.
+struct SubscriptionSlot {
+  std::atomic<natsSubscription*> sub{nullptr};
+  std::atomic<bool> dropped{false};
+};
+
+// Subscribing writes SUB and unsubscribing UNSUB to the socket: both are done
+// on the I/O thread, in order, so the thread creating or dropping the handle
+// (a gRPC or hub thread, possibly under the hub's lock) never blocks on a
+// peer that stopped reading.
 class SubscriptionImpl final : public NatsConnection::Subscription {
  public:
-  SubscriptionImpl(natsSubscription* sub, std::shared_ptr<IoQueue> io)
-      : sub_(sub), io_(std::move(io)) {}
+  SubscriptionImpl(std::shared_ptr<SubscriptionSlot> slot, std::shared_ptr<IoQueue> io)
+      : slot_(std::move(slot)), io_(std::move(io)) {}
   ~SubscriptionImpl() override {
-    natsSubscription* sub = sub_;
-    io_->PostCleanup([sub] {
+    slot_->dropped = true;
+    // Queued behind the SUB, so it sees the handle that wrote.
+    io_->PostCleanup([slot = slot_] {
+      natsSubscription* sub = slot->sub.exchange(nullptr);
+      if (sub == nullptr) return;  // never subscribed (or the connection's close frees it)
       natsSubscription_Unsubscribe(sub);
       natsSubscription_Destroy(sub);
     });
   }
 
  private:
-  natsSubscription* sub_;
+  std::shared_ptr<SubscriptionSlot> slot_;
   std::shared_ptr<IoQueue> io_;
 };
 
 }  // namespace
 
 core::StatusOr<std::unique_ptr<NatsConnection::Subscription>> NatsConnection::Subscribe(
-    const std::string& subject, std::function<void()> on_message, int max_messages) {
-  auto* closure = new SubscriptionClosure{std::move(on_message)};
-  natsSubscription* sub = nullptr;
-  natsStatus s =
-      natsConnection_Subscribe(&sub, conn_, subject.c_str(), &OnSubscriptionMessage, closure);
-  if (s != NATS_OK) {
-    delete closure;
-    return core::UnavailableError(
-        fmt::format("subscribing to \"{}\": {}", subject, natsStatus_GetText(s)));
+    const std::string& subject, std::function<void()> on_message, int max_messages,
+    std::function<void(const core::Status&)> on_failed) {
+  auto slot = std::make_shared<SubscriptionSlot>();
+  const bool posted = io_->Post([this, slot, subject, max_messages,
+                                 on_message = std::move(on_message),
+                                 on_failed = std::move(on_failed)]() mutable {
+    if (slot->dropped.load()) return;  // dropped before it was written
+    auto* closure = new SubscriptionClosure{std::move(on_message)};
+    natsSubscription* sub = nullptr;
+    write_started_ = Ticks(std::chrono::steady_clock::now());
+    const natsStatus s =
+        natsConnection_Subscribe(&sub, conn_, subject.c_str(), &OnSubscriptionMessage, closure);
+    write_started_ = 0;
+    if (s != NATS_OK) {
+      delete closure;
+      if (on_failed) {
+        on_failed(core::UnavailableError(
+            fmt::format("subscribing to \"{}\": {}", subject, natsStatus_GetText(s))));
+      }
+      return;
+    }
+    natsSubscription_SetOnCompleteCB(sub, &OnSubscriptionComplete, closure);
+    // After the completion callback is set (cnats may drop the subscription
+    // as soon as this returns).
+    if (max_messages > 0) natsSubscription_AutoUnsubscribe(sub, max_messages);
+    slot->sub.store(sub);
+  });
+  if (!posted) {
+    return core::ResourceExhaustedError(fmt::format(
+        "NATS connection \"{}\" is not keeping up with writes; subscribing to \"{}\" later",
+        options_.name, subject));
   }
-  natsSubscription_SetOnCompleteCB(sub, &OnSubscriptionComplete, closure);
-  // After the completion callback is set (cnats may drop the subscription as
-  // soon as this returns).
-  if (max_messages > 0) natsSubscription_AutoUnsubscribe(sub, max_messages);
-  return std::unique_ptr<Subscription>(new SubscriptionImpl(sub, io_));
+  return std::unique_ptr<Subscription>(new SubscriptionImpl(std::move(slot), io_));
 }
 
 void NatsConnection::Request(const std::string& subject, core::SteadyTime deadline,
@@ -530,8 +570,14 @@ void NatsConnection::SchedulePing() {
 void NatsConnection::Ping() {
   if (!connected_.load()) return;
   const int64_t now = Ticks(std::chrono::steady_clock::now());
-  if (!unresponsive_.load() && now - last_alive_.load() < TicksOf(options_.ping_interval)) {
-    return;  // heard from recently
+  // Heard from within half an interval: no need to ask. Not a whole one: a
+  // reply just after a tick (the API-level probe's, right after connecting)
+  // would push our PING back a tick, and cnats' own verdict on a silent peer
+  // (two intervals of unanswered PINGs, reported with no error) could then
+  // come first and leave the silence unreported.
+  if (!unresponsive_.load() &&
+      now - last_alive_.load() < TicksOf(options_.ping_interval) / 2) {
+    return;
   }
   if (ping_in_flight_.exchange(true)) return;
   // On the I/O thread: waiting for the PONG blocks it, never the scheduler.
@@ -636,8 +682,10 @@ void NatsConnection::OnConnected(natsConnection*, void* self) {
   auto* c = static_cast<NatsConnection*>(self);
   c->MarkAlive();
   c->connected_ = true;
+  ++c->connects_;
   c->observer_.OnConnectionState(c->options_.name, true);
   c->logger_->Info("connected to NATS", {{"connection", c->options_.name}});
+  c->MaybeProbeApiLevel();
 }
 
 void NatsConnection::OnDisconnected(natsConnection* nc, void* self) {
@@ -663,9 +711,12 @@ void NatsConnection::OnReconnected(natsConnection*, void* self) {
   auto* c = static_cast<NatsConnection*>(self);
   c->MarkAlive();
   c->connected_ = true;
+  ++c->connects_;
   c->observer_.OnConnectionState(c->options_.name, true);
   c->observer_.OnReconnect(c->options_.name);
   c->logger_->Info("reconnected to NATS", {{"connection", c->options_.name}});
+  // Maybe another server (a rolling upgrade): its level may differ.
+  c->MaybeProbeApiLevel();
   // A peer marked unresponsive must answer a PING before reads resume; ask
   // now rather than at the next tick, so a recovered server is used at once.
   if (c->unresponsive_.load() && !c->stopping_requested_.load()) c->Ping();
@@ -675,6 +726,52 @@ void NatsConnection::OnReconnected(natsConnection*, void* self) {
     reconnected = c->events_.reconnected;
   }
   if (reconnected) reconnected();
+}
+
+void NatsConnection::MaybeProbeApiLevel() {
+  // Connected callbacks can run before Start has subscribed the reply inbox
+  // (and Start then asks itself): each connect is asked about once.
+  if (!inbox_ready_.load() || !connected_.load() || stopping_requested_.load()) return;
+  const uint64_t connect = connects_.load();
+  uint64_t probed = probed_connects_.load();
+  while (probed < connect) {
+    if (probed_connects_.compare_exchange_weak(probed, connect)) {
+      ProbeApiLevel();
+      return;
+    }
+  }
+}
+
+void NatsConnection::ProbeApiLevel() {
+  char server_id[128] = "";
+  if (natsConnection_GetConnectedServerId(conn_, server_id, sizeof(server_id)) != NATS_OK) {
+    server_id[0] = '\0';
+  }
+  // cnats 3.4 does not expose the server's version; its id names it (the
+  // server logs the id with its version at start-up, and /varz shows both).
+  Request(kApiInfoSubject, std::chrono::steady_clock::now() + options_.connect_timeout,
+          [this, server = std::string(server_id)](const core::StatusOr<std::string>& reply) {
+            core::StatusOr<std::optional<int64_t>> level =
+                reply.ok() ? core::DecodeApiLevel(*reply) : reply.status();
+            if (stopping_requested_.load()) return;  // failed by our own shutdown
+            const int64_t value = level.ok() && level->has_value() ? **level : 0;
+            observer_.OnApiLevel(options_.name, value);
+            if (level.ok()) {
+              logger_->Info("JetStream API level",
+                            {{"connection", options_.name},
+                             {"server_id", server},
+                             {"api_level", level->has_value() ? fmt::format("{}", **level)
+                                                              : std::string("none")}});
+              return;
+            }
+            // Not a reason to stop: lag reads need only CONSUMER.INFO. An
+            // operator who wants the level grants publish on $JS.API.INFO.
+            logger_->Info("JetStream API level unknown (reads need no level)",
+                          {{"connection", options_.name},
+                           {"server_id", server},
+                           {"api_level", "none"},
+                           {"error", level.status().message()}});
+          });
 }
 
 void NatsConnection::SetEvents(Events events) {

@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "jss/core/consumer_info_decoder.h"
 #include "jss/core/strings.h"
 
@@ -22,7 +24,10 @@ struct NatsWakeupSource::WatchState : std::enable_shared_from_this<WatchState> {
              core::ConsumerKey k)
       : conn(c), observer(o), callbacks(std::move(cb)), key(std::move(k)) {}
 
-  // Subscribes to every subject, one message each. With mu held.
+  // Subscribes to every subject, one message each. With mu held: the SUBs
+  // are only queued for the connection's I/O thread (a stalled peer cannot
+  // block the caller, which may hold the hub's lock); a SUB cnats fails to
+  // write later ends the watch like a denial (OnFailed).
   bool SubscribeAllLocked(const logging::Logger& logger) {
     std::weak_ptr<WatchState> weak = weak_from_this();
     for (const auto& subject : subjects) {
@@ -31,7 +36,10 @@ struct NatsWakeupSource::WatchState : std::enable_shared_from_this<WatchState> {
           [weak] {
             if (auto self = weak.lock()) self->OnMessage();
           },
-          /*max_messages=*/1);
+          /*max_messages=*/1,
+          [weak](const core::Status&) {
+            if (auto self = weak.lock()) self->OnFailed();
+          });
       if (!sub.ok()) {
         logger.Debug("push wake-up unavailable; polling instead",
                      {{"stream", key.stream}, {"consumer", key.consumer},
@@ -66,16 +74,26 @@ struct NatsWakeupSource::WatchState : std::enable_shared_from_this<WatchState> {
   // NATS refused a subscription of ours: stop listening and tell the watcher
   // (once per set-up; it polls, and sets the watch up again later).
   void OnDenied(const std::string& subject) {
-    Subscriptions old;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (cancelled || lost) return;
-      lost = true;
-      armed = false;
-      old = TakeSubsLocked();
-    }
+    if (!Lose()) return;
     if (observer != nullptr) observer->OnWakeupDenied(key, subject);
     callbacks.on_lost();
+  }
+
+  // cnats could not write a queued SUB (e.g. the connection closed for
+  // good): like a denial, without the denial's count.
+  void OnFailed() {
+    if (Lose()) callbacks.on_lost();
+  }
+
+  // Stops listening; false if the watch was cancelled or lost already.
+  bool Lose() {
+    Subscriptions old;  // declared first: destroyed after the lock is released
+    std::lock_guard<std::mutex> lock(mu);
+    if (cancelled || lost) return false;
+    lost = true;
+    armed = false;
+    old = TakeSubsLocked();
+    return true;
   }
 
   NatsConnection* const conn;
@@ -177,9 +195,11 @@ class WatchHandle final : public core::WakeupSource::Handle {
 NatsWakeupSource::NatsWakeupSource(const JetStreamConnections& connections,
                                    std::chrono::milliseconds request_timeout,
                                    std::shared_ptr<logging::Logger> logger,
-                                   core::ActivityObserver* observer, core::Pacer* pacer)
+                                   core::ActivityObserver* observer, core::Pacer* pacer,
+                                   size_t max_subjects)
     : connections_(connections),
       request_timeout_(request_timeout),
+      max_subjects_(max_subjects),
       logger_(std::move(logger)),
       observer_(observer),
       pacer_(pacer),
@@ -235,13 +255,22 @@ std::unique_ptr<core::WakeupSource::Handle> NatsWakeupSource::Watch(const core::
     }
   };
   // Subscribes once the subjects are known; tells the watcher either way.
-  auto arm = [state, logger, registry = registry_](
+  auto arm = [state, logger, registry = registry_, max_subjects = max_subjects_](
                  const core::StatusOr<std::vector<std::string>>& subjects) {
     bool live = false;
     {
       std::lock_guard<std::mutex> lock(state->mu);
       if (state->cancelled) return;
-      if (subjects.ok() && !subjects->empty()) {
+      if (subjects.ok() && subjects->size() > max_subjects) {
+        // Every re-arm re-subscribes every subject: a stream of thousands of
+        // subjects would cost thousands of SUBs per wake-up. Polled instead
+        // (counted in the polling-fallback gauge).
+        logger->Debug("push wake-up over --push-max-wakeup-subjects; polling instead",
+                      {{"stream", state->key.stream},
+                       {"consumer", state->key.consumer},
+                       {"subjects", fmt::format("{}", subjects->size())},
+                       {"limit", fmt::format("{}", max_subjects)}});
+      } else if (subjects.ok() && !subjects->empty()) {
         state->subjects = *subjects;
         // Before subscribing: NATS may refuse the subscription right away.
         registry->Add(state->subjects, state);

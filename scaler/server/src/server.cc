@@ -207,7 +207,7 @@ class ServerImpl final : public Server {
     nats_deadlines_ = std::make_unique<core::ThreadScheduler>();
 
     if (core::Status s = OpenNatsConnections(); !s.ok()) return s;
-    jetstream_ = std::make_unique<nats::JetStreamLagSource>(jetstream_connections_);
+    jetstream_ = std::make_unique<nats::JetStreamLagSource>(jetstream_connections_, logger_);
     // Every read of the shared cache also feeds the push watchers (once the
     // hub exists), so a KEDA poll of a watched consumer saves it a read.
     lag_feed_ = std::make_unique<LagFeed>(*metrics_);
@@ -377,7 +377,7 @@ class ServerImpl final : public Server {
     if (config_.push_wakeup) {
       wakeups_ = std::make_unique<nats::NatsWakeupSource>(
           jetstream_connections_, config_.request_timeout, logger_, push_log_.get(),
-          pacer_.get());
+          pacer_.get(), config_.push_max_wakeup_subjects);
     }
     // Watchers read through the shared cache, asking for a fresh enough
     // request (a wake-up read never takes a value older than the publish).

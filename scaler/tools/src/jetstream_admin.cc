@@ -31,6 +31,19 @@ JetStreamAdmin::~JetStreamAdmin() {
   if (conn_ != nullptr) natsConnection_Destroy(conn_);
 }
 
+core::StatusOr<std::string> JetStreamAdmin::Request(const std::string& subject,
+                                                    const std::string& body) {
+  natsMsg* reply = nullptr;
+  natsStatus s = natsConnection_RequestString(&reply, conn_, subject.c_str(), body.c_str(), 5000);
+  if (s != NATS_OK) {
+    return core::UnavailableError(
+        fmt::format("request to {}: {}", subject, natsStatus_GetText(s)));
+  }
+  std::string data(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+  natsMsg_Destroy(reply);
+  return data;
+}
+
 core::Status JetStreamAdmin::AddStream(const StreamSpec& spec) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);

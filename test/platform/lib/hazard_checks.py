@@ -21,7 +21,7 @@ SSA_FLAG = "--enable-server-side-apply=true"
 # Publish rights the scaler's NATS user may have: the JetStream API info requests it reads lag
 # with (docs/security.md, "What the scaler's NATS user needs").
 SCALER_PUBLISH = {"$JS.API.CONSUMER.INFO.*.*", "$JS.API.STREAM.INFO.*",
-                  "$JS.API.CONSUMER.INFO.>", "$JS.API.STREAM.INFO.>"}
+                  "$JS.API.CONSUMER.INFO.>", "$JS.API.STREAM.INFO.>", "$JS.API.INFO"}
 SYSTEM_PREFIXES = ("$JS.>", "$KV.>", "$O.>", "$SYS.>")
 PLACEHOLDER_HOSTS = ("example-org", "example.com", "example.org", "your-org", "changeme")
 

@@ -185,6 +185,9 @@ def probe(values, scaler_user):
         sinfo = scaler.request("$JS.API.STREAM.INFO.PLATFORM_CHECK", "", "_INBOX.s.2")
         results.append((f"{scaler_user} reads stream info", "stream_info_response" in sinfo
                         and '"error"' not in sinfo, sinfo[:160]))
+        ainfo = scaler.request("$JS.API.INFO", "", "_INBOX.s.3")
+        results.append((f"{scaler_user} reads the JetStream API level ($JS.API.INFO)",
+                        "account_info_response" in ainfo and '"error"' not in ainfo, ainfo[:160]))
         for what, text in (("publish data", "PUB check.agent.task 4\r\nfake"),
                            ("delete a stream", "PUB $JS.API.STREAM.DELETE.PLATFORM_CHECK 0\r\n"),
                            ("create a consumer", "PUB $JS.API.CONSUMER.CREATE.PLATFORM_CHECK 2\r\n{}"),

@@ -65,6 +65,8 @@ struct Config {
   // StreamIsActive: JetStream API requests per second for push watchers
   // (first reads, re-reads, wake-up set-ups); 0 = unlimited.
   size_t push_read_rate = 2000;
+  // StreamIsActive: a consumer with more subjects than this is polled, not woken.
+  size_t push_max_wakeup_subjects = core::kDefaultPushMaxWakeupSubjects;
   size_t max_in_flight = core::kDefaultMaxInFlight;
   // Bounds against hostile tenants and callers (docs/security.md).
   std::string probe_address;  // empty: /healthz and /readyz only on metrics_address

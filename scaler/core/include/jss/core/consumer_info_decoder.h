@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +29,8 @@ inline constexpr size_t kMaxReplyBytes = 64 * 1024;
 //  - consumer missing (10014) / stream missing (10059): NOT_FOUND naming it;
 //  - any other API error, or a body that is not a consumer-info response with
 //    both counters: UNAVAILABLE. A missing counter is never read as zero.
+// `paused` / `pause_remaining` (2.11+) are read when present; absent means
+// not paused.
 core::StatusOr<ConsumerLag> DecodeConsumerInfoResponse(std::string_view body,
                                                        std::string_view stream,
                                                        std::string_view consumer);
@@ -45,5 +49,11 @@ StatusOr<std::vector<std::string>> DecodeConsumerFilterSubjects(std::string_view
 // From a $JS.API.STREAM.INFO reply: the stream's subjects (config.subjects).
 StatusOr<std::vector<std::string>> DecodeStreamSubjects(std::string_view body,
                                                         std::string_view stream);
+
+// From a $JS.API.INFO (account info) reply: the JetStream API level of the
+// server that answered (`api.level`, nats-server 2.11+); nullopt when the
+// reply has none (2.10 and older). An API error (e.g. JetStream disabled for
+// the account) or a malformed level is UNAVAILABLE, never a level.
+StatusOr<std::optional<int64_t>> DecodeApiLevel(std::string_view body);
 
 }  // namespace jss::core

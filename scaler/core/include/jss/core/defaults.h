@@ -34,4 +34,10 @@ inline constexpr size_t kDefaultMaxInFlight = 4096;
 // 10,000 external-push ScaledObjects the scaler is sized for (~23 KiB each, measured in bench/push_bench).
 inline constexpr size_t kDefaultMaxStreams = 10000;
 
+// Subjects one push wake-up subscribes to (--push-max-wakeup-subjects). Every
+// re-arm re-subscribes each of them, so a consumer reading a stream of
+// thousands of literal subjects is polled instead (10 watchers of a
+// 4,000-subject stream held 40,000 subscriptions and 75% of a core).
+inline constexpr size_t kDefaultPushMaxWakeupSubjects = 100;
+
 }  // namespace jss::core

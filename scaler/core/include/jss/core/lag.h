@@ -8,6 +8,12 @@ namespace jss::core {
 struct ConsumerLag {
   uint64_t num_pending = 0;      // stream messages not yet delivered to the consumer
   uint64_t num_ack_pending = 0;  // delivered but not yet acknowledged
+  // Paused (nats-server 2.11+: consumer info `paused`; absent, hence false,
+  // on older servers): nothing is delivered until the pause ends, but the
+  // counters above still say what is waiting. Not part of the metric.
+  bool paused = false;
+  // With `paused`: how long the pause still lasts (`pause_remaining`, ns).
+  uint64_t pause_remaining_ns = 0;
 
   // The scaling metric: both kinds of work are waiting for a worker. Saturates
   // instead of wrapping so a corrupt counter cannot turn into a tiny lag.

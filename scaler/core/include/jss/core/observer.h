@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "jss/core/lag_source.h"
@@ -19,6 +20,13 @@ class NatsObserver {
   // disconnected, overloaded, other.
   virtual void OnRequestDone(std::string_view connection, std::string_view reason,
                              double seconds) = 0;
+  // The JetStream API level the server reported at the last (re)connect
+  // ($JS.API.INFO `api.level`, 2.11+); 0 when it reported none (2.10 and
+  // older) or refused to say (no permission, JetStream off).
+  virtual void OnApiLevel(std::string_view connection, int64_t level) {
+    (void)connection;
+    (void)level;
+  }
 };
 
 class LagObserver {

@@ -36,6 +36,7 @@ class ScalerMetrics final : public core::NatsObserver,
   // core::NatsObserver
   void OnConnectionState(std::string_view connection, bool connected) override;
   void OnReconnect(std::string_view connection) override;
+  void OnApiLevel(std::string_view connection, int64_t level) override;
   void OnRequestSent(std::string_view connection) override;
   void OnRequestDone(std::string_view connection, std::string_view reason,
                      double seconds) override;
@@ -70,8 +71,10 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Family<prometheus::Counter>& nats_errors_;
   prometheus::Family<prometheus::Histogram>& nats_duration_;
   prometheus::Family<prometheus::Gauge>& connection_up_;
+  prometheus::Family<prometheus::Gauge>& api_level_;
   prometheus::Family<prometheus::Counter>& reconnects_;
   prometheus::Family<prometheus::Gauge>& consumer_lag_;
+  prometheus::Family<prometheus::Gauge>& consumer_paused_;
   prometheus::Family<prometheus::Counter>& lag_read_failures_;
   prometheus::Family<prometheus::Counter>& lag_read_errors_;
   prometheus::Family<prometheus::Counter>& series_dropped_;
@@ -92,6 +95,7 @@ class ScalerMetrics final : public core::NatsObserver,
 
   const core::SteadyClock steady_clock_;
   BoundedFamily<prometheus::Gauge> lag_series_;
+  BoundedFamily<prometheus::Gauge> paused_series_;
   BoundedFamily<prometheus::Counter> failure_series_;
   BoundedFamily<prometheus::Counter> denial_series_;
 

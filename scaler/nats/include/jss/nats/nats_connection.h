@@ -64,8 +64,8 @@ using ReplyCallback = std::function<void(const core::StatusOr<std::string>&)>;
 // One long-lived, auto-reconnecting connection plus an asynchronous
 // request/reply channel: every request shares one wildcard inbox
 // subscription, and the process' scheduler fails requests at their deadline
-// and checks that the peer still answers (PING/PONG). Nothing
-// here ever blocks a caller on the network: requests and unsubscribes are
+// and checks that the peer still answers (PING/PONG). Nothing here ever
+// blocks a caller on the network: requests, subscribes and unsubscribes are
 // queued (bounded) for one I/O thread, the only one of ours that writes to
 // the socket, and every write has a deadline (a peer that stops reading cannot
 // freeze gRPC or timer threads, and is reported by IsStalled()).
@@ -90,14 +90,18 @@ class NatsConnection {
   // A core NATS subscription that calls `on_message` (on a cnats delivery
   // thread) for every message, or only for the first `max_messages` (> 0:
   // the server then drops the interest itself); destroying the handle
-  // unsubscribes.
+  // unsubscribes. SUB and UNSUB are written by the I/O thread, in order with
+  // requests (a request made after Subscribe returns reaches the server
+  // after the SUB), so this never waits for the socket. RESOURCE_EXHAUSTED
+  // when the I/O queue is full; a SUB cnats refuses later is reported to
+  // `on_failed` (on the I/O thread), as is nothing else.
   class Subscription {
    public:
     virtual ~Subscription() = default;
   };
-  core::StatusOr<std::unique_ptr<Subscription>> Subscribe(const std::string& subject,
-                                                          std::function<void()> on_message,
-                                                          int max_messages = 0);
+  core::StatusOr<std::unique_ptr<Subscription>> Subscribe(
+      const std::string& subject, std::function<void()> on_message, int max_messages = 0,
+      std::function<void(const core::Status&)> on_failed = nullptr);
 
   // Connection events the push wake-up acts on; called on cnats threads.
   struct Events {
@@ -166,6 +170,10 @@ class NatsConnection {
   void Ping();
   void MarkAlive();
   void MarkUnresponsive(std::string_view why);
+  // Once per (re)connect, when the reply inbox exists: asks $JS.API.INFO for
+  // the server's JetStream API level, logs it and tells the observer.
+  void MaybeProbeApiLevel();
+  void ProbeApiLevel();
 
   void FailAll(const core::Status& status, std::string_view reason);
   // Removes request `id` from the pending set; false if it is gone already.
@@ -206,8 +214,8 @@ class NatsConnection {
   bool closed_ = false;
   core::Scheduler::TaskId ping_task_ = 0;  // guarded by mu_
 
-  // The I/O thread and its queue (publishes and unsubscribes, in order);
-  // shared with subscription handles, which may outlive this object.
+  // The I/O thread and its queue (publishes, subscribes and unsubscribes, in
+  // order); shared with subscription handles, which may outlive this object.
   std::shared_ptr<IoQueue> io_;
   // steady_clock ticks; 0 = no write in progress / no stall seen.
   std::atomic<int64_t> write_started_{0};
@@ -217,6 +225,10 @@ class NatsConnection {
   std::atomic<bool> ping_in_flight_{false};
   std::atomic<bool> unresponsive_{false};
   std::atomic<uint64_t> pongs_{0};
+  // Connects so far, and the one whose API level was asked for.
+  std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> probed_connects_{0};
+  std::atomic<bool> inbox_ready_{false};
 };
 
 }  // namespace jss::nats

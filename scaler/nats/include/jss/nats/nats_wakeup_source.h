@@ -7,6 +7,7 @@
 #include <string>
 
 #include "jss/core/activity_hub.h"
+#include "jss/core/defaults.h"
 #include "jss/core/pacer.h"
 #include "jss/logging/logger.h"
 #include "jss/nats/jetstream_api.h"
@@ -22,7 +23,9 @@ namespace jss::nats {
 // for an unfiltered consumer, paced like every push request); re-arming only
 // re-subscribes. Needs subscribe permission on those subjects; without it
 // (or on any error) the watch reports itself unavailable and the watcher
-// polls instead.
+// polls instead, as it does for a consumer with more than `max_subjects`
+// subjects (each re-arm re-subscribes every one of them). SUBs are written by
+// the connection's I/O thread, never by the caller of Watch or Rearm.
 class NatsWakeupSource final : public core::WakeupSource {
  public:
   // `pacer` may be null (no pacing).
@@ -30,7 +33,8 @@ class NatsWakeupSource final : public core::WakeupSource {
   NatsWakeupSource(const JetStreamConnections& connections,
                    std::chrono::milliseconds request_timeout,
                    std::shared_ptr<logging::Logger> logger, core::ActivityObserver* observer,
-                   core::Pacer* pacer);
+                   core::Pacer* pacer,
+                   size_t max_subjects = core::kDefaultPushMaxWakeupSubjects);
 
   ~NatsWakeupSource() override;
 
@@ -45,6 +49,7 @@ class NatsWakeupSource final : public core::WakeupSource {
 
   const JetStreamConnections& connections_;
   std::chrono::milliseconds request_timeout_;
+  const size_t max_subjects_;
   std::shared_ptr<logging::Logger> logger_;
   core::ActivityObserver* observer_;  // may be null
   core::Pacer* pacer_;                // may be null

@@ -44,6 +44,9 @@ class JetStreamAdmin {
   // stay ack-pending (until the consumer's AckWait). Returns how many arrived.
   core::StatusOr<int> Fetch(const std::string& stream, const std::string& consumer, int count,
                             bool ack);
+  // A raw request (e.g. a JetStream API call cnats 3.4 has no function for:
+  // a consumer with several filter subjects, a pause); the reply body.
+  core::StatusOr<std::string> Request(const std::string& subject, const std::string& body);
   // The reference read: cnats' blocking js_GetConsumerInfo.
   core::StatusOr<core::ConsumerLag> ConsumerInfo(const std::string& stream,
                                                  const std::string& consumer);
