@@ -66,7 +66,9 @@ count_ctest
 # test/nats-servers/, cached in ~/.cache). nats-matrix = every NATS-behaviour
 # test, on the newest release; nats-lag-push = the lag and push subset, on the
 # newest 2.11 and 2.10 and on 2.10.5 (the platform's NATS chart). Labels: see
-# test/nats_matrix_labels.cmake. Plain build only: the sanitizer passes test our
+# test/nats_matrix_labels.cmake; every server also runs the nats-2.11+ features
+# (test/nats_feature_labels.cmake: they skip, naming the version, where the server
+# lacks one). Plain build only: the sanitizer passes test our
 # code, which does not change with the server.
 for entry in "v2.15.3 nats-matrix" "v2.11.17 nats-lag-push" "v2.10.27 nats-lag-push" \
     "v2.10.5 nats-lag-push"; do
@@ -78,7 +80,7 @@ for entry in "v2.15.3 nats-matrix" "v2.11.17 nats-lag-push" "v2.10.27 nats-lag-p
   fi
   step "NATS matrix: nats-server $version ($("$bin" --version)), tests labelled $label"
   matrix_start=$SECONDS
-  JSS_NATS_SERVER=$bin ctest --test-dir build --output-on-failure -j2 -L "^${label}\$" \
+  JSS_NATS_SERVER=$bin ctest --test-dir build --output-on-failure -j2 -L "^(${label}|nats-2\.11\+)\$" \
     --timeout 900 2>&1 | tee "$log"
   count_ctest
   echo "NATS matrix: nats-server $version: $((SECONDS - matrix_start)) s"
