@@ -16,9 +16,6 @@ while (($#)); do
   shift
 done
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-# Paths relative to the checkout and the working directory left out of the hash: a second
-# clone (CI's fresh one, a worktree) reuses the objects a first one compiled.
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(pwd)} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 cmake -S . -B "$dir" -G Ninja "${cmake_args[@]}" >/dev/null
 if ((${#targets[@]})); then
   cmake --build "$dir" --target "${targets[@]}"
