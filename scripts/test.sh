@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs unit + integration tests (real nats-server, real
-# gRPC) and the offline platform/chart checks, then the same unit and
+# gRPC) and the offline platform/chart checks, then the end-to-end run with the
+# real Kubernetes control plane and KEDA (scripts/e2e.sh), then the same unit and
 # integration tests under ASan+UBSan and under TSan, then a bounded fuzz run, then
 # the container image: built, size-checked and smoke-tested (scripts/image.sh).
 # Ends with one line "N passed, M failed".
@@ -43,6 +44,21 @@ fi
 step "tests: unit, integration, offline platform/chart checks"
 ctest --test-dir build --output-on-failure -j2 --timeout 900 2>&1 | tee "$log"
 count_ctest
+
+# The real components (issue 19): etcd, kube-apiserver and kube-controller-manager v1.35.4 and
+# the KEDA operator v2.20.2, built from the Go module proxy (cached), against the scaler built
+# above. A component that cannot be built or started is a failure, not a skip.
+step "e2e: scripts/e2e.sh (real control plane and KEDA)"
+e2e_start=$SECONDS
+JSS_SCALER_BIN=$(pwd)/build/scaler/main/jetstream-scaler scripts/e2e.sh 2>&1 | tee "$log"
+echo "e2e: $((SECONDS - e2e_start)) s"
+e2e_line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+if [[ -z $e2e_line ]]; then
+  failed=$((failed + 1))
+else
+  passed=$((passed + $(awk '{print $2}' <<<"$e2e_line")))
+  failed=$((failed + $(awk '{print $4}' <<<"$e2e_line")))
+fi
 
 step "build (ASan+UBSan)"
 if scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DJSS_SANITIZE=ON -DJSS_WERROR=ON \
