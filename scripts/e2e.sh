@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# End to end with the real components, on loopback (issue 19, control plane + KEDA part).
-# In this revision the control plane and scenario A run; the KEDA scenarios below are the plan:
+# End to end with the real components, on loopback (issue 19, control plane + KEDA part):
 #   etcd 3.6.5, kube-apiserver and kube-controller-manager v1.35.4 (test/e2e/kube/go.mod),
 #   the KEDA operator v2.20.2 out of cluster (test/e2e/keda/go.mod), a nats-server release
 #   (scripts/nats-server.sh) and this repository's scaler (build/scaler/main/jetstream-scaler).
@@ -68,10 +67,15 @@ kube_ldflags="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.i
 kube_ldflags+=" -X k8s.io/component-base/version.gitMinor=${kube_minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
 build_bin test/e2e/kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$kube_ldflags"
 build_bin test/e2e/kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager "$kube_ldflags"
+build_bin test/e2e/keda github.com/kedacore/keda/v2/cmd/operator keda-operator
 t=$SECONDS
 (cd "$root/test/e2e/scenarios" && GOFLAGS=-mod=readonly go test -c -o "$bin/scenarios.test" .) ||
   fail "building the scenarios (test/e2e/scenarios)"
 echo "e2e: scenarios built in $((SECONDS - t)) s"
+
+scaler=${JSS_SCALER_BIN:-$root/build/scaler/main/jetstream-scaler}
+[[ -x $scaler ]] || fail "no scaler binary at $scaler: build it (scripts/build.sh build ... -- jetstream-scaler) or set JSS_SCALER_BIN"
+nats_server=$("$root/scripts/nats-server.sh" "${JSS_E2E_NATS:-v2.15.3}") || fail "nats-server ${JSS_E2E_NATS:-v2.15.3}"
 
 keda_dir=$(cd "$root/test/e2e/keda" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/kedacore/keda/v2) ||
   fail "locating the KEDA module's CRDs"
@@ -85,9 +89,11 @@ pk_dir=$(cd / && go mod download -json github.com/crossplane-contrib/provider-ku
 tmp=$(mktemp -d /tmp/jss-e2e.XXXXXX)
 pids=()
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do
+  local i pid
+  # Last started first: the API server shuts down slowly once etcd is gone.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[i]}
+    kill "$pid" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null
   done
@@ -193,13 +199,14 @@ await kube-controller-manager 60 "https://127.0.0.1:$p_kcm/healthz" -k
 keda_version=$(cd "$root/test/e2e/keda" && go list -m -f '{{.Version}}' github.com/kedacore/keda/v2)
 echo "e2e: versions: $("$bin/etcd" --version | head -1 | tr -s ' ');" \
   "$("$bin/kube-apiserver" --version); kube-controller-manager $("$bin/kube-controller-manager" --version | awk '{print $2}');" \
-  "KEDA CRDs $keda_version"
+  "KEDA operator $keda_version; $("$nats_server" --version); $("$scaler" --version 2>&1 | head -1)"
 
 # The scenarios run in a mount namespace whose /etc/hosts names the Composition's services.
 cp /etc/hosts "$tmp/hosts"
 printf '%s jetstream-scaler.keda.svc nats.nats.svc\n' "$host_ip" >>"$tmp/hosts"
 export E2E_KUBECONFIG=$kubeconfig E2E_TMP=$tmp E2E_HOST_IP=$host_ip E2E_REPO=$root \
-  E2E_KEDA_CRDS=$keda_dir/config/crd/bases \
+  E2E_KEDA_OPERATOR=$bin/keda-operator E2E_KEDA_CERTS=$tmp/keda-certs E2E_SCALER=$scaler \
+  E2E_NATS_SERVER=$nats_server E2E_KEDA_CRDS=$keda_dir/config/crd/bases \
   E2E_CROSSPLANE_CRDS=$xp_dir/cluster/crds E2E_PROVIDER_KUBERNETES_CRDS=$pk_dir/package/crds
 echo "e2e: scenarios (jetstream-scaler.keda.svc and nats.nats.svc -> $host_ip in a private /etc/hosts)"
 t=$SECONDS
