@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs unit + integration tests (real nats-server, real
-# gRPC) and the offline platform/chart checks, then the nats CLI and Crossplane
-# e2e (test/e2e/{natscli,crossplane}/run.sh), the NATS-behaviour tests again
-# on newer nats-server releases (the matrix), then the same unit and
+# gRPC) and the offline platform/chart checks, the NATS-behaviour tests again
+# on newer nats-server releases (the matrix), then the e2e runs with the real
+# programs (nats CLI, Crossplane CLI, Kubernetes control plane and KEDA:
+# test/e2e/{natscli,crossplane}/run.sh, scripts/e2e.sh), then the same unit and
 # integration tests under ASan+UBSan and under TSan, then a bounded fuzz run, then
 # the container image: built, size-checked and smoke-tested (scripts/image.sh).
 # Ends with one line "N passed, M failed".
@@ -93,6 +94,15 @@ count_plain "natscli e2e"
 step "e2e crossplane: the real crossplane CLI's validator on the platform's Crossplane manifests"
 test/e2e/crossplane/run.sh 2>&1 | tee "$log"
 count_plain "crossplane e2e"
+
+# The real components (issue 19): etcd, kube-apiserver and kube-controller-manager v1.35.4 and
+# the KEDA operator v2.20.2, built from the Go module proxy (cached), against the scaler built
+# above. A component that cannot be built or started is a failure, not a skip.
+step "e2e: scripts/e2e.sh (real control plane and KEDA)"
+e2e_start=$SECONDS
+JSS_SCALER_BIN=$(pwd)/build/scaler/main/jetstream-scaler scripts/e2e.sh 2>&1 | tee "$log"
+echo "e2e: $((SECONDS - e2e_start)) s"
+count_plain "e2e"
 
 step "build (ASan+UBSan)"
 if scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DJSS_SANITIZE=ON -DJSS_WERROR=ON \
