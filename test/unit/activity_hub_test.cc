@@ -565,6 +565,20 @@ TEST_F(ActivityHubTest, AWakeupReadThatSeesThePublishIsNotFollowedUp) {
   EXPECT_EQ(source_.reads(), 3);
 }
 
+TEST_F(ActivityHubTest, AReadByAnyoneElseThatSeesThePublishEndsTheFollowUps) {
+  Inbox inbox;
+  SubscribeIdle(inbox, /*threshold=*/10);
+  ASSERT_TRUE(wakeups_.Fire());
+  source_.Complete(Lag(0));
+  ASSERT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0]);
+  hub_.OnLagRead(kKey, Lag(0));  // KEDA's poll, maybe as early: still wanted
+  EXPECT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0]);
+  hub_.OnLagRead(kKey, Lag(1));  // it saw the publish (below the threshold)
+  EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
+  EXPECT_EQ(source_.reads(), 2);
+  EXPECT_TRUE(observer_.followup_attempts.empty());
+}
+
 TEST_F(ActivityHubTest, OnABusySubjectWakeupsAndReadsAreSpacedUpToTheMaximumGap) {
   Inbox inbox;
   SubscribeIdle(inbox, /*threshold=*/1000000);  // stays inactive
