@@ -7,9 +7,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "jss/core/activity_hub.h"
 #include "integration/activity_stream.h"
 #include "integration/scaler_fixture.h"
 #include "support/nats_cluster.h"
@@ -33,6 +35,19 @@ class PushTest : public ScalerFixture {
     const double v =
         ScrapeValue(Metrics(), "jetstream_scaler_nats_requests_total{connection=\"default\"}");
     return v < 0 ? 0 : v;
+  }
+  // The push and request series, for a failure message: did a wake-up come,
+  // how many reads followed.
+  std::string PushMetrics() {
+    std::string out;
+    std::istringstream lines(Metrics());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("jetstream_scaler_push_", 0) == 0 ||
+          line.rfind("jetstream_scaler_nats_requests_total", 0) == 0) {
+        out += line + "\n";
+      }
+    }
+    return out;
   }
   // Wake-up subscriptions are set up asynchronously after the first read;
   // a publish before that would only be seen by polling.
@@ -171,11 +186,16 @@ TEST_F(PushTest, HundredStreamsOfOneConsumerCostWhatOneStreamCosts) {
   EXPECT_EQ(Gauge("jetstream_scaler_push_streams"), 101);
 
   const double before_publish = NatsRequests();
+  const double followups_before = Gauge("jetstream_scaler_push_wakeup_followups_total");
   ASSERT_TRUE(admin_->Publish("many.x", 1).ok());
-  for (auto& s : streams) EXPECT_EQ(s->Next(), true);
-  // One wake-up read serves all 100 streams (a second read is allowed when
-  // the publish raced the first, never one per stream).
-  EXPECT_LE(NatsRequests() - before_publish, 2);
+  for (auto& s : streams) EXPECT_EQ(s->Next(), true) << PushMetrics();
+  // One wake-up read serves all 100 streams, never one per stream. On
+  // nats-server 2.10+ that read can be answered before the stream stored the
+  // publish; each follow-up read it then earns (at most two) is counted.
+  const double followups = Gauge("jetstream_scaler_push_wakeup_followups_total") - followups_before;
+  RecordProperty("wakeup_followups", static_cast<int>(followups));
+  EXPECT_LE(followups, core::ActivityHub::kWakeFollowUps);
+  EXPECT_LE(NatsRequests() - before_publish, 1 + followups) << PushMetrics();
 }
 
 TEST_F(PushTest, CancelledStreamsLeaveNoWatchersAndNoThreads) {
@@ -389,7 +409,9 @@ TEST_F(PushTest, IdleConsumersCostAlmostNothingCountedByTheServer) {
                                   << requests << " requests in 3 s)";
   // And they still wake at once.
   ASSERT_TRUE(admin_->Publish("idle.7", 1).ok());
-  EXPECT_EQ(streams[7]->Next(), true);
+  EXPECT_EQ(streams[7]->Next(), true) << PushMetrics();
+  RecordProperty("wakeup_followups",
+                 static_cast<int>(Gauge("jetstream_scaler_push_wakeup_followups_total")));
 }
 
 TEST_F(PushTest, ABusySubjectBelowTheThresholdSendsTheScalerABoundedNumberOfMessages) {

@@ -111,6 +111,10 @@ class CountingObserver final : public ActivityObserver {
   }
   void OnReadRecovered(const ConsumerKey&) override { --failing; }
   void OnPollingFallback(size_t n) override { fallback = n; }
+  void OnWakeupFollowUp(const ConsumerKey&, int attempt) override {
+    followup_attempts.push_back(attempt);
+  }
+  std::vector<int> followup_attempts;
   int failed_reads = 0;
   int failing = 0;
   size_t fallback = 0;
@@ -498,6 +502,81 @@ TEST_F(ActivityHubTest, APublishDuringAReadTriggersAnotherRead) {
   EXPECT_EQ(source_.reads(), 3);
   source_.Complete(Lag(1));
   EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
+}
+
+// nats-server 2.10+ tells our wake-up subscription of a publish before its
+// stream has stored the message, so the wake-up's read can see the old lag.
+TEST_F(ActivityHubTest, AWakeupReadThatShowsNothingNewIsFollowedUpAndTheFollowUpTellsTrue) {
+  Inbox inbox;
+  SubscribeIdle(inbox);
+  ASSERT_TRUE(wakeups_.Fire());
+  ASSERT_EQ(source_.reads(), 2);
+  source_.Complete(Lag(0));  // answered before the stream stored the publish
+  EXPECT_EQ(inbox.values(), std::vector<bool>{false});
+  EXPECT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0])
+      << "not the 30 s resync: the wake-up is spent";
+  EXPECT_TRUE(observer_.followup_attempts.empty()) << "counted when sent";
+  clock_.Advance(ActivityHub::kWakeFollowUpDelay[0]);
+  scheduler_.RunAll();
+  EXPECT_EQ(source_.reads(), 3);
+  EXPECT_EQ(observer_.followup_attempts, std::vector<int>{1});
+  EXPECT_EQ(observer_.wakeups, 1) << "a follow-up is not another wake-up";
+  EXPECT_EQ(wakeups_.rearms, 1) << "still listening from the wake-up read";
+  source_.Complete(Lag(1));
+  EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(scheduler_.OnlyDelay(), kInterval) << "active: polled, no more follow-ups";
+}
+
+TEST_F(ActivityHubTest, WakeupFollowUpsAreBoundedAndANewPublishStartsAgain) {
+  Inbox inbox;
+  SubscribeIdle(inbox);
+  ASSERT_TRUE(wakeups_.Fire());
+  source_.Complete(Lag(0));
+  for (int i = 0; i < ActivityHub::kWakeFollowUps; ++i) {
+    ASSERT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[i]);
+    clock_.Advance(ActivityHub::kWakeFollowUpDelay[i]);
+    scheduler_.RunAll();
+    source_.Complete(Lag(0));  // nothing stored: e.g. the stream rejected it
+  }
+  EXPECT_EQ(source_.reads(), 2 + ActivityHub::kWakeFollowUps);
+  EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay())) << "then only the resync";
+  EXPECT_EQ(observer_.followup_attempts, (std::vector<int>{1, 2}));
+  EXPECT_EQ(inbox.values(), std::vector<bool>{false});
+  // The next publish has its own follow-ups.
+  clock_.Advance(milliseconds(5000));
+  ASSERT_TRUE(wakeups_.Fire());
+  source_.Complete(Lag(0));
+  EXPECT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0]);
+}
+
+TEST_F(ActivityHubTest, AWakeupReadThatSeesThePublishIsNotFollowedUp) {
+  Inbox inbox;
+  SubscribeIdle(inbox, /*threshold=*/10);
+  ASSERT_TRUE(wakeups_.Fire());
+  source_.Complete(Lag(1));  // seen, below the threshold
+  EXPECT_EQ(inbox.values(), std::vector<bool>{false});
+  EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
+  // Neither is a resync read that shows nothing new.
+  clock_.Advance(*scheduler_.OnlyDelay());
+  scheduler_.RunAll();
+  source_.Complete(Lag(1));
+  EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
+  EXPECT_TRUE(observer_.followup_attempts.empty());
+  EXPECT_EQ(source_.reads(), 3);
+}
+
+TEST_F(ActivityHubTest, AReadByAnyoneElseThatSeesThePublishEndsTheFollowUps) {
+  Inbox inbox;
+  SubscribeIdle(inbox, /*threshold=*/10);
+  ASSERT_TRUE(wakeups_.Fire());
+  source_.Complete(Lag(0));
+  ASSERT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0]);
+  hub_.OnLagRead(kKey, Lag(0));  // KEDA's poll, maybe as early: still wanted
+  EXPECT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0]);
+  hub_.OnLagRead(kKey, Lag(1));  // it saw the publish (below the threshold)
+  EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
+  EXPECT_EQ(source_.reads(), 2);
+  EXPECT_TRUE(observer_.followup_attempts.empty());
 }
 
 TEST_F(ActivityHubTest, OnABusySubjectWakeupsAndReadsAreSpacedUpToTheMaximumGap) {

@@ -160,6 +160,8 @@ void ActivityHub::OnLagRead(const ConsumerKey& key, const LagResult& result) {
     // (it completes right after, often with this very result).
     if (it == watchers_.end() || it->second.read_in_flight) return;
     const SteadyTime now = clock_.Now();
+    // A changed lag has seen the publish a follow-up waits for.
+    if (!(it->second.last_lag == *result)) it->second.followup_due.reset();
     ApplyLocked(key, it->second, *result, now, a);
     PlanLocked(key, it->second, now, a);
   }
@@ -252,6 +254,11 @@ void ActivityHub::PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
     // (thresholds beyond kMaxWakeupThreshold): the safety re-read only.
     due = w.last_value_at + w.resync_delay;
   }
+  if (!w.need_read && w.failures == 0 && w.followup_due.has_value() && *w.followup_due < due) {
+    // A wake-up read may have been answered before the publish was stored.
+    due = *w.followup_due;
+    not_before = due;  // a fresh read, never one sent before the delay
+  }
   if (due <= now) {
     StartReadLocked(key, w, now, not_before, urgent, a);
   } else {
@@ -275,11 +282,29 @@ void ActivityHub::StartReadLocked(const ConsumerKey& key, Watcher& w, SteadyTime
     w.last_wake_read = now;
     a.wakeup = true;
   }
+  // Any read sent now is at least as fresh as the follow-up it replaces.
+  const bool followup = !urgent && w.followup_due.has_value();
+  if (followup) a.followups.push_back({key, w.followups});
+  w.followup_due.reset();
+  w.wake_check = urgent || followup;
   w.need_read = false;
   w.read_in_flight = true;
   scheduler_.Cancel(w.timer);
   w.timer = 0;
-  a.reads.push_back({key, w.generation, not_before, urgent});
+  // A follow-up goes through the pacer like the wake-up read it repeats.
+  a.reads.push_back({key, w.generation, not_before, urgent || followup});
+}
+
+void ActivityHub::FollowUpLocked(Watcher& w, bool unchanged, SteadyTime now) {
+  const bool checked = w.wake_check;
+  w.wake_check = false;
+  if (!checked || !unchanged || w.need_read || w.followups >= kWakeFollowUps) return;
+  bool any_active = false;
+  for (const auto& [id, sub] : w.subscribers) any_active = any_active || sub.last_sent == true;
+  // Someone active is polled anyway; nobody listening means nobody woke.
+  if (any_active || w.wake != Wake::kArmed) return;
+  w.followup_due = now + kWakeFollowUpDelay[w.followups];
+  ++w.followups;
 }
 
 void ActivityHub::ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag& lag,
@@ -418,6 +443,9 @@ void ActivityHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagR
     Watcher& w = it->second;
     w.read_in_flight = false;
     const SteadyTime now = clock_.Now();
+    // The lag before this read, to tell whether a wake-up's read saw the publish.
+    const bool unchanged = result.ok() && w.last_lag.has_value() && *w.last_lag == *result;
+    FollowUpLocked(w, unchanged, now);
     if (!result.ok() && IsTerminal(result.status())) {
       // No retry can fix bad metadata or a denied subject: end every stream
       // of this consumer with the error (KEDA logs it).
@@ -467,6 +495,9 @@ void ActivityHub::OnWake(const ConsumerKey& key, uint64_t generation, uint64_t e
       w->spacing = std::clamp(w->spacing * 2, kMinWakeupGap, kMaxWakeupGap);
     }
     w->last_fire = now;
+    // A new publish: its read may be answered too early as well.
+    w->followups = 0;
+    w->followup_due.reset();
     w->need_read = true;
     w->need_urgent = true;
     w->need_since = now;
@@ -528,6 +559,9 @@ void ActivityHub::StartRead(const Read& read) {
 
 void ActivityHub::Run(Actions& a) {
   if (a.wakeup && observer_ != nullptr) observer_->OnWakeup();
+  if (observer_ != nullptr) {
+    for (const FollowUp& f : a.followups) observer_->OnWakeupFollowUp(f.key, f.attempt);
+  }
   for (const WatchRequest& request : a.watches) {
     const ConsumerKey key = request.key;
     const uint64_t generation = request.generation;

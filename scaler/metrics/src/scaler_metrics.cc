@@ -78,6 +78,10 @@ constexpr MetricDef kPushWatchers{"jetstream_scaler_push_watchers",
 constexpr MetricDef kPushStreams{"jetstream_scaler_push_streams", "Open StreamIsActive streams."};
 constexpr MetricDef kPushWakeups{"jetstream_scaler_push_wakeups_total",
                                  "Immediate lag reads triggered by a publish on an idle consumer."};
+constexpr MetricDef kPushWakeupFollowUps{
+    "jetstream_scaler_push_wakeup_followups_total",
+    "Extra reads after a wake-up read showed the lag from before the publish (the server had "
+    "not stored it yet); at most 2 per wake-up."};
 constexpr MetricDef kPushWakeupSubscriptions{
     "jetstream_scaler_push_wakeup_subscriptions",
     "Core NATS subscriptions held to wake idle watched consumers."};
@@ -145,6 +149,7 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
       push_watchers_(OneGauge(*registry_, kPushWatchers)),
       push_streams_(OneGauge(*registry_, kPushStreams)),
       push_wakeups_(OneCounter(*registry_, kPushWakeups)),
+      push_wakeup_followups_(OneCounter(*registry_, kPushWakeupFollowUps)),
       push_wakeup_subscriptions_(OneGauge(*registry_, kPushWakeupSubscriptions)),
       push_read_retries_(FamilyCounter(*registry_, kPushReadRetries)),
       push_failing_watchers_(OneGauge(*registry_, kPushFailingWatchers)),
@@ -229,6 +234,10 @@ void ScalerMetrics::OnWatchers(size_t watchers, size_t subscribers) {
 }
 
 void ScalerMetrics::OnWakeup() { push_wakeups_.Increment(); }
+
+void ScalerMetrics::OnWakeupFollowUp(const core::ConsumerKey&, int) {
+  push_wakeup_followups_.Increment();
+}
 
 void ScalerMetrics::OnReadFailed(const core::ConsumerKey&, std::string_view reason,
                                  const core::Status&, bool first) {

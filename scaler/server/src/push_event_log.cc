@@ -16,6 +16,16 @@ void PushEventLog::OnWatchers(size_t watchers, size_t subscribers) {
 
 void PushEventLog::OnWakeup() { metrics_.OnWakeup(); }
 
+void PushEventLog::OnWakeupFollowUp(const core::ConsumerKey& key, int attempt) {
+  metrics_.OnWakeupFollowUp(key, attempt);
+  // Debug only: bounded per wake-up, but a normal event on nats-server 2.10+.
+  logger_->Debug("push wake-up read showed no new work; reading again",
+                 {{"connection", key.connection},
+                  {"stream", key.stream},
+                  {"consumer", key.consumer},
+                  {"attempt", fmt::format("{}", attempt)}});
+}
+
 void PushEventLog::OnWakeupSubscriptions(int delta) { metrics_.OnWakeupSubscriptions(delta); }
 
 void PushEventLog::OnReadFailed(const core::ConsumerKey& key, std::string_view reason,

@@ -23,6 +23,7 @@ class PushEventLog final : public core::ActivityObserver {
 
   void OnWatchers(size_t watchers, size_t subscribers) override;
   void OnWakeup() override;
+  void OnWakeupFollowUp(const core::ConsumerKey& key, int attempt) override;
   void OnWakeupSubscriptions(int delta) override;
   void OnReadFailed(const core::ConsumerKey& key, std::string_view reason,
                     const core::Status& status, bool first) override;

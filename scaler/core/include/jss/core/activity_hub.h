@@ -80,6 +80,13 @@ class ActivityObserver {
     (void)key;
     (void)subject;
   }
+  // A wake-up read of `key` showed the lag it had before the publish, so the
+  // consumer is read once more (`attempt` 1..kWakeFollowUps): the server
+  // tells subscribers of a publish before its stream has stored it.
+  virtual void OnWakeupFollowUp(const ConsumerKey& key, int attempt) {
+    (void)key;
+    (void)attempt;
+  }
 };
 
 struct ActivityHubOptions {
@@ -114,6 +121,17 @@ class ActivityHub {
   // kMaxWakeupGap while publishes keep coming.
   static constexpr std::chrono::milliseconds kMinWakeupGap{20};
   static constexpr std::chrono::milliseconds kMaxWakeupGap{1000};
+  // nats-server 2.10+ hands a published message to the subscribers of its
+  // subject (our wake-up) before its stream stores it (the stream's ingest
+  // queue, stored by another goroutine), so the read a wake-up sends can be
+  // answered with the lag from before the publish; the wake-up is spent by
+  // then. A wake-up read (or follow-up) whose lag equals the one before it
+  // is followed by another read, at most kWakeFollowUps per wake-up, each
+  // delay counted from the read before it. A read that shows a change, or a
+  // new wake-up, ends them.
+  static constexpr int kWakeFollowUps = 2;
+  static constexpr std::chrono::milliseconds kWakeFollowUpDelay[kWakeFollowUps] = {
+      std::chrono::milliseconds(100), std::chrono::milliseconds(1000)};
   // Back-off between retries of a failing read (jittered to 75-100%).
   static constexpr std::chrono::milliseconds kRetryFirst{500};
   static constexpr std::chrono::milliseconds kRetryCap{30000};
@@ -193,6 +211,11 @@ class ActivityHub {
     SteadyTime last_fire{};
     SteadyTime last_wake_read{};
     std::chrono::milliseconds spacing{0};
+    // The read in flight checks a wake-up (a wake-up read or a follow-up):
+    // an unchanged lag earns a follow-up (kWakeFollowUps).
+    bool wake_check = false;
+    int followups = 0;  // follow-ups of the latest wake-up so far
+    std::optional<SteadyTime> followup_due;
     int failures = 0;  // consecutive failed reads
     SteadyTime failed_at{};
     std::chrono::milliseconds retry_delay{};
@@ -215,8 +238,13 @@ class ActivityHub {
     uint64_t epoch;
   };
   // Side effects decided under the lock, carried out after it.
+  struct FollowUp {
+    ConsumerKey key;
+    int attempt;
+  };
   struct Actions {
     std::vector<Delivery> deliveries;
+    std::vector<FollowUp> followups;
     std::vector<std::unique_ptr<WakeupSource::Handle>> dropped;
     std::vector<WatchRequest> watches;
     std::vector<Read> reads;
@@ -241,6 +269,9 @@ class ActivityHub {
                        SteadyTime not_before, bool urgent, Actions& a);
   void ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag& lag, SteadyTime now,
                    Actions& a);
+  // After a read that checked a wake-up and found `unchanged` lag: plans a
+  // follow-up read if the wake-up may have been answered too early.
+  void FollowUpLocked(Watcher& w, bool unchanged, SteadyTime now);
   void UpdateWakeupLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Actions& a);
   void DropWakeupLocked(Watcher& w, Actions& a);
   void EraseLocked(std::unordered_map<ConsumerKey, Watcher, ConsumerKeyHash>::iterator it,

@@ -52,6 +52,7 @@ class ScalerMetrics final : public core::NatsObserver,
   // core::ActivityObserver
   void OnWatchers(size_t watchers, size_t subscribers) override;
   void OnWakeup() override;
+  void OnWakeupFollowUp(const core::ConsumerKey& key, int attempt) override;
   void OnWakeupSubscriptions(int delta) override;
   void OnReadFailed(const core::ConsumerKey& key, std::string_view reason,
                     const core::Status& status, bool first) override;
@@ -83,6 +84,7 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Gauge& push_watchers_;
   prometheus::Gauge& push_streams_;
   prometheus::Counter& push_wakeups_;
+  prometheus::Counter& push_wakeup_followups_;
   prometheus::Gauge& push_wakeup_subscriptions_;
   prometheus::Family<prometheus::Counter>& push_read_retries_;
   prometheus::Gauge& push_failing_watchers_;
