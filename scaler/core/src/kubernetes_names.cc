@@ -37,21 +37,24 @@ bool IsDns1123Subdomain(std::string_view text) {
   }
 }
 
+// The limits are spelt out in the messages (docs/troubleshooting.md quotes them).
+static_assert(kMaxKubernetesNamespace == 63 && kMaxKubernetesName == 253);
+
 Status ValidateScaledObjectRef(std::string_view ns, std::string_view name) {
   // Messages go back to the caller and into the rpc log line: the value is
   // escaped and cut to a few dozen bytes, so a forged one sets neither's size.
   if (!IsDns1123Label(ns)) {
     return InvalidArgumentError(fmt::format(
-        "ScaledObjectRef.namespace \"{}\" is not a Kubernetes namespace: 1-{} bytes of lowercase "
+        "ScaledObjectRef.namespace \"{}\" is not a Kubernetes namespace: 1-63 bytes of lowercase "
         "letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label)",
-        Preview(ns), kMaxKubernetesNamespace));
+        Preview(ns)));
   }
   if (!IsDns1123Subdomain(name)) {
     return InvalidArgumentError(fmt::format(
-        "ScaledObjectRef.name \"{}\" is not a Kubernetes object name: 1-{} bytes of lowercase "
+        "ScaledObjectRef.name \"{}\" is not a Kubernetes object name: 1-253 bytes of lowercase "
         "letters, digits, '-' and '.', each '.'-separated part starting and ending with a letter "
         "or digit (a DNS-1123 subdomain)",
-        Preview(name), kMaxKubernetesName));
+        Preview(name)));
   }
   return OkStatus();
 }
