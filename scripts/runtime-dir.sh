@@ -325,7 +325,10 @@ if [[ -n $nats_url ]]; then
     sleep 0.1
   done
   [[ $ready == ready* ]] || { cat "$log" >&2; fail "/readyz never became ready"; }
-  curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -q '^jetstream_scaler_build_info' ||
+  # Read whole, then searched: `curl | grep -q` fails under pipefail once grep stops reading
+  # a /metrics larger than the pipe buffer (curl: (23) Failed writing body).
+  scrape=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") || fail "/metrics not served"
+  grep -q '^jetstream_scaler_build_info' <<<"$scrape" ||
     fail "/metrics lacks jetstream_scaler_build_info"
   kill -TERM "$pid"
   rc=0
