@@ -9,34 +9,13 @@
 
 #include "gmock/gmock.h"
 #include "integration/scaler_fixture.h"
-#include "spdlog/sinks/base_sink.h"
+#include "support/capture_sink.h"
 #include "support/test_util.h"
 
 namespace jss::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Keeps every formatted line; read under the sink's own lock (the scaler logs from its
-// gRPC threads).
-class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::string Text() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return text_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t buf;
-    formatter_->format(msg, buf);
-    text_.append(buf.data(), buf.size());
-  }
-  void flush_() override {}
-
- private:
-  std::string text_;
-};
 
 class RpcLogTest : public ScalerFixture {
  protected:
