@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "jss/app/config.h"
-#include "jss/core/metadata.h"
+#include "jss/core/trigger/metadata.h"
 #include "jss/server/server.h"
 #include "shutdown_watchdog.h"
 

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <thread>
 
-#include "jss/core/duration.h"
+#include "jss/core/trigger/duration.h"
 
 namespace jss::main {
 

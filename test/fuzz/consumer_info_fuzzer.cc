@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "jss/core/consumer_info_decoder.h"
+#include "jss/core/lag/consumer_info_decoder.h"
 
 namespace {
 

@@ -6,9 +6,9 @@
 #include <map>
 #include <string>
 
-#include "jss/core/connection_selector.h"
-#include "jss/core/metadata.h"
-#include "jss/core/metric_name.h"
+#include "jss/core/policy/connection_selector.h"
+#include "jss/core/trigger/metadata.h"
+#include "jss/core/trigger/metric_name.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::map<std::string, std::string> md;

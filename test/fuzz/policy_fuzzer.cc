@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "jss/core/access_policy.h"
+#include "jss/core/policy/access_policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);

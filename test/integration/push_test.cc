@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
-#include "jss/core/activity_hub.h"
+#include "jss/core/push/push_hub.h"
 #include "integration/activity_stream.h"
 #include "integration/scaler_fixture.h"
 #include "support/nats_cluster.h"
@@ -194,7 +194,7 @@ TEST_F(PushTest, HundredStreamsOfOneConsumerCostWhatOneStreamCosts) {
   // publish; each follow-up read it then earns (at most two) is counted.
   const double followups = Gauge("jetstream_scaler_push_wakeup_followups_total") - followups_before;
   RecordProperty("wakeup_followups", static_cast<int>(followups));
-  EXPECT_LE(followups, core::ActivityHub::kWakeFollowUps);
+  EXPECT_LE(followups, core::PushHub::kWakeFollowUps);
   EXPECT_LE(NatsRequests() - before_publish, 1 + followups) << PushMetrics();
 }
 

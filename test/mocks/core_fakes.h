@@ -7,9 +7,9 @@
 #include <map>
 #include <vector>
 
-#include "jss/core/clock.h"
-#include "jss/core/lag_source.h"
-#include "jss/core/scheduler.h"
+#include "jss/core/base/clock.h"
+#include "jss/core/base/scheduler.h"
+#include "jss/core/lag/lag_source.h"
 
 namespace jss::core {
 

@@ -7,7 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 namespace jss::testing {
 

@@ -1,4 +1,4 @@
-#include "jss/core/access_policy.h"
+#include "jss/core/policy/access_policy.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "jss/core/coalescing_lag_source.h"
+#include "jss/core/lag/coalescing_lag_source.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

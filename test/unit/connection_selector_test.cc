@@ -1,4 +1,4 @@
-#include "jss/core/connection_selector.h"
+#include "jss/core/policy/connection_selector.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

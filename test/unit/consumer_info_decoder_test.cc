@@ -1,4 +1,4 @@
-#include "jss/core/consumer_info_decoder.h"
+#include "jss/core/lag/consumer_info_decoder.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

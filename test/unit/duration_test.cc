@@ -1,4 +1,4 @@
-#include "jss/core/duration.h"
+#include "jss/core/trigger/duration.h"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
-#include "jss/core/kubernetes_names.h"
+#include "jss/core/trigger/kubernetes_names.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::core {
 namespace {

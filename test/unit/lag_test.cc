@@ -1,4 +1,4 @@
-#include "jss/core/lag.h"
+#include "jss/core/lag/lag.h"
 
 #include <gtest/gtest.h>
 

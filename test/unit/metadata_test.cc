@@ -1,4 +1,4 @@
-#include "jss/core/metadata.h"
+#include "jss/core/trigger/metadata.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "jss/core/metric_name.h"
+#include "jss/core/trigger/metric_name.h"
 
 namespace jss::core {
 namespace {

@@ -1,4 +1,4 @@
-#include "jss/core/activity_hub.h"
+#include "jss/core/push/push_hub.h"
 
 #include <gtest/gtest.h>
 
@@ -97,7 +97,7 @@ class FakeWakeups final : public WakeupSource {
   ResyncHandler resync_;
 };
 
-class CountingObserver final : public ActivityObserver {
+class CountingObserver final : public PushObserver {
  public:
   void OnWatchers(size_t w, size_t s) override {
     watchers = w;
@@ -127,8 +127,8 @@ class CountingObserver final : public ActivityObserver {
 // the hub may still call (with UNAVAILABLE) when it shuts down after the test.
 class Inbox {
  public:
-  ActivityHub::Listener Listener() {
-    return [record = record_](const ActivityHub::Update& u) {
+  PushHub::Listener Listener() {
+    return [record = record_](const PushHub::Update& u) {
       if (u.active.has_value()) {
         EXPECT_TRUE(record->ends.empty()) << "a value after the end";
         record->values.push_back(*u.active);
@@ -161,10 +161,10 @@ constexpr milliseconds kInterval{250};
 
 constexpr milliseconds kResync{30000};
 
-class ActivityHubTest : public ::testing::Test {
+class PushHubTest : public ::testing::Test {
  protected:
   // One subscriber on an idle consumer whose wake-up is live.
-  ActivityHub::SubscriptionId SubscribeIdle(Inbox& inbox, int64_t threshold = 0) {
+  PushHub::SubscriptionId SubscribeIdle(Inbox& inbox, int64_t threshold = 0) {
     const auto id = hub_.Subscribe(kKey, threshold, kInterval, inbox.Listener());
     wakeups_.Ready(true);
     source_.Complete(Lag(0));
@@ -179,14 +179,14 @@ class ActivityHubTest : public ::testing::Test {
   FakeClock clock_;
   FakeWakeups wakeups_;
   CountingObserver observer_;
-  ActivityHub hub_{source_,          scheduler_, clock_, &wakeups_, nullptr,
+  PushHub hub_{source_,          scheduler_, clock_, &wakeups_, nullptr,
                    {milliseconds(2000), kResync}, &observer_};
   // The same, without a wake-up source (--push-wakeup=false).
-  ActivityHub polling_{source_, scheduler_, clock_, nullptr, nullptr,
+  PushHub polling_{source_, scheduler_, clock_, nullptr, nullptr,
                        {milliseconds(2000), kResync}, &observer_};
 };
 
-TEST_F(ActivityHubTest, TheFirstReadWaitsForTheWakeupThenTellsTheActivity) {
+TEST_F(PushHubTest, TheFirstReadWaitsForTheWakeupThenTellsTheActivity) {
   Inbox inbox;
   hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   EXPECT_EQ(wakeups_.watches, 1) << "the wake-up is set up at once";
@@ -198,7 +198,7 @@ TEST_F(ActivityHubTest, TheFirstReadWaitsForTheWakeupThenTellsTheActivity) {
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
 }
 
-TEST_F(ActivityHubTest, AnIdleConsumerWithALiveWakeupIsOnlyReReadAtTheResync) {
+TEST_F(PushHubTest, AnIdleConsumerWithALiveWakeupIsOnlyReReadAtTheResync) {
   Inbox inbox;
   SubscribeIdle(inbox);
   EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay())) << scheduler_.OnlyDelay()->count();
@@ -212,7 +212,7 @@ TEST_F(ActivityHubTest, AnIdleConsumerWithALiveWakeupIsOnlyReReadAtTheResync) {
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
 }
 
-TEST_F(ActivityHubTest, AnActiveConsumerIsPolledEveryInterval) {
+TEST_F(PushHubTest, AnActiveConsumerIsPolledEveryInterval) {
   Inbox inbox;
   SubscribeIdle(inbox);
   scheduler_.RunAll();
@@ -223,7 +223,7 @@ TEST_F(ActivityHubTest, AnActiveConsumerIsPolledEveryInterval) {
   EXPECT_EQ(observer_.fallback, 0u) << "polling because active is not the fallback";
 }
 
-TEST_F(ActivityHubTest, WithoutAWakeupPollingEveryIntervalIsTheFallbackAndSaysSo) {
+TEST_F(PushHubTest, WithoutAWakeupPollingEveryIntervalIsTheFallbackAndSaysSo) {
   Inbox inbox;
   polling_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   EXPECT_EQ(source_.reads(), 1) << "nothing to wait for";
@@ -236,7 +236,7 @@ TEST_F(ActivityHubTest, WithoutAWakeupPollingEveryIntervalIsTheFallbackAndSaysSo
   EXPECT_EQ(observer_.fallback, 0u);
 }
 
-TEST_F(ActivityHubTest, AnUnavailableWakeupFallsBackToPolling) {
+TEST_F(PushHubTest, AnUnavailableWakeupFallsBackToPolling) {
   Inbox inbox;
   hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   wakeups_.Ready(false);  // e.g. no subscribe permission
@@ -248,7 +248,7 @@ TEST_F(ActivityHubTest, AnUnavailableWakeupFallsBackToPolling) {
   EXPECT_EQ(wakeups_.watches, 1) << "the set-up is retried no sooner than the resync";
 }
 
-TEST_F(ActivityHubTest, AWakeupRefusedAfterItsSetUpFallsBackToPollingAndReadsAtOnce) {
+TEST_F(PushHubTest, AWakeupRefusedAfterItsSetUpFallsBackToPollingAndReadsAtOnce) {
   Inbox inbox;
   SubscribeIdle(inbox);
   ASSERT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
@@ -267,9 +267,9 @@ TEST_F(ActivityHubTest, AWakeupRefusedAfterItsSetUpFallsBackToPollingAndReadsAtO
   EXPECT_TRUE(inbox.ends().empty());
 }
 
-TEST_F(ActivityHubTest, AThresholdNoPublishCanReachGetsNoWakeupAndOnlyTheResync) {
+TEST_F(PushHubTest, AThresholdNoPublishCanReachGetsNoWakeupAndOnlyTheResync) {
   Inbox inbox;
-  hub_.Subscribe(kKey, ActivityHub::kMaxWakeupThreshold, kInterval, inbox.Listener());
+  hub_.Subscribe(kKey, PushHub::kMaxWakeupThreshold, kInterval, inbox.Listener());
   EXPECT_EQ(wakeups_.watches, 0) << "no subscription for an unreachable threshold";
   EXPECT_EQ(source_.reads(), 1) << "nothing to wait for";
   source_.Complete(Lag(5));
@@ -278,12 +278,12 @@ TEST_F(ActivityHubTest, AThresholdNoPublishCanReachGetsNoWakeupAndOnlyTheResync)
   EXPECT_EQ(observer_.fallback, 0u) << "not the fallback either";
   // A reachable threshold on the same consumer brings the wake-up back.
   Inbox low;
-  hub_.Subscribe(kKey, ActivityHub::kMaxWakeupThreshold - 1, kInterval, low.Listener());
+  hub_.Subscribe(kKey, PushHub::kMaxWakeupThreshold - 1, kInterval, low.Listener());
   EXPECT_EQ(low.values(), std::vector<bool>{false});
   EXPECT_EQ(wakeups_.watches, 1);
 }
 
-TEST_F(ActivityHubTest, AReconnectReReadsEveryWatcherOfThatConnectionAtOnce) {
+TEST_F(PushHubTest, AReconnectReReadsEveryWatcherOfThatConnectionAtOnce) {
   Inbox idle;
   SubscribeIdle(idle);
   const ConsumerKey failing_key{"default", "ORDERS", "failing"};
@@ -309,7 +309,7 @@ TEST_F(ActivityHubTest, AReconnectReReadsEveryWatcherOfThatConnectionAtOnce) {
   EXPECT_EQ(other.values(), std::vector<bool>{false}) << "another connection is not re-read";
 }
 
-TEST_F(ActivityHubTest, OnlyChangesAreSent) {
+TEST_F(PushHubTest, OnlyChangesAreSent) {
   Inbox inbox;
   SubscribeIdle(inbox);
   const struct {
@@ -329,7 +329,7 @@ TEST_F(ActivityHubTest, OnlyChangesAreSent) {
   }
 }
 
-TEST_F(ActivityHubTest, HundredSubscribersShareOneWatcherAndOneRead) {
+TEST_F(PushHubTest, HundredSubscribersShareOneWatcherAndOneRead) {
   std::vector<Inbox> inboxes(100);
   for (auto& inbox : inboxes) hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   wakeups_.Ready(true);
@@ -344,7 +344,7 @@ TEST_F(ActivityHubTest, HundredSubscribersShareOneWatcherAndOneRead) {
   EXPECT_EQ(source_.reads(), 2) << "one read per interval, not per subscriber";
 }
 
-TEST_F(ActivityHubTest, LateSubscriberIsAnsweredFromTheWatchersLastRead) {
+TEST_F(PushHubTest, LateSubscriberIsAnsweredFromTheWatchersLastRead) {
   Inbox first;
   Inbox late;
   hub_.Subscribe(kKey, 0, kInterval, first.Listener());
@@ -355,7 +355,7 @@ TEST_F(ActivityHubTest, LateSubscriberIsAnsweredFromTheWatchersLastRead) {
   EXPECT_EQ(source_.reads(), 1);
 }
 
-TEST_F(ActivityHubTest, EachSubscriberUsesItsOwnActivationThreshold) {
+TEST_F(PushHubTest, EachSubscriberUsesItsOwnActivationThreshold) {
   Inbox eager;
   Inbox patient;
   hub_.Subscribe(kKey, 0, kInterval, eager.Listener());
@@ -368,7 +368,7 @@ TEST_F(ActivityHubTest, EachSubscriberUsesItsOwnActivationThreshold) {
   EXPECT_EQ(scheduler_.OnlyDelay(), kInterval) << "the eager one watches the drain";
 }
 
-TEST_F(ActivityHubTest, ATransientErrorKeepsEverySubscriptionOpenAndRetriesWithBackoff) {
+TEST_F(PushHubTest, ATransientErrorKeepsEverySubscriptionOpenAndRetriesWithBackoff) {
   Inbox a;
   Inbox b;
   hub_.Subscribe(kKey, 0, kInterval, a.Listener());
@@ -382,8 +382,8 @@ TEST_F(ActivityHubTest, ATransientErrorKeepsEverySubscriptionOpenAndRetriesWithB
     source_.Complete(error);
     ASSERT_TRUE(scheduler_.OnlyDelay().has_value()) << "a retry is scheduled";
     const milliseconds delay = *scheduler_.OnlyDelay();
-    EXPECT_GE(delay, ActivityHub::kRetryFirst * 3 / 4);
-    EXPECT_LE(delay, ActivityHub::kRetryCap);
+    EXPECT_GE(delay, PushHub::kRetryFirst * 3 / 4);
+    EXPECT_LE(delay, PushHub::kRetryCap);
     EXPECT_GT(delay, previous) << "the back-off grows";
     previous = delay;
     scheduler_.RunAll();
@@ -401,7 +401,7 @@ TEST_F(ActivityHubTest, ATransientErrorKeepsEverySubscriptionOpenAndRetriesWithB
   EXPECT_EQ(observer_.failing, 0);
 }
 
-TEST_F(ActivityHubTest, APublishDuringTheBackoffRetriesAtOnce) {
+TEST_F(PushHubTest, APublishDuringTheBackoffRetriesAtOnce) {
   Inbox inbox;
   SubscribeIdle(inbox);
   scheduler_.RunAll();
@@ -412,19 +412,19 @@ TEST_F(ActivityHubTest, APublishDuringTheBackoffRetriesAtOnce) {
   EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
 }
 
-TEST_F(ActivityHubTest, TheRetryBackoffIsCapped) {
+TEST_F(PushHubTest, TheRetryBackoffIsCapped) {
   Inbox inbox;
   polling_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   for (int i = 0; i < 20; ++i) {
     source_.Complete(UnavailableError("nats down"));
     ASSERT_TRUE(scheduler_.OnlyDelay().has_value());
-    EXPECT_LE(*scheduler_.OnlyDelay(), ActivityHub::kRetryCap);
+    EXPECT_LE(*scheduler_.OnlyDelay(), PushHub::kRetryCap);
     scheduler_.RunAll();
   }
-  EXPECT_GE(*scheduler_.OnlyDelay(), ActivityHub::kRetryCap * 3 / 4);
+  EXPECT_GE(*scheduler_.OnlyDelay(), PushHub::kRetryCap * 3 / 4);
 }
 
-TEST_F(ActivityHubTest, OnlyInvalidArgumentAndPermissionDeniedEndTheSubscriptions) {
+TEST_F(PushHubTest, OnlyInvalidArgumentAndPermissionDeniedEndTheSubscriptions) {
   for (const Status& error : {InvalidArgumentError("bad"), PermissionDeniedError("no")}) {
     Inbox a;
     Inbox b;
@@ -443,7 +443,7 @@ TEST_F(ActivityHubTest, OnlyInvalidArgumentAndPermissionDeniedEndTheSubscription
   }
 }
 
-TEST_F(ActivityHubTest, AnErrorAfterValuesSendsNothingUntilAReadSucceeds) {
+TEST_F(PushHubTest, AnErrorAfterValuesSendsNothingUntilAReadSucceeds) {
   Inbox inbox;
   hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   wakeups_.Ready(true);
@@ -461,7 +461,7 @@ TEST_F(ActivityHubTest, AnErrorAfterValuesSendsNothingUntilAReadSucceeds) {
   EXPECT_EQ(late.values(), std::vector<bool>{false});
 }
 
-TEST_F(ActivityHubTest, TheFastestSubscriberSetsTheInterval) {
+TEST_F(PushHubTest, TheFastestSubscriberSetsTheInterval) {
   Inbox slow;
   Inbox fast;
   polling_.Subscribe(kKey, 0, milliseconds(5000), slow.Listener());
@@ -471,7 +471,7 @@ TEST_F(ActivityHubTest, TheFastestSubscriberSetsTheInterval) {
   EXPECT_EQ(scheduler_.OnlyDelay(), milliseconds(100));
 }
 
-TEST_F(ActivityHubTest, APublishReadsAtOnceAfterReArmingAndActivityParksTheWakeup) {
+TEST_F(PushHubTest, APublishReadsAtOnceAfterReArmingAndActivityParksTheWakeup) {
   Inbox inbox;
   SubscribeIdle(inbox);
   ASSERT_TRUE(wakeups_.Fire());
@@ -491,13 +491,13 @@ TEST_F(ActivityHubTest, APublishReadsAtOnceAfterReArmingAndActivityParksTheWakeu
   EXPECT_EQ(source_.reads(), 4) << "plus one read for what was published while parked";
 }
 
-TEST_F(ActivityHubTest, APublishDuringAReadTriggersAnotherRead) {
+TEST_F(PushHubTest, APublishDuringAReadTriggersAnotherRead) {
   Inbox inbox;
   SubscribeIdle(inbox);
   ASSERT_TRUE(wakeups_.Fire());  // read 2 in flight, re-armed
   ASSERT_TRUE(wakeups_.Fire());  // its reply may predate this publish
   EXPECT_EQ(source_.reads(), 2);
-  clock_.Advance(ActivityHub::kMinWakeupGap);
+  clock_.Advance(PushHub::kMinWakeupGap);
   source_.Complete(Lag(0));
   EXPECT_EQ(source_.reads(), 3);
   source_.Complete(Lag(1));
@@ -506,17 +506,17 @@ TEST_F(ActivityHubTest, APublishDuringAReadTriggersAnotherRead) {
 
 // nats-server 2.10+ tells our wake-up subscription of a publish before its
 // stream has stored the message, so the wake-up's read can see the old lag.
-TEST_F(ActivityHubTest, AWakeupReadThatShowsNothingNewIsFollowedUpAndTheFollowUpTellsTrue) {
+TEST_F(PushHubTest, AWakeupReadThatShowsNothingNewIsFollowedUpAndTheFollowUpTellsTrue) {
   Inbox inbox;
   SubscribeIdle(inbox);
   ASSERT_TRUE(wakeups_.Fire());
   ASSERT_EQ(source_.reads(), 2);
   source_.Complete(Lag(0));  // answered before the stream stored the publish
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
-  EXPECT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0])
+  EXPECT_EQ(scheduler_.OnlyDelay(), PushHub::kWakeFollowUpDelay[0])
       << "not the 30 s resync: the wake-up is spent";
   EXPECT_TRUE(observer_.followup_attempts.empty()) << "counted when sent";
-  clock_.Advance(ActivityHub::kWakeFollowUpDelay[0]);
+  clock_.Advance(PushHub::kWakeFollowUpDelay[0]);
   scheduler_.RunAll();
   EXPECT_EQ(source_.reads(), 3);
   EXPECT_EQ(observer_.followup_attempts, std::vector<int>{1});
@@ -527,18 +527,18 @@ TEST_F(ActivityHubTest, AWakeupReadThatShowsNothingNewIsFollowedUpAndTheFollowUp
   EXPECT_EQ(scheduler_.OnlyDelay(), kInterval) << "active: polled, no more follow-ups";
 }
 
-TEST_F(ActivityHubTest, WakeupFollowUpsAreBoundedAndANewPublishStartsAgain) {
+TEST_F(PushHubTest, WakeupFollowUpsAreBoundedAndANewPublishStartsAgain) {
   Inbox inbox;
   SubscribeIdle(inbox);
   ASSERT_TRUE(wakeups_.Fire());
   source_.Complete(Lag(0));
-  for (int i = 0; i < ActivityHub::kWakeFollowUps; ++i) {
-    ASSERT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[i]);
-    clock_.Advance(ActivityHub::kWakeFollowUpDelay[i]);
+  for (int i = 0; i < PushHub::kWakeFollowUps; ++i) {
+    ASSERT_EQ(scheduler_.OnlyDelay(), PushHub::kWakeFollowUpDelay[i]);
+    clock_.Advance(PushHub::kWakeFollowUpDelay[i]);
     scheduler_.RunAll();
     source_.Complete(Lag(0));  // nothing stored: e.g. the stream rejected it
   }
-  EXPECT_EQ(source_.reads(), 2 + ActivityHub::kWakeFollowUps);
+  EXPECT_EQ(source_.reads(), 2 + PushHub::kWakeFollowUps);
   EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay())) << "then only the resync";
   EXPECT_EQ(observer_.followup_attempts, (std::vector<int>{1, 2}));
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
@@ -546,10 +546,10 @@ TEST_F(ActivityHubTest, WakeupFollowUpsAreBoundedAndANewPublishStartsAgain) {
   clock_.Advance(milliseconds(5000));
   ASSERT_TRUE(wakeups_.Fire());
   source_.Complete(Lag(0));
-  EXPECT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0]);
+  EXPECT_EQ(scheduler_.OnlyDelay(), PushHub::kWakeFollowUpDelay[0]);
 }
 
-TEST_F(ActivityHubTest, AWakeupReadThatSeesThePublishIsNotFollowedUp) {
+TEST_F(PushHubTest, AWakeupReadThatSeesThePublishIsNotFollowedUp) {
   Inbox inbox;
   SubscribeIdle(inbox, /*threshold=*/10);
   ASSERT_TRUE(wakeups_.Fire());
@@ -565,21 +565,21 @@ TEST_F(ActivityHubTest, AWakeupReadThatSeesThePublishIsNotFollowedUp) {
   EXPECT_EQ(source_.reads(), 3);
 }
 
-TEST_F(ActivityHubTest, AReadByAnyoneElseThatSeesThePublishEndsTheFollowUps) {
+TEST_F(PushHubTest, AReadByAnyoneElseThatSeesThePublishEndsTheFollowUps) {
   Inbox inbox;
   SubscribeIdle(inbox, /*threshold=*/10);
   ASSERT_TRUE(wakeups_.Fire());
   source_.Complete(Lag(0));
-  ASSERT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0]);
+  ASSERT_EQ(scheduler_.OnlyDelay(), PushHub::kWakeFollowUpDelay[0]);
   hub_.OnLagRead(kKey, Lag(0));  // KEDA's poll, maybe as early: still wanted
-  EXPECT_EQ(scheduler_.OnlyDelay(), ActivityHub::kWakeFollowUpDelay[0]);
+  EXPECT_EQ(scheduler_.OnlyDelay(), PushHub::kWakeFollowUpDelay[0]);
   hub_.OnLagRead(kKey, Lag(1));  // it saw the publish (below the threshold)
   EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
   EXPECT_EQ(source_.reads(), 2);
   EXPECT_TRUE(observer_.followup_attempts.empty());
 }
 
-TEST_F(ActivityHubTest, OnABusySubjectWakeupsAndReadsAreSpacedUpToTheMaximumGap) {
+TEST_F(PushHubTest, OnABusySubjectWakeupsAndReadsAreSpacedUpToTheMaximumGap) {
   Inbox inbox;
   SubscribeIdle(inbox, /*threshold=*/1000000);  // stays inactive
   std::vector<milliseconds> gaps;
@@ -599,7 +599,7 @@ TEST_F(ActivityHubTest, OnABusySubjectWakeupsAndReadsAreSpacedUpToTheMaximumGap)
   EXPECT_LE(messages, 13);
   ASSERT_FALSE(gaps.empty());
   EXPECT_TRUE(std::is_sorted(gaps.begin(), gaps.end())) << "the gap grows";
-  EXPECT_EQ(gaps.back(), ActivityHub::kMaxWakeupGap);
+  EXPECT_EQ(gaps.back(), PushHub::kMaxWakeupGap);
   // After a quiet spell the first publish is read at once again.
   source_.CompleteAll(Lag(5));
   clock_.Advance(milliseconds(5000));
@@ -609,7 +609,7 @@ TEST_F(ActivityHubTest, OnABusySubjectWakeupsAndReadsAreSpacedUpToTheMaximumGap)
   EXPECT_TRUE(inbox.values() == std::vector<bool>{false});
 }
 
-TEST_F(ActivityHubTest, AReadByAnyoneElseUpdatesTheWatcherWithoutAReadOfItsOwn) {
+TEST_F(PushHubTest, AReadByAnyoneElseUpdatesTheWatcherWithoutAReadOfItsOwn) {
   Inbox inbox;
   SubscribeIdle(inbox);
   hub_.OnLagRead(kKey, Lag(5));  // KEDA's GetMetrics through the shared cache
@@ -622,7 +622,7 @@ TEST_F(ActivityHubTest, AReadByAnyoneElseUpdatesTheWatcherWithoutAReadOfItsOwn) 
   EXPECT_EQ(observer_.failing, 0) << "only the watcher's own reads decide about errors";
 }
 
-TEST_F(ActivityHubTest, LastUnsubscribeDropsTheWatcherAndIgnoresItsRead) {
+TEST_F(PushHubTest, LastUnsubscribeDropsTheWatcherAndIgnoresItsRead) {
   Inbox inbox;
   const auto id = hub_.Subscribe(kKey, 0, kInterval, inbox.Listener());
   wakeups_.Ready(true);
@@ -635,7 +635,7 @@ TEST_F(ActivityHubTest, LastUnsubscribeDropsTheWatcherAndIgnoresItsRead) {
   EXPECT_TRUE(scheduler_.tasks.empty());
 }
 
-TEST_F(ActivityHubTest, UnsubscribingOneKeepsTheOthersWatched) {
+TEST_F(PushHubTest, UnsubscribingOneKeepsTheOthersWatched) {
   Inbox stays;
   Inbox leaves;
   hub_.Subscribe(kKey, 0, kInterval, stays.Listener());
@@ -649,7 +649,7 @@ TEST_F(ActivityHubTest, UnsubscribingOneKeepsTheOthersWatched) {
   EXPECT_EQ(leaves.values(), std::vector<bool>{false});
 }
 
-TEST_F(ActivityHubTest, AWatcherRestartsCleanlyAfterATerminalError) {
+TEST_F(PushHubTest, AWatcherRestartsCleanlyAfterATerminalError) {
   Inbox first;
   hub_.Subscribe(kKey, 0, kInterval, first.Listener());
   wakeups_.Ready(true);
@@ -664,7 +664,7 @@ TEST_F(ActivityHubTest, AWatcherRestartsCleanlyAfterATerminalError) {
   EXPECT_EQ(first.values(), std::vector<bool>{});
 }
 
-TEST_F(ActivityHubTest, ShutdownEndsEverySubscriptionWithOkAndRefusesNewOnes) {
+TEST_F(PushHubTest, ShutdownEndsEverySubscriptionWithOkAndRefusesNewOnes) {
   Inbox inbox;
   SubscribeIdle(inbox);
   hub_.Shutdown();
@@ -679,12 +679,12 @@ TEST_F(ActivityHubTest, ShutdownEndsEverySubscriptionWithOkAndRefusesNewOnes) {
   EXPECT_EQ(source_.reads(), 1);
 }
 
-TEST_F(ActivityHubTest, ReadsGoThroughThePacer) {
+TEST_F(PushHubTest, ReadsGoThroughThePacer) {
   // One read per second, no burst: three new watchers get their first read
   // one after another.
   RatePacer pacer(scheduler_, clock_, 1.0, 1.0);
-  ActivityHub paced(source_, scheduler_, clock_, nullptr, &pacer,
-                    {milliseconds(2000), kResync}, &observer_);
+  PushHub paced(source_, scheduler_, clock_, nullptr, &pacer,
+                {milliseconds(2000), kResync}, &observer_);
   std::vector<Inbox> inboxes(3);
   for (int i = 0; i < 3; ++i) {
     paced.Subscribe(ConsumerKey{"default", "S", "c" + std::to_string(i)}, 0, kInterval,

@@ -1,4 +1,4 @@
-#include "jss/core/stream_limits.h"
+#include "jss/core/policy/stream_limits.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

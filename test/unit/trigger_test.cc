@@ -1,4 +1,4 @@
-#include "jss/core/trigger.h"
+#include "jss/core/policy/resolve_trigger.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

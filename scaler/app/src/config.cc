@@ -12,10 +12,10 @@
 #include <set>
 #include <sstream>
 
-#include "jss/core/connection_selector.h"
-#include "jss/core/duration.h"
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
+#include "jss/core/policy/connection_selector.h"
+#include "jss/core/trigger/duration.h"
 #include "jss/logging/logger.h"
 
 namespace jss::app {

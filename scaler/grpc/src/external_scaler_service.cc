@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <utility>
 
-#include "jss/core/duration.h"
-#include "jss/core/kubernetes_names.h"
-#include "jss/core/metadata.h"
-#include "jss/core/metric_name.h"
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
+#include "jss/core/trigger/duration.h"
+#include "jss/core/trigger/kubernetes_names.h"
+#include "jss/core/trigger/metadata.h"
+#include "jss/core/trigger/metric_name.h"
 #include "jss/grpc/grpc_status.h"
 
 namespace jss::grpc_service {
@@ -47,7 +47,7 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
                                              ServiceOptions options,
                                              core::RpcObserver& observer,
                                              std::shared_ptr<logging::Logger> logger,
-                                             core::ActivityHub& hub,
+                                             core::PushHub& hub,
                                              const core::PolicyHolder& policy,
                                              core::Scheduler* scheduler)
     : lag_source_(lag_source),

@@ -14,7 +14,7 @@ core::Status Ended() { return core::OkStatus(); }
 
 }  // namespace
 
-IsActiveStream::IsActiveStream(core::ActivityHub& hub, StreamDone done)
+IsActiveStream::IsActiveStream(core::PushHub& hub, StreamDone done)
     : hub_(hub), done_(std::move(done)) {}
 
 void IsActiveStream::Subscribe(const core::ConsumerKey& key, int64_t activation_lag_threshold,
@@ -22,7 +22,7 @@ void IsActiveStream::Subscribe(const core::ConsumerKey& key, int64_t activation_
   // The hub may call back before Subscribe returns (it already knows the
   // lag), so no lock is held across the call.
   const auto id = hub_.Subscribe(key, activation_lag_threshold, interval,
-                                 [this](const core::ActivityHub::Update& u) { OnActivity(u); });
+                                 [this](const core::PushHub::Update& u) { OnActivity(u); });
   bool late = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -52,7 +52,7 @@ void IsActiveStream::Close(const core::Status& status) {
   Act(next);
 }
 
-void IsActiveStream::OnActivity(const core::ActivityHub::Update& update) {
+void IsActiveStream::OnActivity(const core::PushHub::Update& update) {
   Next next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -108,7 +108,7 @@ void IsActiveStream::OnWriteDone(bool ok) {
 }
 
 void IsActiveStream::OnCancel() {
-  core::ActivityHub::SubscriptionId id = 0;
+  core::PushHub::SubscriptionId id = 0;
   bool subscribed;
   Next next;
   {
@@ -123,7 +123,7 @@ void IsActiveStream::OnCancel() {
 }
 
 void IsActiveStream::OnDone() {
-  core::ActivityHub::SubscriptionId id;
+  core::PushHub::SubscriptionId id;
   bool subscribed;
   core::StatusCode code;
   {

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
 #include "prometheus/text_serializer.h"
 
 namespace jss::metrics {

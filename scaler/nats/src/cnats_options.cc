@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::nats {
 

@@ -4,8 +4,8 @@
 
 #include <string_view>
 
-#include "jss/core/nats_auth.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
+#include "jss/core/policy/nats_auth.h"
 
 namespace jss::nats {
 

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::nats {
 

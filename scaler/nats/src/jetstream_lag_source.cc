@@ -4,9 +4,9 @@
 
 #include <utility>
 
-#include "jss/core/consumer_info_decoder.h"
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
+#include "jss/core/lag/consumer_info_decoder.h"
 
 namespace jss::nats {
 

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "jss/core/consumer_info_decoder.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
+#include "jss/core/lag/consumer_info_decoder.h"
 
 namespace jss::nats {
 namespace {
@@ -20,7 +20,7 @@ using Subscriptions = std::vector<std::unique_ptr<NatsConnection::Subscription>>
 // Shared between the handle, the asynchronous set-up and the subscriptions'
 // message callbacks, any of which may outlive the others.
 struct NatsWakeupSource::WatchState : std::enable_shared_from_this<WatchState> {
-  WatchState(NatsConnection* c, core::ActivityObserver* o, core::WakeupSource::Callbacks cb,
+  WatchState(NatsConnection* c, core::PushObserver* o, core::WakeupSource::Callbacks cb,
              core::ConsumerKey k)
       : conn(c), observer(o), callbacks(std::move(cb)), key(std::move(k)) {}
 
@@ -97,7 +97,7 @@ struct NatsWakeupSource::WatchState : std::enable_shared_from_this<WatchState> {
   }
 
   NatsConnection* const conn;
-  core::ActivityObserver* const observer;
+  core::PushObserver* const observer;
   const core::WakeupSource::Callbacks callbacks;
   const core::ConsumerKey key;
   std::mutex mu;
@@ -195,7 +195,7 @@ class WatchHandle final : public core::WakeupSource::Handle {
 NatsWakeupSource::NatsWakeupSource(const JetStreamConnections& connections,
                                    std::chrono::milliseconds request_timeout,
                                    std::shared_ptr<logging::Logger> logger,
-                                   core::ActivityObserver* observer, core::Pacer* pacer,
+                                   core::PushObserver* observer, core::Pacer* pacer,
                                    size_t max_subjects)
     : connections_(connections),
       request_timeout_(request_timeout),

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 namespace jss::server {
 

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 namespace jss::server {
 

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::server {
 
-PushEventLog::PushEventLog(core::ActivityObserver& metrics,
+PushEventLog::PushEventLog(core::PushObserver& metrics,
                            std::shared_ptr<logging::Logger> logger)
     : metrics_(metrics), logger_(std::move(logger)) {}
 

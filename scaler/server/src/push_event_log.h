@@ -4,7 +4,7 @@
 #include <memory>
 #include <mutex>
 
-#include "jss/core/activity_hub.h"
+#include "jss/core/push/push_hub.h"
 #include "jss/logging/logger.h"
 
 namespace jss::server {
@@ -14,12 +14,12 @@ namespace jss::server {
 // metrics; a consumer starting or stopping to fail is also logged, at most
 // kBurst lines per kWindow (the rest are counted and the count is logged), so
 // an outage that touches thousands of consumers cannot flood the log.
-class PushEventLog final : public core::ActivityObserver {
+class PushEventLog final : public core::PushObserver {
  public:
   static constexpr int kBurst = 20;
   static constexpr std::chrono::seconds kWindow{60};
 
-  PushEventLog(core::ActivityObserver& metrics, std::shared_ptr<logging::Logger> logger);
+  PushEventLog(core::PushObserver& metrics, std::shared_ptr<logging::Logger> logger);
 
   void OnWatchers(size_t watchers, size_t subscribers) override;
   void OnWakeup() override;
@@ -35,7 +35,7 @@ class PushEventLog final : public core::ActivityObserver {
   // True if a line may be written now; logs how many were dropped before.
   bool Admit();
 
-  core::ActivityObserver& metrics_;
+  core::PushObserver& metrics_;
   std::shared_ptr<logging::Logger> logger_;
   std::mutex mu_;
   std::chrono::steady_clock::time_point window_start_{};

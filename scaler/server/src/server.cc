@@ -20,14 +20,14 @@
 #include <optional>
 #include <thread>
 
-#include "jss/core/access_policy.h"
-#include "jss/core/activity_hub.h"
-#include "jss/core/coalescing_lag_source.h"
-#include "jss/core/duration.h"
-#include "jss/core/pacer.h"
-#include "jss/core/scheduler.h"
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/scheduler.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
+#include "jss/core/lag/coalescing_lag_source.h"
+#include "jss/core/policy/access_policy.h"
+#include "jss/core/push/pacer.h"
+#include "jss/core/push/push_hub.h"
+#include "jss/core/trigger/duration.h"
 #include "jss/grpc/external_scaler_service.h"
 #include "jss/metrics/http_server.h"
 #include "jss/metrics/scaler_metrics.h"
@@ -173,17 +173,17 @@ core::StatusOr<core::AccessPolicy> ParsePolicy(const core::StatusOr<std::string>
 class LagFeed final : public core::LagObserver {
  public:
   explicit LagFeed(core::LagObserver& metrics) : metrics_(metrics) {}
-  void Feed(core::ActivityHub* hub) { hub_.store(hub); }
+  void Feed(core::PushHub* hub) { hub_.store(hub); }
   void OnLagRead(const core::ConsumerKey& key, const core::LagResult& result) override {
     metrics_.OnLagRead(key, result);
-    if (core::ActivityHub* hub = hub_.load()) hub->OnLagRead(key, result);
+    if (core::PushHub* hub = hub_.load()) hub->OnLagRead(key, result);
   }
   void OnCacheHit() override { metrics_.OnCacheHit(); }
   void OnCacheSize(size_t entries) override { metrics_.OnCacheSize(entries); }
 
  private:
   core::LagObserver& metrics_;
-  std::atomic<core::ActivityHub*> hub_{nullptr};
+  std::atomic<core::PushHub*> hub_{nullptr};
 };
 
 class ServerImpl final : public Server {
@@ -381,9 +381,9 @@ class ServerImpl final : public Server {
     }
     // Watchers read through the shared cache, asking for a fresh enough
     // request (a wake-up read never takes a value older than the publish).
-    hub_ = std::make_unique<core::ActivityHub>(
+    hub_ = std::make_unique<core::PushHub>(
         *coalescing_, *scheduler_, clock_, wakeups_.get(), pacer_.get(),
-        core::ActivityHubOptions{config_.request_timeout, config_.push_idle_resync},
+        core::PushHubOptions{config_.request_timeout, config_.push_idle_resync},
         push_log_.get());
     lag_feed_->Feed(hub_.get());
   }
@@ -557,7 +557,7 @@ class ServerImpl final : public Server {
   std::unique_ptr<core::ThreadScheduler> nats_deadlines_;
   std::unique_ptr<PushEventLog> push_log_;  // outlives the wake-up source, which reports to it
   std::unique_ptr<nats::NatsWakeupSource> wakeups_;
-  std::unique_ptr<core::ActivityHub> hub_;
+  std::unique_ptr<core::PushHub> hub_;
   // Destroyed before the hub (its queue holds reads of the hub's watchers).
   std::unique_ptr<core::RatePacer> pacer_;
   std::unique_ptr<grpc_service::ExternalScalerService> service_;

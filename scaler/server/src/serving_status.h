@@ -5,7 +5,7 @@
 #include <memory>
 #include <mutex>
 
-#include "jss/core/scheduler.h"
+#include "jss/core/base/scheduler.h"
 #include "jss/logging/logger.h"
 
 namespace grpc {

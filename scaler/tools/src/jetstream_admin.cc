@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <nats/nats.h>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::tools {
 namespace {

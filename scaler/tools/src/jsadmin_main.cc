@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 #include "jss/tools/jetstream_admin.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "jss/core/scheduler.h"
+#include "jss/core/base/scheduler.h"
 
 namespace jss::core {
 

@@ -1,4 +1,4 @@
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 namespace jss::core {
 

@@ -1,4 +1,4 @@
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 #include <fmt/format.h>
 

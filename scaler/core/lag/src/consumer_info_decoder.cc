@@ -1,11 +1,11 @@
-#include "jss/core/consumer_info_decoder.h"
+#include "jss/core/lag/consumer_info_decoder.h"
 
 #include <fmt/format.h>
 
 #include <string>
 
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
 #include "nlohmann/json.hpp"
 
 namespace jss::core {

@@ -1,10 +1,10 @@
-#include "jss/core/access_policy.h"
+#include "jss/core/policy/access_policy.h"
 
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::core {
 

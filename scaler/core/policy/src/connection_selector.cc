@@ -1,12 +1,12 @@
-#include "jss/core/connection_selector.h"
+#include "jss/core/policy/connection_selector.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
 
 
 namespace jss::core {

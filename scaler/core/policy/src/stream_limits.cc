@@ -1,8 +1,8 @@
-#include "jss/core/stream_limits.h"
+#include "jss/core/policy/stream_limits.h"
 
 #include <fmt/format.h>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::core {
 

@@ -1,4 +1,4 @@
-#include "jss/core/pacer.h"
+#include "jss/core/push/pacer.h"
 
 #include <algorithm>
 #include <cmath>

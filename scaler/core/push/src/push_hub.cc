@@ -1,8 +1,8 @@
-#include "jss/core/activity_hub.h"
+#include "jss/core/push/push_hub.h"
 
 #include <algorithm>
 
-#include "jss/core/lag.h"
+#include "jss/core/lag/lag.h"
 
 namespace jss::core {
 namespace {
@@ -32,16 +32,16 @@ SteadyTime PollNotBefore(SteadyTime now, milliseconds interval) {
 
 }  // namespace
 
-thread_local ActivityHub::Deferred* ActivityHub::deferred_ = nullptr;
+thread_local PushHub::Deferred* PushHub::deferred_ = nullptr;
 
-bool ActivityHub::IsTerminal(const Status& status) {
+bool PushHub::IsTerminal(const Status& status) {
   return status.code() == StatusCode::kInvalidArgument ||
          status.code() == StatusCode::kPermissionDenied;
 }
 
-ActivityHub::ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
-                         WakeupSource* wakeups, Pacer* pacer, ActivityHubOptions options,
-                         ActivityObserver* observer)
+PushHub::PushHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
+                 WakeupSource* wakeups, Pacer* pacer, PushHubOptions options,
+                 PushObserver* observer)
     : source_(source),
       scheduler_(scheduler),
       clock_(clock),
@@ -55,15 +55,15 @@ ActivityHub::ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& c
   }
 }
 
-ActivityHub::~ActivityHub() {
+PushHub::~PushHub() {
   if (wakeups_ != nullptr) wakeups_->SetResyncHandler(nullptr);
   Shutdown();
 }
 
-ActivityHub::SubscriptionId ActivityHub::Subscribe(const ConsumerKey& key,
-                                                   int64_t activation_lag_threshold,
-                                                   std::chrono::milliseconds interval,
-                                                   Listener listener) {
+PushHub::SubscriptionId PushHub::Subscribe(const ConsumerKey& key,
+                                           int64_t activation_lag_threshold,
+                                           std::chrono::milliseconds interval,
+                                           Listener listener) {
   Actions a;
   SubscriptionId id;
   {
@@ -96,7 +96,7 @@ ActivityHub::SubscriptionId ActivityHub::Subscribe(const ConsumerKey& key,
   return id;
 }
 
-void ActivityHub::Unsubscribe(SubscriptionId id) {
+void PushHub::Unsubscribe(SubscriptionId id) {
   Actions a;
   {
     // Waits for a delivery in progress, so the listener is never called
@@ -131,7 +131,7 @@ void ActivityHub::Unsubscribe(SubscriptionId id) {
   Run(a);
 }
 
-void ActivityHub::Shutdown() {
+void PushHub::Shutdown() {
   Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -150,7 +150,7 @@ void ActivityHub::Shutdown() {
   Run(a);
 }
 
-void ActivityHub::OnLagRead(const ConsumerKey& key, const LagResult& result) {
+void PushHub::OnLagRead(const ConsumerKey& key, const LagResult& result) {
   if (!result.ok()) return;  // the watcher's own reads decide about errors
   Actions a;
   {
@@ -168,7 +168,7 @@ void ActivityHub::OnLagRead(const ConsumerKey& key, const LagResult& result) {
   Run(a);
 }
 
-void ActivityHub::ResyncConnection(const std::string& connection) {
+void PushHub::ResyncConnection(const std::string& connection) {
   Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -183,38 +183,25 @@ void ActivityHub::ResyncConnection(const std::string& connection) {
   Run(a);
 }
 
-void ActivityHub::NeedReadLocked(Watcher& w, SteadyTime now) {
+void PushHub::NeedReadLocked(Watcher& w, SteadyTime now) {
   if (w.need_read) return;  // already wanted, maybe urgently
   w.need_read = true;
   w.need_urgent = false;
   w.need_since = now;
 }
 
-size_t ActivityHub::WatcherCount() const {
+size_t PushHub::WatcherCount() const {
   std::lock_guard<std::mutex> lock(mu_);
   return watchers_.size();
 }
 
-ActivityHub::Watcher* ActivityHub::FindLocked(const ConsumerKey& key, uint64_t generation) {
+PushHub::Watcher* PushHub::FindLocked(const ConsumerKey& key, uint64_t generation) {
   auto it = watchers_.find(key);
   if (it == watchers_.end() || it->second.generation != generation) return nullptr;
   return &it->second;
 }
 
-bool ActivityHub::WakeupReachable(int64_t activation_lag_threshold) {
-  return activation_lag_threshold < kMaxWakeupThreshold;
-}
-
-bool ActivityHub::WantsWakeupLocked(const Watcher& w) {
-  for (const auto& [id, sub] : w.subscribers) {
-    // Before the first value every subscriber may be idle.
-    const bool idle = !w.last_lag.has_value() || sub.last_sent == false;
-    if (idle && WakeupReachable(sub.threshold)) return true;
-  }
-  return false;
-}
-
-void ActivityHub::PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Actions& a) {
+void PushHub::PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Actions& a) {
   bool any_active = false;
   for (const auto& [id, sub] : w.subscribers) any_active = any_active || sub.last_sent == true;
   const bool want_wakeup = WantsWakeupLocked(w);
@@ -266,8 +253,8 @@ void ActivityHub::PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
   }
 }
 
-void ActivityHub::StartReadLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
-                                  SteadyTime not_before, bool urgent, Actions& a) {
+void PushHub::StartReadLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
+                              SteadyTime not_before, bool urgent, Actions& a) {
   if (w.wake == Wake::kFired) {
     // Listen again before the read is sent: a publish after this point wakes
     // us, one before it is in the read.
@@ -295,20 +282,8 @@ void ActivityHub::StartReadLocked(const ConsumerKey& key, Watcher& w, SteadyTime
   a.reads.push_back({key, w.generation, not_before, urgent || followup});
 }
 
-void ActivityHub::FollowUpLocked(Watcher& w, bool unchanged, SteadyTime now) {
-  const bool checked = w.wake_check;
-  w.wake_check = false;
-  if (!checked || !unchanged || w.need_read || w.followups >= kWakeFollowUps) return;
-  bool any_active = false;
-  for (const auto& [id, sub] : w.subscribers) any_active = any_active || sub.last_sent == true;
-  // Someone active is polled anyway; nobody listening means nobody woke.
-  if (any_active || w.wake != Wake::kArmed) return;
-  w.followup_due = now + kWakeFollowUpDelay[w.followups];
-  ++w.followups;
-}
-
-void ActivityHub::ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag& lag,
-                              SteadyTime now, Actions& a) {
+void PushHub::ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag& lag,
+                          SteadyTime now, Actions& a) {
   if (w.failures > 0) {
     w.failures = 0;
     w.next_wake_setup = now;  // a set-up that failed with the reads may work now
@@ -327,48 +302,7 @@ void ActivityHub::ApplyLocked(const ConsumerKey& key, Watcher& w, const Consumer
   UpdateWakeupLocked(key, w, now, a);
 }
 
-void ActivityHub::UpdateWakeupLocked(const ConsumerKey& key, Watcher& w, SteadyTime now,
-                                     Actions& a) {
-  if (wakeups_ == nullptr) return;
-  const bool want = WantsWakeupLocked(w);
-  switch (w.wake) {
-    case Wake::kOff:
-      if (want && now >= w.next_wake_setup) {
-        w.wake = Wake::kSettingUp;
-        a.watches.push_back({key, w.generation, ++w.wake_epoch});
-      }
-      break;
-    case Wake::kParked:
-      if (!want) break;
-      if (w.wakeup != nullptr && w.wakeup->Rearm()) {
-        w.wake = Wake::kArmed;
-        // Whatever was published while parked is in the next read.
-        NeedReadLocked(w, now);
-      } else {
-        DropWakeupLocked(w, a);
-        w.next_wake_setup = now + options_.idle_resync;
-      }
-      break;
-    case Wake::kArmed:
-    case Wake::kFired:
-      // Every subscriber is active: the work is flowing and polling sees it
-      // drain; listening would only cost traffic.
-      if (!want && w.wakeup != nullptr) {
-        w.wakeup->Disarm();
-        w.wake = Wake::kParked;
-      }
-      break;
-    case Wake::kSettingUp:
-      break;  // on_ready decides
-  }
-}
-
-void ActivityHub::DropWakeupLocked(Watcher& w, Actions& a) {
-  if (w.wakeup != nullptr) a.dropped.push_back(std::move(w.wakeup));
-  w.wake = Wake::kOff;
-}
-
-void ActivityHub::EraseLocked(
+void PushHub::EraseLocked(
     std::unordered_map<ConsumerKey, Watcher, ConsumerKeyHash>::iterator it, Actions& a) {
   Watcher& w = it->second;
   if (w.failures > 0 && observer_ != nullptr) observer_->OnReadRecovered(it->first);
@@ -378,8 +312,8 @@ void ActivityHub::EraseLocked(
   watchers_.erase(it);
 }
 
-void ActivityHub::ArmTimerLocked(const ConsumerKey& key, Watcher& w, SteadyTime due,
-                                 SteadyTime now) {
+void PushHub::ArmTimerLocked(const ConsumerKey& key, Watcher& w, SteadyTime due,
+                             SteadyTime now) {
   if (w.timer != 0 && w.timer_due == due) return;
   scheduler_.Cancel(w.timer);
   w.timer_due = due;
@@ -389,7 +323,7 @@ void ActivityHub::ArmTimerLocked(const ConsumerKey& key, Watcher& w, SteadyTime 
                                 [this, key, generation, due] { OnTimer(key, generation, due); });
 }
 
-void ActivityHub::RefreshFallbackLocked(Watcher& w, bool fallback) {
+void PushHub::RefreshFallbackLocked(Watcher& w, bool fallback) {
   if (w.fallback == fallback) return;
   w.fallback = fallback;
   if (fallback) {
@@ -400,13 +334,13 @@ void ActivityHub::RefreshFallbackLocked(Watcher& w, bool fallback) {
   if (observer_ != nullptr) observer_->OnPollingFallback(fallback_count_);
 }
 
-std::chrono::milliseconds ActivityHub::IntervalLocked(const Watcher& w) const {
+std::chrono::milliseconds PushHub::IntervalLocked(const Watcher& w) const {
   auto interval = milliseconds::max();
   for (const auto& [id, sub] : w.subscribers) interval = std::min(interval, sub.interval);
   return interval == milliseconds::max() ? milliseconds(1000) : interval;
 }
 
-std::chrono::milliseconds ActivityHub::JitterLocked(milliseconds d) {
+std::chrono::milliseconds PushHub::JitterLocked(milliseconds d) {
   // xorshift: a cheap spread over 75-100% of `d`, so that watchers started
   // together (a KEDA restart, an outage) do not stay in lock step.
   jitter_state_ ^= jitter_state_ << 13;
@@ -415,11 +349,11 @@ std::chrono::milliseconds ActivityHub::JitterLocked(milliseconds d) {
   return d - d * static_cast<int64_t>(jitter_state_ % 256) / 1024;
 }
 
-void ActivityHub::ReportLocked() {
+void PushHub::ReportLocked() {
   if (observer_ != nullptr) observer_->OnWatchers(watchers_.size(), owner_.size());
 }
 
-void ActivityHub::OnTimer(const ConsumerKey& key, uint64_t generation, SteadyTime due) {
+void PushHub::OnTimer(const ConsumerKey& key, uint64_t generation, SteadyTime due) {
   Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -434,7 +368,7 @@ void ActivityHub::OnTimer(const ConsumerKey& key, uint64_t generation, SteadyTim
   Run(a);
 }
 
-void ActivityHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result) {
+void PushHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result) {
   Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -479,74 +413,7 @@ void ActivityHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagR
   Run(a);
 }
 
-void ActivityHub::OnWake(const ConsumerKey& key, uint64_t generation, uint64_t epoch) {
-  Actions a;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Watcher* w = FindLocked(key, generation);
-    if (w == nullptr || w->wake_epoch != epoch || w->wake != Wake::kArmed) return;
-    const SteadyTime now = clock_.Now();
-    w->wake = Wake::kFired;
-    // A publish after a quiet spell is read at once; while they keep coming
-    // the reads (and the re-arms, hence the messages we receive) are spaced.
-    if (now - w->last_fire > w->spacing + kMaxWakeupGap) {
-      w->spacing = milliseconds(0);
-    } else {
-      w->spacing = std::clamp(w->spacing * 2, kMinWakeupGap, kMaxWakeupGap);
-    }
-    w->last_fire = now;
-    // A new publish: its read may be answered too early as well.
-    w->followups = 0;
-    w->followup_due.reset();
-    w->need_read = true;
-    w->need_urgent = true;
-    w->need_since = now;
-    PlanLocked(key, *w, now, a);
-  }
-  Run(a);
-}
-
-void ActivityHub::OnWakeReady(const ConsumerKey& key, uint64_t generation, uint64_t epoch,
-                              bool live) {
-  Actions a;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Watcher* w = FindLocked(key, generation);
-    if (w == nullptr || w->wake_epoch != epoch || w->wake != Wake::kSettingUp) return;
-    const SteadyTime now = clock_.Now();
-    if (live) {
-      w->wake = Wake::kArmed;
-      // A publish between our last read and the subscription would be
-      // missed: read once more now that we listen.
-      NeedReadLocked(*w, now);
-      UpdateWakeupLocked(key, *w, now, a);  // parks it if nobody is idle any more
-    } else {
-      DropWakeupLocked(*w, a);
-      w->next_wake_setup = now + options_.idle_resync;
-    }
-    PlanLocked(key, *w, now, a);
-  }
-  Run(a);
-}
-
-void ActivityHub::OnWakeLost(const ConsumerKey& key, uint64_t generation, uint64_t epoch) {
-  Actions a;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Watcher* w = FindLocked(key, generation);
-    if (w == nullptr || w->wake_epoch != epoch || w->wake == Wake::kOff) return;
-    const SteadyTime now = clock_.Now();
-    // Polled every interval from now on (the fallback); the set-up is tried
-    // again after idle_resync. The lost watch heard nothing: read now.
-    DropWakeupLocked(*w, a);
-    w->next_wake_setup = now + options_.idle_resync;
-    NeedReadLocked(*w, now);
-    PlanLocked(key, *w, now, a);
-  }
-  Run(a);
-}
-
-void ActivityHub::StartRead(const Read& read) {
+void PushHub::StartRead(const Read& read) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (FindLocked(read.key, read.generation) == nullptr) return;  // gone while paced
@@ -557,7 +424,7 @@ void ActivityHub::StartRead(const Read& read) {
                                const LagResult& result) { OnRead(key, generation, result); });
 }
 
-void ActivityHub::Run(Actions& a) {
+void PushHub::Run(Actions& a) {
   if (a.wakeup && observer_ != nullptr) observer_->OnWakeup();
   if (observer_ != nullptr) {
     for (const FollowUp& f : a.followups) observer_->OnWakeupFollowUp(f.key, f.attempt);
@@ -592,7 +459,7 @@ void ActivityHub::Run(Actions& a) {
   a.dropped.clear();
 }
 
-void ActivityHub::Deliver(std::vector<Delivery>& deliveries) {
+void PushHub::Deliver(std::vector<Delivery>& deliveries) {
   if (deliveries.empty()) return;
   Deferred deferred{this, {}, deferred_};
   {

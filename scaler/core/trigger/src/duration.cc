@@ -1,4 +1,4 @@
-#include "jss/core/duration.h"
+#include "jss/core/trigger/duration.h"
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::core {
 namespace {

@@ -1,8 +1,8 @@
-#include "jss/core/kubernetes_names.h"
+#include "jss/core/trigger/kubernetes_names.h"
 
 #include <fmt/format.h>
 
-#include "jss/core/strings.h"
+#include "jss/core/base/strings.h"
 
 namespace jss::core {
 namespace {

@@ -1,14 +1,14 @@
-#include "jss/core/metadata.h"
+#include "jss/core/trigger/metadata.h"
 
 #include <charconv>
 #include <limits>
 
 #include <fmt/format.h>
 
-#include "jss/core/defaults.h"
-#include "jss/core/duration.h"
-#include "jss/core/status.h"
-#include "jss/core/strings.h"
+#include "jss/core/base/status.h"
+#include "jss/core/base/strings.h"
+#include "jss/core/trigger/defaults.h"
+#include "jss/core/trigger/duration.h"
 
 namespace jss::core {
 namespace {

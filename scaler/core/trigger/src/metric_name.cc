@@ -1,4 +1,4 @@
-#include "jss/core/metric_name.h"
+#include "jss/core/trigger/metric_name.h"
 
 namespace jss::core {
 

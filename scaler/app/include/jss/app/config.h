@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "jss/core/connection_selector.h"
-#include "jss/core/defaults.h"
-#include "jss/core/nats_auth.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
+#include "jss/core/policy/connection_selector.h"
+#include "jss/core/policy/nats_auth.h"
+#include "jss/core/trigger/defaults.h"
 
 namespace jss::app {
 

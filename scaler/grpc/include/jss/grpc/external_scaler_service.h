@@ -11,18 +11,18 @@
 #include <utility>
 
 #include "externalscaler.grpc.pb.h"
-#include "jss/core/connection_selector.h"
-#include "jss/core/defaults.h"
-#include "jss/core/lag_source.h"
-#include "jss/core/access_policy.h"
-#include "jss/core/metadata.h"
-#include "jss/core/observer.h"
-#include "jss/core/trigger.h"
-#include "jss/core/stream_limits.h"
-#include "jss/logging/logger.h"
+#include "jss/core/base/status.h"
+#include "jss/core/lag/lag_source.h"
+#include "jss/core/lag/observer.h"
+#include "jss/core/policy/access_policy.h"
+#include "jss/core/policy/connection_selector.h"
+#include "jss/core/policy/resolve_trigger.h"
+#include "jss/core/policy/stream_limits.h"
+#include "jss/core/trigger/defaults.h"
+#include "jss/core/trigger/metadata.h"
 #include "jss/grpc/open_streams.h"
 #include "jss/grpc/stream_reactors.h"
-#include "jss/core/status.h"
+#include "jss/logging/logger.h"
 
 namespace jss::grpc_service {
 
@@ -50,7 +50,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   // when options.max_stream_age is 0) ends streams that reached their age.
   ExternalScalerService(core::LagSource& lag_source, const core::ConnectionSelector& selector,
                         ServiceOptions options, core::RpcObserver& observer,
-                        std::shared_ptr<logging::Logger> logger, core::ActivityHub& hub,
+                        std::shared_ptr<logging::Logger> logger, core::PushHub& hub,
                         const core::PolicyHolder& policy, core::Scheduler* scheduler = nullptr);
 
   // Ends every open stream (StreamIsActive streams normally end first,
@@ -120,7 +120,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   const ServiceOptions options_;
   core::RpcObserver& observer_;
   std::shared_ptr<logging::Logger> logger_;
-  core::ActivityHub& hub_;
+  core::PushHub& hub_;
   const core::PolicyHolder& policy_;
   core::StreamLimits stream_limits_;
   OpenStreams open_streams_;

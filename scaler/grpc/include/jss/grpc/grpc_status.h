@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 namespace jss::grpc_service {
 

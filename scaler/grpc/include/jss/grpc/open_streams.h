@@ -8,8 +8,8 @@
 #include <mutex>
 #include <random>
 
-#include "jss/core/scheduler.h"
-#include "jss/core/status.h"
+#include "jss/core/base/scheduler.h"
+#include "jss/core/base/status.h"
 
 namespace jss::grpc_service {
 

@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "externalscaler.grpc.pb.h"
-#include "jss/core/activity_hub.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
+#include "jss/core/push/push_hub.h"
 
 namespace jss::grpc_service {
 
@@ -15,14 +15,14 @@ namespace jss::grpc_service {
 using StreamDone = std::function<void(core::StatusCode)>;
 
 // StreamIsActive: one open stream of activity changes for one ScaledObject.
-// Fed by the shared ActivityHub; writes the first activity, then only
+// Fed by the shared PushHub; writes the first activity, then only
 // changes. Ends with OK on client cancel and on shutdown (KEDA resets its
 // reconnect back-off only after a clean end), with an error only when the
 // hub gives up for good (bad metadata, access denied). Deletes itself when
 // gRPC is done with it.
 class IsActiveStream final : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
  public:
-  IsActiveStream(core::ActivityHub& hub, StreamDone done);
+  IsActiveStream(core::PushHub& hub, StreamDone done);
 
   // Exactly one of these starts the stream.
   void Subscribe(const core::ConsumerKey& key, int64_t activation_lag_threshold,
@@ -37,16 +37,16 @@ class IsActiveStream final : public grpc::ServerWriteReactor<externalscaler::IsA
   void OnDone() override;
 
  private:
-  void OnActivity(const core::ActivityHub::Update& update);
+  void OnActivity(const core::PushHub::Update& update);
   // With mu_ held: what to do next; the caller acts after unlocking.
   enum class Next { kNothing, kWrite, kFinish };
   Next DecideLocked();
   void Act(Next next);
 
-  core::ActivityHub& hub_;
+  core::PushHub& hub_;
   StreamDone done_;
   std::mutex mu_;
-  core::ActivityHub::SubscriptionId subscription_ = 0;
+  core::PushHub::SubscriptionId subscription_ = 0;
   bool subscribed_ = false;
   bool writing_ = false;
   bool finished_ = false;

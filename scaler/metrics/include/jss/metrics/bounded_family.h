@@ -5,7 +5,7 @@
 #include <map>
 #include <mutex>
 
-#include "jss/core/clock.h"
+#include "jss/core/base/clock.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "prometheus/registry.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 struct mg_context;
 struct mg_connection;

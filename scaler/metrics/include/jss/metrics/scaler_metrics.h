@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "jss/core/activity_hub.h"
+#include "jss/core/lag/observer.h"
+#include "jss/core/push/push_hub.h"
 #include "jss/metrics/bounded_family.h"
-#include "jss/core/observer.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -25,7 +25,7 @@ namespace jss::metrics {
 class ScalerMetrics final : public core::NatsObserver,
                             public core::LagObserver,
                             public core::RpcObserver,
-                            public core::ActivityObserver {
+                            public core::PushObserver {
  public:
   ScalerMetrics(std::shared_ptr<prometheus::Registry> registry, const std::string& version,
                 const std::string& revision, SeriesLimits limits = {},
@@ -49,7 +49,7 @@ class ScalerMetrics final : public core::NatsObserver,
   void OnPolicyDenied(std::string_view ns) override;
   // The policy file was re-read after a change: applied (ok) or rejected.
   void OnPolicyReload(bool ok);
-  // core::ActivityObserver
+  // core::PushObserver
   void OnWatchers(size_t watchers, size_t subscribers) override;
   void OnWakeup() override;
   void OnWakeupFollowUp(const core::ConsumerKey& key, int attempt) override;

@@ -5,8 +5,8 @@
 #include <string>
 #include <unordered_set>
 
-#include "jss/core/lag_source.h"
-#include "jss/core/observer.h"
+#include "jss/core/lag/lag_source.h"
+#include "jss/core/lag/observer.h"
 #include "jss/logging/logger.h"
 #include "jss/nats/jetstream_api.h"
 

@@ -12,13 +12,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "jss/core/clock.h"
-#include "jss/core/defaults.h"
-#include "jss/core/nats_auth.h"
-#include "jss/core/observer.h"
-#include "jss/core/scheduler.h"
+#include "jss/core/base/clock.h"
+#include "jss/core/base/scheduler.h"
+#include "jss/core/base/status.h"
+#include "jss/core/lag/observer.h"
+#include "jss/core/policy/nats_auth.h"
+#include "jss/core/trigger/defaults.h"
 #include "jss/logging/logger.h"
-#include "jss/core/status.h"
 
 struct __natsConnection;
 struct __natsSubscription;

@@ -6,9 +6,9 @@
 #include <mutex>
 #include <string>
 
-#include "jss/core/activity_hub.h"
-#include "jss/core/defaults.h"
-#include "jss/core/pacer.h"
+#include "jss/core/push/pacer.h"
+#include "jss/core/push/push_hub.h"
+#include "jss/core/trigger/defaults.h"
 #include "jss/logging/logger.h"
 #include "jss/nats/jetstream_api.h"
 
@@ -32,7 +32,7 @@ class NatsWakeupSource final : public core::WakeupSource {
   // The connections must outlive this object.
   NatsWakeupSource(const JetStreamConnections& connections,
                    std::chrono::milliseconds request_timeout,
-                   std::shared_ptr<logging::Logger> logger, core::ActivityObserver* observer,
+                   std::shared_ptr<logging::Logger> logger, core::PushObserver* observer,
                    core::Pacer* pacer,
                    size_t max_subjects = core::kDefaultPushMaxWakeupSubjects);
 
@@ -51,7 +51,7 @@ class NatsWakeupSource final : public core::WakeupSource {
   std::chrono::milliseconds request_timeout_;
   const size_t max_subjects_;
   std::shared_ptr<logging::Logger> logger_;
-  core::ActivityObserver* observer_;  // may be null
+  core::PushObserver* observer_;  // may be null
   core::Pacer* pacer_;                // may be null
   std::shared_ptr<Registry> registry_;
   std::mutex resync_mu_;

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "jss/app/config.h"
+#include "jss/core/base/status.h"
 #include "jss/logging/logger.h"
-#include "jss/core/status.h"
 
 namespace jss::server {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "jss/core/lag.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
+#include "jss/core/lag/lag.h"
 
 struct __natsConnection;
 struct __jsCtx;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "externalscaler.grpc.pb.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 namespace jss::tools {
 

@@ -7,10 +7,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "jss/core/clock.h"
-#include "jss/core/lag_source.h"
-#include "jss/core/observer.h"
-#include "jss/core/scheduler.h"
+#include "jss/core/base/clock.h"
+#include "jss/core/base/scheduler.h"
+#include "jss/core/lag/lag_source.h"
+#include "jss/core/lag/observer.h"
 
 namespace jss::core {
 

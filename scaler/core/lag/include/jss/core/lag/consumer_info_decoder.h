@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "jss/core/lag.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
+#include "jss/core/lag/lag.h"
 
 namespace jss::core {
 

@@ -2,33 +2,13 @@
 
 #include <cstddef>
 #include <functional>
-#include <string>
 
-#include "jss/core/clock.h"
-#include "jss/core/lag.h"
-#include "jss/core/status.h"
+#include "jss/core/base/clock.h"
+#include "jss/core/base/status.h"
+#include "jss/core/lag/lag.h"
+#include "jss/core/trigger/consumer_key.h"
 
 namespace jss::core {
-
-// Which consumer, read through which configured connection.
-struct ConsumerKey {
-  std::string connection;
-  std::string stream;
-  std::string consumer;
-
-  bool operator==(const ConsumerKey& o) const {
-    return connection == o.connection && stream == o.stream && consumer == o.consumer;
-  }
-};
-
-struct ConsumerKeyHash {
-  size_t operator()(const ConsumerKey& k) const {
-    size_t h = std::hash<std::string>()(k.connection);
-    h = h * 31 + std::hash<std::string>()(k.stream);
-    h = h * 31 + std::hash<std::string>()(k.consumer);
-    return h;
-  }
-};
 
 using LagResult = core::StatusOr<ConsumerLag>;
 using LagCallback = std::function<void(const LagResult&)>;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "jss/core/lag_source.h"
+#include "jss/core/lag/lag_source.h"
 
 namespace jss::core {
 

@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "jss/core/lag_source.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
+#include "jss/core/trigger/consumer_key.h"
 
 namespace jss::core {
 

@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "jss/core/metadata.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
+#include "jss/core/trigger/metadata.h"
 
 namespace jss::core {
 

@@ -2,11 +2,11 @@
 
 #include <string_view>
 
-#include "jss/core/access_policy.h"
-#include "jss/core/connection_selector.h"
-#include "jss/core/lag_source.h"
-#include "jss/core/metadata.h"
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
+#include "jss/core/policy/access_policy.h"
+#include "jss/core/policy/connection_selector.h"
+#include "jss/core/trigger/consumer_key.h"
+#include "jss/core/trigger/metadata.h"
 
 namespace jss::core {
 

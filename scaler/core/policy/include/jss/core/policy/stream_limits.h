@@ -5,7 +5,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 namespace jss::core {
 

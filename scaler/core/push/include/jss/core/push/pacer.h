@@ -6,8 +6,8 @@
 #include <functional>
 #include <mutex>
 
-#include "jss/core/clock.h"
-#include "jss/core/scheduler.h"
+#include "jss/core/base/clock.h"
+#include "jss/core/base/scheduler.h"
 
 namespace jss::core {
 

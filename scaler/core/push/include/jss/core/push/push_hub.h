@@ -11,85 +11,17 @@
 #include <unordered_set>
 #include <vector>
 
-#include "jss/core/clock.h"
-#include "jss/core/lag_source.h"
-#include "jss/core/pacer.h"
-#include "jss/core/scheduler.h"
-#include "jss/core/status.h"
+#include "jss/core/base/clock.h"
+#include "jss/core/base/scheduler.h"
+#include "jss/core/base/status.h"
+#include "jss/core/lag/lag_source.h"
+#include "jss/core/push/pacer.h"
+#include "jss/core/push/push_observer.h"
+#include "jss/core/push/wakeup_source.h"
 
 namespace jss::core {
 
-// Tells the hub, as soon as possible, that a consumer may have new work (a
-// message was published on one of its subjects). One arming reports at most
-// one message: after `on_activity` the watch is disarmed until Rearm(), so a
-// busy subject costs the scaler a bounded number of messages per second.
-class WakeupSource {
- public:
-  class Handle {
-   public:
-    virtual ~Handle() = default;  // stops watching
-    // Listens again (after a wake-up, or after Disarm). False if it cannot:
-    // the watch is then unavailable. Never calls back before returning.
-    virtual bool Rearm() = 0;
-    // Stops listening but keeps what Rearm() needs (the subjects).
-    virtual void Disarm() = 0;
-  };
-  struct Callbacks {
-    std::function<void()> on_activity;       // a message arrived; now disarmed
-    std::function<void(bool live)> on_ready;  // once: armed, or unavailable
-    // The watch stopped working after it was set up (e.g. NATS refused the
-    // subscription for lack of permission, which it reports asynchronously):
-    // it is unavailable now, as if on_ready(false).
-    std::function<void()> on_lost = [] {};
-  };
-  // Called with a connection name when every watch on it may have missed
-  // publishes (NATS reconnected after an outage).
-  using ResyncHandler = std::function<void(const std::string& connection)>;
-  virtual ~WakeupSource() = default;
-  // Sets the watch up asynchronously; the callbacks may run on any thread,
-  // even before Watch returns.
-  virtual std::unique_ptr<Handle> Watch(const ConsumerKey& key, Callbacks callbacks) = 0;
-  // Replaces the resync handler (nullptr: none). Once this returns the old
-  // handler is not running and is never called again.
-  virtual void SetResyncHandler(ResyncHandler handler) { (void)handler; }
-};
-
-// Hooks for metrics/logs; may be called from any thread.
-class ActivityObserver {
- public:
-  virtual ~ActivityObserver() = default;
-  virtual void OnWatchers(size_t watchers, size_t subscribers) = 0;
-  virtual void OnWakeup() = 0;
-  // Wake-up subscriptions (one per subject of an idle watched consumer)
-  // opened (+n) or closed (-n).
-  virtual void OnWakeupSubscriptions(int delta) = 0;
-  // A watcher read failed with an error worth retrying (the streams stay
-  // open); `first` when the watcher was fine until now. `reason` is a short
-  // stable token (unavailable, not_found, resource_exhausted, deadline, other).
-  virtual void OnReadFailed(const ConsumerKey& key, std::string_view reason,
-                            const Status& status, bool first) = 0;
-  // A watcher whose reads were failing read successfully again, or is no
-  // longer watched.
-  virtual void OnReadRecovered(const ConsumerKey& key) = 0;
-  // Idle watchers polled every pushInterval because their wake-up is off or
-  // unavailable (the polling fallback).
-  virtual void OnPollingFallback(size_t watchers) = 0;
-  // NATS refused a wake-up subscription to `subject` of `key` (no subscribe
-  // permission): that watcher polls instead.
-  virtual void OnWakeupDenied(const ConsumerKey& key, const std::string& subject) {
-    (void)key;
-    (void)subject;
-  }
-  // A wake-up read of `key` showed the lag it had before the publish, so the
-  // consumer is read once more (`attempt` 1..kWakeFollowUps): the server
-  // tells subscribers of a publish before its stream has stored it.
-  virtual void OnWakeupFollowUp(const ConsumerKey& key, int attempt) {
-    (void)key;
-    (void)attempt;
-  }
-};
-
-struct ActivityHubOptions {
+struct PushHubOptions {
   // Upper bound of one read.
   std::chrono::milliseconds read_timeout{2000};
   // While every subscriber of a consumer is inactive and its wake-up is
@@ -114,7 +46,7 @@ struct ActivityHubOptions {
 // created yet) is retried with capped back-off while every stream stays open
 // and hears nothing; only INVALID_ARGUMENT and PERMISSION_DENIED end them.
 // Reads and wake-up set-ups go through the pacer (bounded request rate).
-class ActivityHub {
+class PushHub {
  public:
   // Wake-up reads of one consumer are spaced: the first publish after a quiet
   // spell is read at once, then the gap doubles from kMinWakeupGap up to
@@ -154,10 +86,10 @@ class ActivityHub {
   static bool IsTerminal(const Status& status);
 
   // `wakeups` and `pacer` may be null (no wake-up: polling; no pacing).
-  ActivityHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
-              WakeupSource* wakeups, Pacer* pacer, ActivityHubOptions options,
-              ActivityObserver* observer);
-  ~ActivityHub();
+  PushHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
+          WakeupSource* wakeups, Pacer* pacer, PushHubOptions options,
+          PushObserver* observer);
+  ~PushHub();
 
   SubscriptionId Subscribe(const ConsumerKey& key, int64_t activation_lag_threshold,
                            std::chrono::milliseconds interval, Listener listener);
@@ -254,7 +186,7 @@ class ActivityHub {
   // Actions of Unsubscribe calls made by listeners during a delivery on this
   // thread, run once the delivery lock is released.
   struct Deferred {
-    ActivityHub* hub;
+    PushHub* hub;
     std::vector<Actions> actions;
     Deferred* outer;
   };
@@ -298,8 +230,8 @@ class ActivityHub {
   const Clock& clock_;
   WakeupSource* wakeups_;
   Pacer* pacer_;
-  const ActivityHubOptions options_;
-  ActivityObserver* observer_;
+  const PushHubOptions options_;
+  PushObserver* observer_;
 
   mutable std::mutex mu_;
   // Serialises listener calls against Unsubscribe, so that a subscriber that

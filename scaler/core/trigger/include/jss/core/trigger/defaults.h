@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstddef>
 
-#include "jss/core/duration.h"
+#include "jss/core/trigger/duration.h"
 
 // Defaults and bounds that more than one layer needs (flags, trigger metadata,
 // adapters). Each is written here once; --help and error messages print these.

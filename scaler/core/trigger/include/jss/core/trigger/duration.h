@@ -3,7 +3,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 namespace jss::core {
 

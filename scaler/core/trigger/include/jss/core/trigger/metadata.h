@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
-#include "jss/core/status.h"
+#include "jss/core/base/status.h"
 
 
 namespace jss::core {
