@@ -8,7 +8,8 @@
 2. A room's headers live in <room>/include/jss/core/<room>/ (the include path
    names the room, so an arrow is visible at the #include).
 3. Sizes: no source file over MAX_FILE_LINES lines, no concept folder
-   (scaler/<layer>/ or scaler/core/<room>/) over MAX_FOLDER_LINES.
+   (scaler/<layer>/, or each room of a layer in rooms: scaler/core/<room>/,
+   scaler/nats/<room>/) over MAX_FOLDER_LINES.
 
 Exit 0 when every rule holds; else 1, one line per violation naming the file
 and the rule. `--self-test` builds a small tree with one violation of each
@@ -30,7 +31,7 @@ ADAPTERS = ("nats", "grpc", "metrics", "server", "app", "logging", "tools", "pro
 # Libraries that do I/O (or would drag it in): the core must not see them.
 FORBIDDEN_SYSTEM = re.compile(
     r"^(nats/|nats\.h|grpc|grpcpp/|spdlog/|prometheus/|civetweb|CLI/|sys/socket|netinet/|"
-    r"arpa/|fstream$|filesystem$|thread$)")
+    r"arpa/|fstream$|filesystem$)")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 SOURCE_EXT = (".cc", ".h")
 MAX_FILE_LINES = 600
@@ -89,9 +90,18 @@ def check(repo):
                     elif FORBIDDEN_SYSTEM.match(target):
                         problems.append(f"{where}: the core includes <{target}>, an I/O "
                                         f"library; the core does no I/O")
+    # A concept folder is a layer (scaler/<layer>/), or, in a layer split into
+    # rooms (subfolders with an include/ or src/ of their own), each room.
     scaler = os.path.join(repo, "scaler")
-    folders = [os.path.join(scaler, d) for d in sorted(os.listdir(scaler)) if d != "core"]
-    folders += [os.path.join(core, d) for d in sorted(os.listdir(core))]
+    folders = []
+    for layer in sorted(os.listdir(scaler)):
+        layer_dir = os.path.join(scaler, layer)
+        if not os.path.isdir(layer_dir):
+            continue
+        rooms = [os.path.join(layer_dir, d) for d in sorted(os.listdir(layer_dir))
+                 if d not in ("include", "src") and
+                 any(os.path.isdir(os.path.join(layer_dir, d, s)) for s in ("include", "src"))]
+        folders += rooms or [layer_dir]
     for folder in folders:
         if not os.path.isdir(folder):
             continue

@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "integration/scaler_fixture.h"
 #include "jss/core/base/scheduler.h"
-#include "jss/nats/nats_connection.h"
+#include "jss/nats/connection/nats_connection.h"
 #include "support/grpc_probe.h"
 
 namespace jss::testing {

@@ -1,4 +1,4 @@
-#include "jss/nats/nats_connection.h"
+#include "jss/nats/connection/nats_connection.h"
 
 #include <nats/nats.h>
 #include <fmt/format.h>
@@ -15,116 +15,15 @@
 #include "jss/core/base/strings.h"
 #include "jss/core/lag/consumer_info_decoder.h"
 #include "cnats_options.h"
-
+#include "connection_util.h"
+#include "io_queue.h"
 
 namespace jss::nats {
-namespace {
 
-// cnats' last error text for a connection (never holds secrets: it is the
-// server's -ERR line or a local error description).
-std::string LastError(natsConnection* conn) {
-  if (conn == nullptr) return "";
-  const char* text = nullptr;
-  const natsStatus s = natsConnection_GetLastError(conn, &text);
-  if (s == NATS_OK) return "";
-  return text != nullptr && *text ? std::string(text) : std::string(natsStatus_GetText(s));
-}
-
-struct OptionsDeleter {
-  void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
-};
-using OptionsPtr = std::unique_ptr<natsOptions, OptionsDeleter>;
-
-double SecondsSince(core::SteadyTime start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// The account's JetStream info, with `api.level` on nats-server 2.11+. Always
-// the connected server's own domain: the level says which server we reached.
-constexpr const char* kApiInfoSubject = "$JS.API.INFO";
-
-int64_t Ticks(core::SteadyTime t) { return t.time_since_epoch().count(); }
-
-int64_t TicksOf(std::chrono::milliseconds d) {
-  return std::chrono::duration_cast<core::SteadyTime::duration>(d).count();
-}
-
-}  // namespace
-
-// One thread that runs queued socket operations in order, so that a socket
-// write that blocks (a peer that stopped reading) holds up this thread only,
-// never a gRPC, scheduler or cnats delivery thread. Post never blocks: the
-// queue of ordinary operations is bounded, and after Stop only clean-up
-// operations still run (inline, on the caller's thread).
-class IoQueue {
- public:
-  explicit IoQueue(size_t capacity) : capacity_(capacity) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~IoQueue() { Stop(); }
-
-  // False when the queue is full or stopped (`op` did not and will not run).
-  bool Post(std::function<void()> op) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_ || ops_.size() >= capacity_) return false;
-      ops_.push_back({std::move(op), false});
-    }
-    cv_.notify_one();
-    return true;
-  }
-
-  // Always runs `op`: queued behind earlier operations, or inline once stopped.
-  void PostCleanup(std::function<void()> op) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (!stopping_) {
-        ops_.push_back({std::move(op), true});
-        lock.unlock();
-        cv_.notify_one();
-        return;
-      }
-    }
-    op();
-  }
-
-  // Drops queued ordinary operations, runs queued clean-ups, joins the thread.
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_one();
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-  }
-
- private:
-  struct Op {
-    std::function<void()> run;
-    bool cleanup;
-  };
-
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [this] { return stopping_ || !ops_.empty(); });
-      if (ops_.empty()) return;  // stopping, nothing left
-      Op op = std::move(ops_.front());
-      ops_.pop_front();
-      if (stopping_ && !op.cleanup) continue;
-      lock.unlock();
-      op.run();
-      lock.lock();
-    }
-  }
-
-  const size_t capacity_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Op> ops_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
+using detail::LastError;
+using detail::OptionsPtr;
+using detail::SecondsSince;
+using detail::Ticks;
 
 NatsConnection::NatsConnection(NatsConnectionOptions options, core::NatsObserver& observer,
                                std::shared_ptr<logging::Logger> logger,
@@ -316,92 +215,6 @@ bool NatsConnection::IsStalled() const {
              std::chrono::duration_cast<core::SteadyTime::duration>(options_.stall_hold).count();
 }
 
-namespace {
-
-// Owns the callback; freed by cnats' on-complete callback, after which no
-// message callback can run, so unsubscribing never races a delivery.
-struct SubscriptionClosure {
-  std::function<void()> on_message;
-};
-
-void OnSubscriptionMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
-  natsMsg_Destroy(msg);
-  static_cast<SubscriptionClosure*>(closure)->on_message();
-}
-
-void OnSubscriptionComplete(void* closure) { delete static_cast<SubscriptionClosure*>(closure); }
-
-// What the I/O thread knows of one subscription: the cnats handle once SUB
-// was written, and whether the owner dropped it before that. Atomic: a
-// clean-up runs inline once the queue is stopping, maybe while the I/O thread
-// finishes its last operation.
-struct SubscriptionSlot {
-  std::atomic<natsSubscription*> sub{nullptr};
-  std::atomic<bool> dropped{false};
-};
-
-// Subscribing writes SUB and unsubscribing UNSUB to the socket: both are done
-// on the I/O thread, in order, so the thread creating or dropping the handle
-// (a gRPC or hub thread, possibly under the hub's lock) never blocks on a
-// peer that stopped reading.
-class SubscriptionImpl final : public NatsConnection::Subscription {
- public:
-  SubscriptionImpl(std::shared_ptr<SubscriptionSlot> slot, std::shared_ptr<IoQueue> io)
-      : slot_(std::move(slot)), io_(std::move(io)) {}
-  ~SubscriptionImpl() override {
-    slot_->dropped = true;
-    // Queued behind the SUB, so it sees the handle that wrote.
-    io_->PostCleanup([slot = slot_] {
-      natsSubscription* sub = slot->sub.exchange(nullptr);
-      if (sub == nullptr) return;  // never subscribed (or the connection's close frees it)
-      natsSubscription_Unsubscribe(sub);
-      natsSubscription_Destroy(sub);
-    });
-  }
-
- private:
-  std::shared_ptr<SubscriptionSlot> slot_;
-  std::shared_ptr<IoQueue> io_;
-};
-
-}  // namespace
-
-core::StatusOr<std::unique_ptr<NatsConnection::Subscription>> NatsConnection::Subscribe(
-    const std::string& subject, std::function<void()> on_message, int max_messages,
-    std::function<void(const core::Status&)> on_failed) {
-  auto slot = std::make_shared<SubscriptionSlot>();
-  const bool posted = io_->Post([this, slot, subject, max_messages,
-                                 on_message = std::move(on_message),
-                                 on_failed = std::move(on_failed)]() mutable {
-    if (slot->dropped.load()) return;  // dropped before it was written
-    auto* closure = new SubscriptionClosure{std::move(on_message)};
-    natsSubscription* sub = nullptr;
-    write_started_ = Ticks(std::chrono::steady_clock::now());
-    const natsStatus s =
-        natsConnection_Subscribe(&sub, conn_, subject.c_str(), &OnSubscriptionMessage, closure);
-    write_started_ = 0;
-    if (s != NATS_OK) {
-      delete closure;
-      if (on_failed) {
-        on_failed(core::UnavailableError(
-            fmt::format("subscribing to \"{}\": {}", subject, natsStatus_GetText(s))));
-      }
-      return;
-    }
-    natsSubscription_SetOnCompleteCB(sub, &OnSubscriptionComplete, closure);
-    // After the completion callback is set (cnats may drop the subscription
-    // as soon as this returns).
-    if (max_messages > 0) natsSubscription_AutoUnsubscribe(sub, max_messages);
-    slot->sub.store(sub);
-  });
-  if (!posted) {
-    return core::ResourceExhaustedError(fmt::format(
-        "NATS connection \"{}\" is not keeping up with writes; subscribing to \"{}\" later",
-        options_.name, subject));
-  }
-  return std::unique_ptr<Subscription>(new SubscriptionImpl(std::move(slot), io_));
-}
-
 void NatsConnection::Request(const std::string& subject, core::SteadyTime deadline,
                              ReplyCallback done) {
   const auto now = std::chrono::steady_clock::now();
@@ -544,63 +357,6 @@ void NatsConnection::Expire(uint64_t id) {
          "timeout");
 }
 
-void NatsConnection::MarkAlive() { last_alive_ = Ticks(std::chrono::steady_clock::now()); }
-
-void NatsConnection::MarkUnresponsive(std::string_view why) {
-  if (unresponsive_.exchange(true)) return;
-  logger_->Warn("NATS peer is not answering; reporting not ready and failing reads",
-                {{"connection", options_.name}, {"cause", why}});
-}
-
-void NatsConnection::SchedulePing() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return;
-  ping_task_ = Schedule(options_.ping_interval, [this] {
-    Ping();
-    SchedulePing();
-  });
-}
-
-// cnats' own keep-alive only reconnects after `max_pings_out` silent
-// intervals, and the reconnect's handshake makes a peer that answers it and
-// then goes silent look healthy again. So a connection that sent nothing for
-// a ping interval is asked for a PONG here; without one within
-// `pong_timeout` it is unresponsive (not ready, reads fail at once) until it
-// answers a later PING or a request, whatever reconnects happen meanwhile.
-void NatsConnection::Ping() {
-  if (!connected_.load()) return;
-  const int64_t now = Ticks(std::chrono::steady_clock::now());
-  // Heard from within half an interval: no need to ask. Not a whole one: a
-  // reply just after a tick (the API-level probe's, right after connecting)
-  // would push our PING back a tick, and cnats' own verdict on a silent peer
-  // (two intervals of unanswered PINGs, reported with no error) could then
-  // come first and leave the silence unreported.
-  if (!unresponsive_.load() &&
-      now - last_alive_.load() < TicksOf(options_.ping_interval) / 2) {
-    return;
-  }
-  if (ping_in_flight_.exchange(true)) return;
-  // On the I/O thread: waiting for the PONG blocks it, never the scheduler.
-  const bool posted = io_->Post([this] {
-    // Shorter than cnats' own verdict (max_pings_out intervals), which would
-    // otherwise drop the socket under this wait first.
-    const auto timeout = std::min(options_.pong_timeout, options_.ping_interval);
-    const natsStatus s = natsConnection_FlushTimeout(conn_, timeout.count());
-    ping_in_flight_ = false;
-    if (s == NATS_OK) {
-      ++pongs_;
-      MarkAlive();
-      if (unresponsive_.exchange(false)) {
-        logger_->Info("NATS peer answers again; reporting ready",
-                      {{"connection", options_.name}});
-      }
-    } else if (s == NATS_TIMEOUT && connected_.load()) {
-      MarkUnresponsive("no PONG within the timeout");
-    }
-  });
-  if (!posted) ping_in_flight_ = false;
-}
-
 // "<prefix><id>_<secret in hex>": the id finds the request, the random
 // secret makes a reply subject unguessable, so a client allowed to publish on
 // the inbox prefix cannot answer requests it has not seen.
@@ -726,52 +482,6 @@ void NatsConnection::OnReconnected(natsConnection*, void* self) {
     reconnected = c->events_.reconnected;
   }
   if (reconnected) reconnected();
-}
-
-void NatsConnection::MaybeProbeApiLevel() {
-  // Connected callbacks can run before Start has subscribed the reply inbox
-  // (and Start then asks itself): each connect is asked about once.
-  if (!inbox_ready_.load() || !connected_.load() || stopping_requested_.load()) return;
-  const uint64_t connect = connects_.load();
-  uint64_t probed = probed_connects_.load();
-  while (probed < connect) {
-    if (probed_connects_.compare_exchange_weak(probed, connect)) {
-      ProbeApiLevel();
-      return;
-    }
-  }
-}
-
-void NatsConnection::ProbeApiLevel() {
-  char server_id[128] = "";
-  if (natsConnection_GetConnectedServerId(conn_, server_id, sizeof(server_id)) != NATS_OK) {
-    server_id[0] = '\0';
-  }
-  // cnats 3.4 does not expose the server's version; its id names it (the
-  // server logs the id with its version at start-up, and /varz shows both).
-  Request(kApiInfoSubject, std::chrono::steady_clock::now() + options_.connect_timeout,
-          [this, server = std::string(server_id)](const core::StatusOr<std::string>& reply) {
-            core::StatusOr<std::optional<int64_t>> level =
-                reply.ok() ? core::DecodeApiLevel(*reply) : reply.status();
-            if (stopping_requested_.load()) return;  // failed by our own shutdown
-            const int64_t value = level.ok() && level->has_value() ? **level : 0;
-            observer_.OnApiLevel(options_.name, value);
-            if (level.ok()) {
-              logger_->Info("JetStream API level",
-                            {{"connection", options_.name},
-                             {"server_id", server},
-                             {"api_level", level->has_value() ? fmt::format("{}", **level)
-                                                              : std::string("none")}});
-              return;
-            }
-            // Not a reason to stop: lag reads need only CONSUMER.INFO. An
-            // operator who wants the level grants publish on $JS.API.INFO.
-            logger_->Info("JetStream API level unknown (reads need no level)",
-                          {{"connection", options_.name},
-                           {"server_id", server},
-                           {"api_level", "none"},
-                           {"error", level.status().message()}});
-          });
 }
 
 void NatsConnection::SetEvents(Events events) {

@@ -1,4 +1,4 @@
-#include "jss/nats/jetstream_api.h"
+#include "jss/nats/jetstream/jetstream_api.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "jss/nats/jetstream_lag_source.h"
+#include "jss/nats/jetstream/jetstream_lag_source.h"
 
 #include <fmt/format.h>
 

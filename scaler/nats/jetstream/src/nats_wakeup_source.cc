@@ -1,4 +1,4 @@
-#include "jss/nats/nats_wakeup_source.h"
+#include "jss/nats/jetstream/nats_wakeup_source.h"
 
 #include <mutex>
 #include <string>

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "jss/nats/nats_connection.h"
+#include "jss/nats/connection/nats_connection.h"
 
 namespace jss::nats {
 

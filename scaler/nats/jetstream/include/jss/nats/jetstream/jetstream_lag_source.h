@@ -8,7 +8,7 @@
 #include "jss/core/lag/lag_source.h"
 #include "jss/core/lag/observer.h"
 #include "jss/logging/logger.h"
-#include "jss/nats/jetstream_api.h"
+#include "jss/nats/jetstream/jetstream_api.h"
 
 namespace jss::nats {
 

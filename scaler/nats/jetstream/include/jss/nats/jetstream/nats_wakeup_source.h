@@ -10,7 +10,7 @@
 #include "jss/core/push/push_hub.h"
 #include "jss/core/trigger/defaults.h"
 #include "jss/logging/logger.h"
-#include "jss/nats/jetstream_api.h"
+#include "jss/nats/jetstream/jetstream_api.h"
 
 namespace jss::nats {
 
