@@ -216,6 +216,16 @@ TEST_F(SecurityTest, PolicyFileChangesApplyWithoutRestartAndBrokenEditsAreIgnore
   EXPECT_TRUE(client_->GetMetrics(md, "", "so", "billing").ok());
   EXPECT_EQ(client_->GetMetrics(md, "", "so", "intruder").status().code(),
             core::StatusCode::kPermissionDenied);
+
+  // Narrowed again: a request admitted (and remembered, AdmissionCache) under
+  // the old policy is judged by the new one.
+  WriteFile(path, R"({"rules": [{"namespaces": ["shop"]}]})");
+  EXPECT_TRUE(WaitFor([&] {
+    return client_->GetMetrics(md, "", "so", "billing").status().code() ==
+           core::StatusCode::kPermissionDenied;
+  }));
+  EXPECT_EQ(client_->IsActive(md, "so", "billing").status().code(),
+            core::StatusCode::kPermissionDenied);
 }
 
 TEST_F(SecurityTest, BrokenPolicyFileFailsStartUpNamingIt) {

@@ -7,6 +7,7 @@
 
 #include "jss/core/base/status.h"
 #include "jss/core/base/strings.h"
+#include "jss/core/policy/admission_cache.h"
 #include "jss/core/trigger/duration.h"
 #include "jss/core/trigger/kubernetes_names.h"
 #include "jss/core/trigger/metadata.h"
@@ -62,26 +63,40 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
 
 core::StatusOr<ExternalScalerService::Parsed> ExternalScalerService::Parse(
     const externalscaler::ScaledObjectRef& ref, core::TriggerUse use) {
+  const auto& map = ref.scalermetadata();
+  const std::shared_ptr<const core::AccessPolicy> policy = policy_.Current();
+  // KEDA's polls repeat the same request: an admission already made for
+  // these exact bytes under this policy is the answer (AdmissionCache).
+  core::AdmissionKeyBuilder builder;
+  for (const auto& [key, value] : map) builder.Add(key, value);
+  std::string cache_key =
+      builder.Build(use, ref.namespace_(), ref.name(), admissions_.options().max_key_bytes);
+  if (!cache_key.empty()) {
+    if (auto hit = admissions_.Find(cache_key, policy)) return hit;
+  }
   // First of all: a forged namespace or name must not reach the policy, its
   // denial metric (one series per namespace) or a log line in full.
   if (core::Status valid = core::ValidateScaledObjectRef(ref.namespace_(), ref.name());
       !valid.ok()) {
     return valid;
   }
-  const auto& map = ref.scalermetadata();
   auto resolved = core::ResolveTrigger(
       [&map](std::string_view key) -> std::optional<std::string_view> {
         auto it = map.find(std::string(key));
         if (it == map.end()) return std::nullopt;
         return std::string_view(it->second);
       },
-      ref.namespace_(), selector_, *policy_.Current(), use);
-  if (resolved.ok()) {
-    NoteIgnoredKeys(resolved->metadata);
-  } else if (resolved.status().code() == core::StatusCode::kPermissionDenied) {
-    observer_.OnPolicyDenied(ref.namespace_());  // only the policy check denies
+      ref.namespace_(), selector_, *policy, use);
+  if (!resolved.ok()) {
+    if (resolved.status().code() == core::StatusCode::kPermissionDenied) {
+      observer_.OnPolicyDenied(ref.namespace_());  // only the policy check denies
+    }
+    return resolved.status();
   }
-  return resolved;
+  NoteIgnoredKeys(resolved->metadata);
+  auto admitted = std::make_shared<const core::ResolvedTrigger>(std::move(*resolved));
+  if (!cache_key.empty()) admissions_.Insert(std::move(cache_key), policy, admitted);
+  return admitted;
 }
 
 void ExternalScalerService::NoteIgnoredKeys(const core::TriggerMetadata& metadata) {
@@ -161,9 +176,9 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(*request);
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
-  FillMetricSpec(parsed->metadata, response);
+  FillMetricSpec((*parsed)->metadata, response);
   return FinishUnary(call, reactor, core::OkStatus(), "target",
-                     fmt::format("{}", parsed->metadata.lag_threshold));
+                     fmt::format("{}", (*parsed)->metadata.lag_threshold));
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
@@ -174,8 +189,8 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(ref);
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
-  AnswerWithLag(*ctx, std::move(call), reactor, parsed->key,
-                [response, metric_name = core::MetricNameForStream(parsed->metadata.stream)](
+  AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key,
+                [response, metric_name = core::MetricNameForStream((*parsed)->metadata.stream)](
                     const core::ConsumerLag& lag) {
                   auto* value = response->add_metricvalues();
                   value->set_metricname(metric_name);
@@ -193,8 +208,8 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
   auto* reactor = ctx->DefaultReactor();
   auto parsed = Parse(*request);
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
-  AnswerWithLag(*ctx, std::move(call), reactor, parsed->key,
-                [response, activation = parsed->metadata.activation_lag_threshold](
+  AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key,
+                [response, activation = (*parsed)->metadata.activation_lag_threshold](
                     const core::ConsumerLag& lag) {
                   const bool active = core::IsActive(lag, activation);
                   response->set_result(active);
@@ -213,14 +228,14 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
                               : core::StatusOr<Parsed>(admitted);
   const uint64_t id = parsed.ok() ? open_streams_.Reserve() : 0;
   auto* stream = new IsActiveStream(hub_, DoneWhenEnded(call, AdmittedPeer(admitted, peer), id));
-  if (parsed.ok() && parsed->metadata.push_interval.has_value() &&
-      *parsed->metadata.push_interval < options_.min_push_interval) {
+  if (parsed.ok() && (*parsed)->metadata.push_interval.has_value() &&
+      *(*parsed)->metadata.push_interval < options_.min_push_interval) {
     // The operator's floor: a tenant asking for faster polling is told so
     // (KEDA shows it on the ScaledObject) instead of being silently slowed.
     parsed = core::InvalidArgumentError(
         fmt::format("pushInterval \"{}\" is below this scaler's minimum (--min-push-interval "
                     "{}); set pushInterval to at least {} or remove it",
-                    core::FormatDuration(*parsed->metadata.push_interval),
+                    core::FormatDuration(*(*parsed)->metadata.push_interval),
                     core::FormatDuration(options_.min_push_interval),
                     core::FormatDuration(options_.min_push_interval)));
   }
@@ -234,8 +249,8 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
   }
   logger_->Debug("push stream opened", {{"namespace", call->ns}, {"scaledobject", call->name},
                                         {"stream", call->stream}, {"consumer", call->consumer}});
-  stream->Subscribe(parsed->key, parsed->metadata.activation_lag_threshold,
-                    std::max(parsed->metadata.push_interval.value_or(options_.push_interval),
+  stream->Subscribe((*parsed)->key, (*parsed)->metadata.activation_lag_threshold,
+                    std::max((*parsed)->metadata.push_interval.value_or(options_.push_interval),
                              options_.min_push_interval));
   open_streams_.Activate(id, [stream](const core::Status& s) { stream->Close(s); });
   return stream;
@@ -256,7 +271,7 @@ ExternalScalerService::StreamMetricSpec(grpc::CallbackServerContext* ctx,
   }
   const uint64_t id = open_streams_.Reserve();
   externalscaler::GetMetricSpecResponse spec;
-  FillMetricSpec(parsed->metadata, &spec);
+  FillMetricSpec((*parsed)->metadata, &spec);
   auto* stream = new MetricSpecStream(std::move(spec), DoneWhenEnded(call, peer, id),
                                       [](auto*) {});
   if (id == 0) {  // shutting down: end cleanly, KEDA reconnects elsewhere

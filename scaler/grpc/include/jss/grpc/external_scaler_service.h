@@ -15,6 +15,7 @@
 #include "jss/core/lag/lag_source.h"
 #include "jss/core/lag/observer.h"
 #include "jss/core/policy/access_policy.h"
+#include "jss/core/policy/admission_cache.h"
 #include "jss/core/policy/connection_selector.h"
 #include "jss/core/policy/resolve_trigger.h"
 #include "jss/core/policy/stream_limits.h"
@@ -78,7 +79,8 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
 
  private:
   struct Call;
-  using Parsed = core::ResolvedTrigger;
+  // Shared with the admission cache: a cached call copies no metadata.
+  using Parsed = std::shared_ptr<const core::ResolvedTrigger>;
 
   // core::ResolveTrigger on the request's metadata and namespace; notes
   // ignored keys and policy denials. Every RPC but StreamIsActive polls (kPolling).
@@ -122,6 +124,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   std::shared_ptr<logging::Logger> logger_;
   core::PushHub& hub_;
   const core::PolicyHolder& policy_;
+  core::AdmissionCache admissions_;
   core::StreamLimits stream_limits_;
   OpenStreams open_streams_;
   std::atomic<uint64_t> next_request_id_{1};
