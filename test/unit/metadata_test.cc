@@ -227,9 +227,83 @@ TEST(MetadataTest, TableListsEveryDocumentedKeyOnce) {
   for (const auto& f : MetadataFields()) EXPECT_TRUE(keys.insert(f.key).second) << f.key;
   for (const char* k : {"stream", "consumer", "lagThreshold", "activationLagThreshold", "account",
                         "natsUrl", "natsServerMonitoringEndpoint", "useHttps", "accountID",
-                        "connection"}) {
+                        "connection", "ageThreshold", "activationAgeThreshold"}) {
     EXPECT_TRUE(keys.count(k)) << k;
   }
+}
+
+struct AgeCase {
+  const char* value;
+  int64_t millis;
+};
+
+class AgeThresholdTest : public ::testing::TestWithParam<AgeCase> {};
+
+TEST_P(AgeThresholdTest, TakesGoDurationsAndPlainSeconds) {
+  auto md = Parse(Base({{"ageThreshold", GetParam().value}}));
+  ASSERT_TRUE(md.ok()) << GetParam().value << ": " << md.status().ToString();
+  ASSERT_TRUE(md->is_age_trigger());
+  EXPECT_EQ(md->age_threshold, std::chrono::milliseconds(GetParam().millis)) << GetParam().value;
+  EXPECT_EQ(md->activation_age_threshold, std::chrono::milliseconds(0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, AgeThresholdTest,
+                         ::testing::Values(AgeCase{"30s", 30000}, AgeCase{"2m", 120000},
+                                           AgeCase{"1m30s", 90000}, AgeCase{"250ms", 250},
+                                           AgeCase{"30", 30000}, AgeCase{"2.5", 2500},
+                                           AgeCase{"0.001", 1}, AgeCase{" 45 ", 45000},
+                                           AgeCase{"720h", 2592000000}));
+
+TEST(AgeTriggerTest, ActivationAgeThresholdTakesTheSameFormsAndZero) {
+  for (auto [value, millis] : {std::pair{"0", 0}, std::pair{"10s", 10000}, std::pair{"1.5", 1500}}) {
+    auto md = Parse(Base({{"ageThreshold", "30s"}, {"activationAgeThreshold", value}}));
+    ASSERT_TRUE(md.ok()) << value << ": " << md.status().ToString();
+    EXPECT_EQ(md->activation_age_threshold, std::chrono::milliseconds(millis)) << value;
+  }
+}
+
+TEST(AgeTriggerTest, ALagTriggerIsNotAnAgeTrigger) {
+  auto md = Parse(Base());
+  ASSERT_TRUE(md.ok());
+  EXPECT_FALSE(md->is_age_trigger());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Age, MetadataRejectsTest,
+    ::testing::Values(
+        BadCase{"age_zero", Base({{"ageThreshold", "0"}}), "\"ageThreshold\"", "between 1ms"},
+        BadCase{"age_zero_seconds", Base({{"ageThreshold", "0s"}}), "\"ageThreshold\"",
+                "between 1ms"},
+        BadCase{"age_negative", Base({{"ageThreshold", "-5s"}}), "\"ageThreshold\"",
+                "a Go duration such as 30s"},
+        BadCase{"age_negative_seconds", Base({{"ageThreshold", "-5"}}), "\"ageThreshold\"",
+                "plain seconds such as 30"},
+        BadCase{"age_words", Base({{"ageThreshold", "soon"}}), "\"ageThreshold\"",
+                "a Go duration"},
+        BadCase{"age_empty", Base({{"ageThreshold", ""}}), "\"ageThreshold\"", "a Go duration"},
+        BadCase{"age_micro_precision", Base({{"ageThreshold", "1.0001"}}), "\"ageThreshold\"",
+                "plain seconds"},
+        BadCase{"age_two_dots", Base({{"ageThreshold", "1.2.3"}}), "\"ageThreshold\"",
+                "plain seconds"},
+        BadCase{"age_trailing_dot", Base({{"ageThreshold", "5."}}), "\"ageThreshold\"",
+                "plain seconds"},
+        BadCase{"age_too_long", Base({{"ageThreshold", "721h"}}), "\"ageThreshold\"", "720h"},
+        BadCase{"age_huge_number", Base({{"ageThreshold", "99999999999999999999"}}),
+                "\"ageThreshold\"", "plain seconds"},
+        BadCase{"age_with_lag", Base({{"ageThreshold", "30s"}, {"lagThreshold", "5"}}),
+                "\"ageThreshold\" and \"lagThreshold\"", "cannot be combined"},
+        BadCase{"age_with_activation_lag",
+                Base({{"ageThreshold", "30s"}, {"activationLagThreshold", "5"}}),
+                "\"ageThreshold\" and \"activationLagThreshold\"", "cannot be combined"},
+        BadCase{"activation_age_alone", Base({{"activationAgeThreshold", "5s"}}),
+                "\"activationAgeThreshold\" needs \"ageThreshold\"", "remove"},
+        BadCase{"activation_age_bad", Base({{"ageThreshold", "30s"}, {"activationAgeThreshold", "x"}}),
+                "\"activationAgeThreshold\"", "a Go duration"}));
+
+TEST(MetricNameTest, AnAgeTriggerHasItsOwnName) {
+  EXPECT_EQ(MetricNameForAge("ORDERS"), "nats-jetstream-age-ORDERS");
+  EXPECT_EQ(MetricNameForAge("a.b"), "nats-jetstream-age-a-b");
+  EXPECT_NE(MetricNameForAge("ORDERS"), MetricNameForStream("ORDERS"));
 }
 
 struct NameCase {

@@ -116,6 +116,75 @@ core::Status SetDuration(const MetadataField& field, std::string_view value,
   return core::OkStatus();
 }
 
+// An age as the age keys take it: a Go duration ("30s", "2m", "1m30s",
+// "500ms") or plain seconds ("30", "2.5": at most millisecond precision).
+core::StatusOr<std::chrono::milliseconds> ParseAge(std::string_view value) {
+  if (!value.empty() && value.find_first_not_of("0123456789.") == std::string_view::npos) {
+    const size_t dot = value.find('.');
+    const std::string_view whole = value.substr(0, dot);
+    const std::string_view fraction =
+        dot == std::string_view::npos ? std::string_view() : value.substr(dot + 1);
+    if (whole.empty() || whole.size() > 12 || fraction.size() > 3 ||
+        fraction.find('.') != std::string_view::npos ||
+        (dot != std::string_view::npos && fraction.empty())) {
+      return core::InvalidArgumentError("bad number");
+    }
+    int64_t seconds = 0;
+    std::from_chars(whole.data(), whole.data() + whole.size(), seconds);
+    int64_t millis = 0;
+    for (size_t i = 0; i < 3; ++i) millis = millis * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
+    return std::chrono::milliseconds(seconds * 1000 + millis);
+  }
+  return ParseDuration(value);
+}
+
+template <typename Target>
+core::Status SetAgeValue(const MetadataField& field, std::string_view value, Target& target) {
+  auto parsed = ParseAge(value);
+  const std::string forms = "a Go duration such as 30s, 2m or 1m30s, or plain seconds such as 30";
+  if (!parsed.ok()) return Invalid(field.key, value, fmt::format("expected {}", forms));
+  if (parsed->count() < field.min || parsed->count() > field.max) {
+    return Invalid(field.key, value,
+                   fmt::format("expected {} between {} and {}", forms,
+                               FormatDuration(std::chrono::milliseconds(field.min)),
+                               FormatDuration(std::chrono::milliseconds(field.max))));
+  }
+  target = *parsed;
+  return core::OkStatus();
+}
+
+core::Status SetAgeThreshold(const MetadataField& field, std::string_view value,
+                             TriggerMetadata& out) {
+  return SetAgeValue(field, value, out.age_threshold);
+}
+
+core::Status SetActivationAgeThreshold(const MetadataField& field, std::string_view value,
+                                       TriggerMetadata& out) {
+  return SetAgeValue(field, value, out.activation_age_threshold);
+}
+
+// An age trigger's keys against a lag trigger's: one trigger scales on one
+// metric (a ScaledObject wanting both lists two triggers).
+void CheckAgeKeys(const MetadataLookup& lookup, const TriggerMetadata& md,
+                  std::vector<std::string>& errors) {
+  if (md.is_age_trigger()) {
+    for (const char* lag_key : {"lagThreshold", "activationLagThreshold"}) {
+      if (lookup(lag_key).has_value()) {
+        errors.push_back(fmt::format(
+            "trigger metadata \"ageThreshold\" and \"{}\" cannot be combined: ageThreshold "
+            "scales on the age of the oldest unacknowledged message, {} on lag; keep one, or "
+            "use two triggers",
+            lag_key, lag_key));
+      }
+    }
+  } else if (lookup("activationAgeThreshold").has_value()) {
+    errors.push_back(
+        "trigger metadata \"activationAgeThreshold\" needs \"ageThreshold\": set ageThreshold "
+        "to scale on the age of the oldest unacknowledged message, or remove "
+        "activationAgeThreshold");
+  }
+}
+
 // `accountID` is another spelling of `account` in migrated triggers: it fills `account` unless
 // that is set, and the two must then agree.
 core::Status SetAccountAlias(const MetadataField& field, std::string_view value,
@@ -165,6 +234,14 @@ const std::vector<MetadataField>& MetadataFields() {
       {"pushInterval", MetadataKind::kDuration, false, "", kPushIntervalRange.min.count(),
        kPushIntervalRange.max.count(), "external-push: how often a watched consumer is re-read",
        &SetDuration<&M::push_interval>, /*push_only=*/true},
+      {"ageThreshold", MetadataKind::kDuration, false, "", kAgeRange.min.count(),
+       kAgeRange.max.count(),
+       "age trigger: target age of the consumer's oldest unacknowledged message per replica "
+       "(a Go duration such as 30s, or plain seconds); scales on age instead of lag",
+       &SetAgeThreshold},
+      {"activationAgeThreshold", MetadataKind::kDuration, false, "", 0, kAgeRange.max.count(),
+       "age trigger: the workload is active while that age is above this (default 0)",
+       &SetActivationAgeThreshold},
       {"natsServerMonitoringEndpoint", MetadataKind::kIgnored, false, "", 0, 0,
        "built-in scaler only (HTTP monitoring); ignored", &NoteIgnored},
       {"useHttps", MetadataKind::kIgnored, false, "", 0, 0,
@@ -197,6 +274,7 @@ core::StatusOr<TriggerMetadata> ParseTriggerMetadata(const MetadataLookup& looku
       errors.emplace_back(s.message());
     }
   }
+  CheckAgeKeys(lookup, out, errors);
   if (!errors.empty())
     return core::InvalidArgumentError(fmt::format("{}", fmt::join(errors, "; ")));
   return out;

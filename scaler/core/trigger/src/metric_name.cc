@@ -2,9 +2,9 @@
 
 namespace jss::core {
 
-std::string MetricNameForStream(std::string_view stream) {
-  std::string name = "nats-jetstream-";
-  name.append(stream);
+namespace {
+
+std::string Normalised(std::string name) {
   for (char& c : name) {
     switch (c) {
       case '/':
@@ -20,6 +20,16 @@ std::string MetricNameForStream(std::string_view stream) {
     }
   }
   return name;
+}
+
+}  // namespace
+
+std::string MetricNameForStream(std::string_view stream) {
+  return Normalised("nats-jetstream-" + std::string(stream));
+}
+
+std::string MetricNameForAge(std::string_view stream) {
+  return Normalised("nats-jetstream-age-" + std::string(stream));
 }
 
 }  // namespace jss::core

@@ -18,6 +18,9 @@ inline constexpr std::chrono::milliseconds kDefaultPushInterval{250};
 inline constexpr DurationRange kPushIntervalRange{std::chrono::milliseconds(100),
                                                   std::chrono::hours(1)};
 
+// The age keys (ageThreshold, activationAgeThreshold): a millisecond to 30 days.
+inline constexpr DurationRange kAgeRange{std::chrono::milliseconds(1), std::chrono::hours(24 * 30)};
+
 // How often a quiet NATS connection is asked for a PONG (--nats-ping-interval):
 // a peer that keeps the socket open but stops answering is reported not ready
 // within about this plus one second, and cnats reconnects after two misses.

@@ -30,6 +30,12 @@ struct TriggerMetadata {
   std::optional<std::string> connection;
   std::optional<std::string> nats_url;
   std::optional<std::chrono::milliseconds> push_interval;
+  // An age trigger (`ageThreshold`): the metric is the age of the consumer's
+  // oldest unacknowledged message, not its lag; the target is this age.
+  std::optional<std::chrono::milliseconds> age_threshold;
+  // Active while that age is above this (`activationAgeThreshold`).
+  std::chrono::milliseconds activation_age_threshold{0};
+  bool is_age_trigger() const { return age_threshold.has_value(); }
   // Keys of the built-in scaler that only make sense for its HTTP monitoring
   // endpoint; accepted so migration is painless, and otherwise ignored.
   std::vector<std::string> ignored_builtin_keys;
