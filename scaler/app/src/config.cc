@@ -3,25 +3,21 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <array>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <set>
 #include <sstream>
+#include <utility>
 
 #include "flags.h"
 #include "jss/core/base/status.h"
-#include "jss/core/base/strings.h"
-#include "jss/core/policy/connection_selector.h"
-#include "jss/core/trigger/duration.h"
-#include "jss/logging/logger.h"
 #include "nats_connections.h"
 
 namespace jss::app {
 
+// ParseConfig puts the parts together: the flags and --help (flags.h), then
+// the NATS connections and their auth (nats_connections.h).
 using detail::AddNatsUrl;
 using detail::Bad;
 using detail::CheckLeftovers;
