@@ -310,16 +310,26 @@ class ServerImpl final : public Server {
       std::mutex drain_mu;
       std::condition_variable drain_cv;
       bool drained = false;
+      const auto drain_start = std::chrono::steady_clock::now();
       std::thread guard([&] {
-        std::unique_lock<std::mutex> lock(drain_mu);
-        if (drain_cv.wait_for(lock, kDrainTimeout - kDrainMargin, [&] { return drained; })) {
-          return;
+        const auto& calls = service_->calls_in_flight();
+        if (!calls.AwaitIdle(drain_start + kDrainTimeout - kDrainMargin)) {
+          {
+            std::lock_guard<std::mutex> lock(drain_mu);
+            if (drained) return;
+          }
+          logger_->Warn("drain deadline near: failing NATS reads still in flight");
+          for (auto& c : connections_) {
+            c->FailPending(core::UnavailableError("the scaler is shutting down"));
+          }
+          if (!calls.AwaitIdle(drain_start + kDrainTimeout)) return;
         }
-        lock.unlock();
-        logger_->Warn("drain deadline near: failing NATS reads still in flight");
-        for (auto& c : connections_) {
-          c->FailPending(core::UnavailableError("the scaler is shutting down"));
-        }
+        // Every call of ours has ended. gRPC's graceful shutdown would still wait, up to
+        // the deadline, for each connection to answer the GOAWAY's PING, and a client
+        // that is not reading (a partitioned node, a stalled or hostile caller, a health
+        // Watch's) never does. Nothing is left to drain: close those connections now.
+        std::lock_guard<std::mutex> lock(drain_mu);
+        if (!drained) grpc_server_cancel_all_calls(grpc_server_->c_server());
       });
       grpc_server_->Shutdown(std::chrono::system_clock::now() + kDrainTimeout);
       grpc_server_->Wait();

@@ -20,6 +20,7 @@
 #include "jss/core/trigger.h"
 #include "jss/core/stream_limits.h"
 #include "jss/logging/logger.h"
+#include "jss/grpc/calls_in_flight.h"
 #include "jss/grpc/open_streams.h"
 #include "jss/grpc/stream_reactors.h"
 #include "jss/core/status.h"
@@ -61,6 +62,8 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   void EndOpenStreams();
 
   size_t OpenStreamCount() const { return open_streams_.size(); }
+  // Unary calls and streams from their handler's start to gRPC's OnDone.
+  const CallsInFlight& calls_in_flight() const { return calls_; }
 
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
                                      const externalscaler::ScaledObjectRef* request,
@@ -124,6 +127,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   const core::PolicyHolder& policy_;
   core::StreamLimits stream_limits_;
   OpenStreams open_streams_;
+  CallsInFlight calls_;
   std::atomic<uint64_t> next_request_id_{1};
   std::atomic<bool> ignored_keys_logged_{false};
 };
