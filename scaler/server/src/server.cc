@@ -327,9 +327,14 @@ class ServerImpl final : public Server {
         // Every call of ours has ended. gRPC's graceful shutdown would still wait, up to
         // the deadline, for each connection to answer the GOAWAY's PING, and a client
         // that is not reading (a partitioned node, a stalled or hostile caller, a health
-        // Watch's) never does. Nothing is left to drain: close those connections now.
-        std::lock_guard<std::mutex> lock(drain_mu);
-        if (!drained) grpc_server_cancel_all_calls(grpc_server_->c_server());
+        // Watch's) never does. Nothing is left to drain: close those connections now, and
+        // again until the drain ends (the first time may come just before Shutdown has
+        // begun, and a connection accepted meanwhile would hold it again).
+        std::unique_lock<std::mutex> lock(drain_mu);
+        while (!drained && std::chrono::steady_clock::now() < drain_start + kDrainTimeout) {
+          if (calls.count() == 0) grpc_server_cancel_all_calls(grpc_server_->c_server());
+          drain_cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return drained; });
+        }
       });
       grpc_server_->Shutdown(std::chrono::system_clock::now() + kDrainTimeout);
       grpc_server_->Wait();
