@@ -170,10 +170,10 @@ void ExternalScalerService::AnswerWithLag(const grpc::CallbackServerContext& ctx
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
-    grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
+    grpc::CallbackServerContext* /*ctx*/, const externalscaler::ScaledObjectRef* request,
     externalscaler::GetMetricSpecResponse* response) {
   Call call = NewCall("GetMetricSpec", *request);
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = calls_.NewUnaryReactor();
   auto parsed = Parse(*request);
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
   FillMetricSpec((*parsed)->metadata, response);
@@ -186,7 +186,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
     externalscaler::GetMetricsResponse* response) {
   const auto& ref = request->scaledobjectref();
   Call call = NewCall("GetMetrics", ref);
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = calls_.NewUnaryReactor();
   auto parsed = Parse(ref);
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
   AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key,
@@ -205,7 +205,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
     grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
     externalscaler::IsActiveResponse* response) {
   Call call = NewCall("IsActive", *request);
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = calls_.NewUnaryReactor();
   auto parsed = Parse(*request);
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
   AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key,
@@ -321,7 +321,9 @@ std::optional<std::string> ExternalScalerService::AdmittedPeer(const core::Statu
 StreamDone ExternalScalerService::DoneWhenEnded(std::shared_ptr<Call> call,
                                                 std::optional<std::string> admitted_peer,
                                                 uint64_t open_stream) {
+  calls_.Begin();  // one per stream reactor: this callback runs in its OnDone
   return [this, call = std::move(call), admitted_peer, open_stream](core::StatusCode code) {
+    calls_.End();
     if (admitted_peer) stream_limits_.Release(*admitted_peer);
     open_streams_.Remove(open_stream);
     Done(*call, code == core::StatusCode::kOk ? core::OkStatus()

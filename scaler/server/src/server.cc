@@ -310,15 +310,30 @@ class ServerImpl final : public Server {
       std::mutex drain_mu;
       std::condition_variable drain_cv;
       bool drained = false;
+      const auto drain_start = std::chrono::steady_clock::now();
       std::thread guard([&] {
-        std::unique_lock<std::mutex> lock(drain_mu);
-        if (drain_cv.wait_for(lock, kDrainTimeout - kDrainMargin, [&] { return drained; })) {
-          return;
+        const auto& calls = service_->calls_in_flight();
+        if (!calls.AwaitIdle(drain_start + kDrainTimeout - kDrainMargin)) {
+          {
+            std::lock_guard<std::mutex> lock(drain_mu);
+            if (drained) return;
+          }
+          logger_->Warn("drain deadline near: failing NATS reads still in flight");
+          for (auto& c : connections_) {
+            c->FailPending(core::UnavailableError("the scaler is shutting down"));
+          }
+          if (!calls.AwaitIdle(drain_start + kDrainTimeout)) return;
         }
-        lock.unlock();
-        logger_->Warn("drain deadline near: failing NATS reads still in flight");
-        for (auto& c : connections_) {
-          c->FailPending(core::UnavailableError("the scaler is shutting down"));
+        // Every call of ours has ended. gRPC's graceful shutdown would still wait, up to
+        // the deadline, for each connection to answer the GOAWAY's PING, and a client
+        // that is not reading (a partitioned node, a stalled or hostile caller, a health
+        // Watch's) never does. Nothing is left to drain: close those connections now, and
+        // again until the drain ends (the first time may come just before Shutdown has
+        // begun, and a connection accepted meanwhile would hold it again).
+        std::unique_lock<std::mutex> lock(drain_mu);
+        while (!drained && std::chrono::steady_clock::now() < drain_start + kDrainTimeout) {
+          if (calls.count() == 0) grpc_server_cancel_all_calls(grpc_server_->c_server());
+          drain_cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return drained; });
         }
       });
       grpc_server_->Shutdown(std::chrono::system_clock::now() + kDrainTimeout);

@@ -21,6 +21,7 @@
 #include "jss/core/policy/stream_limits.h"
 #include "jss/core/trigger/defaults.h"
 #include "jss/core/trigger/metadata.h"
+#include "jss/grpc/calls_in_flight.h"
 #include "jss/grpc/open_streams.h"
 #include "jss/grpc/stream_reactors.h"
 #include "jss/logging/logger.h"
@@ -62,6 +63,8 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   void EndOpenStreams();
 
   size_t OpenStreamCount() const { return open_streams_.size(); }
+  // Unary calls and streams from their handler's start to gRPC's OnDone.
+  const CallsInFlight& calls_in_flight() const { return calls_; }
 
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
                                      const externalscaler::ScaledObjectRef* request,
@@ -127,6 +130,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   core::AdmissionCache admissions_;
   core::StreamLimits stream_limits_;
   OpenStreams open_streams_;
+  CallsInFlight calls_;
   std::atomic<uint64_t> next_request_id_{1};
   std::atomic<bool> ignored_keys_logged_{false};
 };
