@@ -83,8 +83,20 @@ ConsumerPosition Position(uint64_t floor_c, uint64_t floor_s, uint64_t del_c, ui
 }
 
 TEST(ConsumerPositionTest, FirstCandidateIsAfterTheAckFloor) {
-  EXPECT_EQ(Position(3, 10, 5, 12).FirstUnackedCandidate(), 11u);
+  auto p = Position(3, 10, 5, 12);
+  p.lag.num_ack_pending = 2;
+  EXPECT_EQ(p.FirstUnackedCandidate(), 11u);
   EXPECT_EQ(Position(0, 0, 0, 0).FirstUnackedCandidate(), 1u);
+}
+
+TEST(ConsumerPositionTest, WithNothingAckPendingTheDeliveredOnesDoNotCount) {
+  // max_deliver 1: seq 1 was delivered, never acked, and given up; the floor stays 0.
+  auto p = Position(0, 0, 1, 1);
+  p.lag.num_pending = 1;
+  p.lag.num_ack_pending = 0;
+  EXPECT_EQ(p.FirstUnackedCandidate(), 2u);
+  p.lag.num_ack_pending = 1;  // seq 1 may be the one awaiting its ack
+  EXPECT_EQ(p.FirstUnackedCandidate(), 1u);
 }
 
 TEST(ConsumerPositionTest, BeforeAnyAckTheStartCountsNotTheZeroFloorOfOlderServers) {
@@ -93,7 +105,9 @@ TEST(ConsumerPositionTest, BeforeAnyAckTheStartCountsNotTheZeroFloorOfOlderServe
   // ... and as 2.15 reports it (floor 4).
   EXPECT_EQ(Position(0, 4, 0, 4, "new").FirstUnackedCandidate(), 5u);
   // by_start_sequence 3, something delivered, nothing acked (floor 0).
-  EXPECT_EQ(Position(0, 0, 1, 3, "by_start_sequence", 3).FirstUnackedCandidate(), 3u);
+  auto by_seq = Position(0, 0, 1, 3, "by_start_sequence", 3);
+  by_seq.lag.num_ack_pending = 1;
+  EXPECT_EQ(by_seq.FirstUnackedCandidate(), 3u);
 }
 
 TEST(ConsumerPositionTest, StartTimeForNewAndByStartTime) {

@@ -183,6 +183,11 @@ uint64_t ConsumerPosition::FirstUnackedCandidate() const {
     if (delivered_consumer_seq == 0) first = std::max(first, delivered_stream_seq + 1);
     if (deliver_policy == "by_start_sequence") first = std::max(first, opt_start_seq);
   }
+  // Nothing delivered awaits an ack: every delivered message was acknowledged
+  // or gave up (max_deliver reached), and a given-up one holds the ack floor
+  // below it for good (2.10.5 and 2.15.3 alike). The oldest unacknowledged
+  // message is then one not delivered yet.
+  if (lag.num_ack_pending == 0) first = std::max(first, delivered_stream_seq + 1);
   return first;
 }
 

@@ -41,7 +41,8 @@ struct ConsumerPosition {
   std::optional<int64_t> opt_start_time_ns;
 
   // The first stream sequence that can hold an unacknowledged message of this
-  // consumer: after the ack floor and not before where the consumer starts.
+  // consumer: after the ack floor, not before where the consumer starts, and
+  // after the last delivered one when none awaits an ack.
   uint64_t FirstUnackedCandidate() const;
   // Messages stored before this (unix ns) are never delivered to the
   // consumer (deliver_policy new: created; by_start_time: opt_start_time).
