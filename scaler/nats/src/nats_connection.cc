@@ -665,7 +665,10 @@ void NatsConnection::OnReply(natsMsg* msg) {
     pending_.erase(it);
   }
   if (pending.headers_only) {
-    Finish(std::move(pending), JetStreamHeaders(msg), "ok");
+    // The caller decides what a 503 means (a direct get falls back), but the
+    // request metrics still call it what it is.
+    Finish(std::move(pending), JetStreamHeaders(msg),
+           natsMsg_IsNoResponders(msg) ? "no_responders" : "ok");
     return;
   }
   if (natsMsg_IsNoResponders(msg)) {
