@@ -4,6 +4,8 @@
 // get or STREAM.MSG.GET, the typed errors, and a large body staying bounded.
 // Ages are checked against publish times recorded here and the server time of
 // the same CONSUMER.INFO reply the reader used (one machine, one clock).
+#include <nats/nats.h>
+
 #include <chrono>
 #include <future>
 #include <memory>
@@ -209,6 +211,35 @@ TEST_F(OldestMessageAgeTest, AMessageThatGaveUpAtMaxDeliverDoesNotCount) {
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_EQ(read->position.lag.num_ack_pending, 0u);
   ExpectAgeOf(*read, next);
+}
+
+TEST_F(OldestMessageAgeTest, APublisherCannotForgeTheTimestampOrTheStatus) {
+  Stream("AGE", R"("age.>")", true);
+  Consumer("AGE", "w", R"(,"filter_subject":"age.a")");
+  // Headers a hostile publisher sets: nats-server appends its own Nats-*
+  // after them, and the reply's status line is not a header it can send.
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats_->url().c_str()), NATS_OK);
+  natsMsg* msg = nullptr;
+  ASSERT_EQ(natsMsg_Create(&msg, "age.a", nullptr, "work", 4), NATS_OK);
+  natsMsgHeader_Set(msg, "Nats-Time-Stamp", "1999-01-01T00:00:00Z");
+  natsMsgHeader_Set(msg, "Nats-Sequence", "99");
+  natsMsgHeader_Add(msg, "Status", "404");
+  Published forged;
+  forged.before_ns = UnixNowNs();
+  natsMsg* ack = nullptr;
+  ASSERT_EQ(natsConnection_RequestMsg(&ack, nc, msg, 5000), NATS_OK);
+  forged.after_ns = UnixNowNs();
+  const std::string ack_body(natsMsg_GetData(ack), natsMsg_GetDataLength(ack));
+  natsMsg_Destroy(ack);
+  natsMsg_Destroy(msg);
+  natsConnection_Destroy(nc);
+  ASSERT_THAT(ack_body, HasSubstr("\"seq\":1")) << ack_body;
+  forged.seq = 1;
+  auto read = ReadWithLag("AGE", "w", 1);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ExpectAgeOf(*read, forged);  // the server's time and sequence, not 1999 / 99 / "none"
+  EXPECT_LT(read->age.age_ms, 60'000);
 }
 
 TEST_F(OldestMessageAgeTest, ADrainedConsumerIsZeroWithoutARequest) {

@@ -171,6 +171,16 @@ TEST(DirectGetHeadersTest, ReadsSequenceAndTimestamp) {
   EXPECT_EQ((*m)->time_ns, *ParseRfc3339Nanos("2026-12-03T11:43:01.668826801Z"));
 }
 
+TEST(DirectGetHeadersTest, AStatusBesideTheServersSequenceIsThePublishersNotTheReplys) {
+  const char* headers =
+      "Status: 404\r\nNats-Sequence: 7\r\nNats-Time-Stamp: 2026-12-03T11:43:01Z\r\n";
+  auto m = DecodeDirectGetHeaders(headers, "S");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->seq, 7u);
+  EXPECT_FALSE(IsNoResponders("Status: 503\r\nNats-Sequence: 7\r\n"));
+}
+
 TEST(DirectGetHeadersTest, NotFoundIsNoneNoRespondersIsToldApart) {
   auto none = DecodeDirectGetHeaders("Status: 404\r\nDescription: Message Not Found\r\n", "S");
   ASSERT_TRUE(none.ok());

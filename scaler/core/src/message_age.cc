@@ -263,12 +263,17 @@ StatusOr<std::optional<StoredMessageTime>> DecodeMessageGetResponse(std::string_
   return std::optional<StoredMessageTime>(found);
 }
 
-bool IsNoResponders(std::string_view headers) { return HeaderValue(headers, "Status") == "503"; }
+bool IsNoResponders(std::string_view headers) {
+  return HeaderValue(headers, "Nats-Sequence").empty() && HeaderValue(headers, "Status") == "503";
+}
 
 StatusOr<std::optional<StoredMessageTime>> DecodeDirectGetHeaders(std::string_view headers,
                                                                   std::string_view stream) {
   const std::string what = fmt::format("to a direct get on stream \"{}\"", Truncate(stream, 255));
-  const std::string_view status = HeaderValue(headers, "Status");
+  // A stored message carries the server's Nats-Sequence; a Status next to it
+  // would be a header its publisher set, not the reply's.
+  const std::string_view status =
+      HeaderValue(headers, "Nats-Sequence").empty() ? HeaderValue(headers, "Status") : "";
   if (status == "404") return std::optional<StoredMessageTime>();
   if (!status.empty()) {
     const std::string_view description = HeaderValue(headers, "Description");

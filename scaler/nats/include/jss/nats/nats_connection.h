@@ -89,11 +89,12 @@ class NatsConnection {
   // Like Request, with a request body (a JSON message-get request).
   void Request(const std::string& subject, std::string body, core::SteadyTime deadline,
                ReplyCallback done);
-  // Like Request with a body, but `done` gets the reply's status and its
-  // JetStream message headers (Status, Description, Nats-Sequence,
-  // Nats-Time-Stamp, as "Name: value\r\n" lines, each value cut to 64 bytes),
-  // never its payload, which is not copied however large it is (a direct get
-  // of a big message). No responders is "Status: 503", not an error.
+  // Like Request with a body, but `done` gets the reply's status or, for a
+  // stored message, the server's Nats-Sequence and Nats-Time-Stamp headers
+  // ("Name: value\r\n" lines, each value cut to 64 bytes; see
+  // src/jetstream_headers.h), never its payload, which is not copied however
+  // large it is (a direct get of a big message). No responders is
+  // "Status: 503", not an error.
   void RequestHeaders(const std::string& subject, std::string body, core::SteadyTime deadline,
                       ReplyCallback done);
 
