@@ -396,5 +396,25 @@ TEST_F(NatsFeaturesOldestAgeTest, FilterSubjectsTakeTheOldestOverTheirSubjects) 
   EXPECT_EQ(read->age.requests, 3);  // STREAM.INFO, then one direct get per filter subject
 }
 
+TEST_F(NatsFeaturesOldestAgeTest, MoreThanSixteenFilterSubjectsAreRefusedNamingTheLimit) {
+  if (!NatsServerProcess::VersionAtLeast(2, 10, 0)) {
+    GTEST_SKIP() << "needs nats-server 2.10+ (this one is " << NatsServerProcess::Version()
+                 << "); run with JSS_NATS_SERVER=$(scripts/nats-server.sh v2.15.3)";
+  }
+  Stream("MF", R"("mf.>")", true);
+  std::string subjects;
+  for (int i = 0; i < 17; ++i) subjects += std::string(i ? "," : "") + "\"mf." + std::to_string(i) + "\"";
+  Consumer("MF", "many", R"(,"filter_subjects":[)" + subjects + "]");
+  // Drained or not, the same answer: it does not flip with the backlog.
+  for (int round = 0; round < 2; ++round) {
+    auto read = Read("MF", "many");
+    ASSERT_FALSE(read.ok()) << "round " << round;
+    EXPECT_EQ(read.status().code(), core::StatusCode::kInvalidArgument);
+    EXPECT_THAT(read.status().message(), HasSubstr("17 filter subjects"));
+    EXPECT_THAT(read.status().message(), HasSubstr("at most 16"));
+    Publish("mf.3");
+  }
+}
+
 }  // namespace
 }  // namespace jss::testing

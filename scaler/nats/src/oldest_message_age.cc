@@ -125,6 +125,15 @@ void OldestMessageAgeReader::ReadConsumerAndAge(const core::ConsumerKey& key,
 void OldestMessageAgeReader::ReadAge(const core::ConsumerKey& key,
                                      const core::ConsumerPosition& position,
                                      core::SteadyTime deadline, AgeCallback done) {
+  // Checked first so that the answer does not flip with the backlog.
+  if (position.filter_subjects.size() > core::kMaxAgeFilterSubjects) {
+    done(core::InvalidArgumentError(fmt::format(
+        "consumer \"{}\" on stream \"{}\" has {} filter subjects; the age of its oldest message "
+        "is read for at most {} (one request each): scale it on lag instead",
+        core::Truncate(key.consumer, 255), core::Truncate(key.stream, 255),
+        position.filter_subjects.size(), core::kMaxAgeFilterSubjects)));
+    return;
+  }
   // Nothing pending, nothing ack-pending: no unacknowledged message exists,
   // and asking for one would only cost a request per subject.
   if (position.lag.Total() == 0) {
@@ -134,14 +143,6 @@ void OldestMessageAgeReader::ReadAge(const core::ConsumerKey& key,
   const JetStreamEndpoint* endpoint = connections_.Find(key.connection);
   if (endpoint == nullptr) {
     done(core::InternalError(fmt::format("no NATS connection named \"{}\"", key.connection)));
-    return;
-  }
-  if (position.filter_subjects.size() > core::kMaxAgeFilterSubjects) {
-    done(core::InvalidArgumentError(fmt::format(
-        "consumer \"{}\" on stream \"{}\" has {} filter subjects; the age of its oldest message "
-        "is read for at most {} (one request each): scale it on lag instead",
-        core::Truncate(key.consumer, 255), core::Truncate(key.stream, 255),
-        position.filter_subjects.size(), core::kMaxAgeFilterSubjects)));
     return;
   }
   std::vector<std::string> subjects = position.filter_subjects;
