@@ -137,7 +137,7 @@ fi
 step "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)"
 if scripts/build.sh build-fuzz -DJSS_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 \
     -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
-  for fuzzer in metadata_fuzzer consumer_info_fuzzer policy_fuzzer; do
+  for fuzzer in metadata_fuzzer consumer_info_fuzzer policy_fuzzer message_get_fuzzer; do
     corpus=$(mktemp -d)
     seeds=test/fuzz/corpus/${fuzzer%_fuzzer}
     if build-fuzz/test/fuzz/$fuzzer -max_total_time="$FUZZ_SECONDS" -timeout=5 \

@@ -21,12 +21,14 @@ set(_jss_matrix_patterns
   "^MigrationTest\\."
   "^NatsCompatibilityTest\\."
   "^NatsApiLimitTest\\."
+  "^OldestMessageAgeTest\\."
   "^SecurityTest\\.EachNamedConnectionAuthenticatesWithItsOwnToken$"
   "^SecurityTest\\.NatsOverTlsAndMutualTls$")
 set(_jss_lag_push_patterns
   "^ScalerRpcTest\\."
   "^PushTest\\."
-  "^NatsCompatibilityTest\\.")
+  "^NatsCompatibilityTest\\."
+  "^OldestMessageAgeTest\\.")
 
 foreach(_jss_test IN LISTS jss_integration_tests_TESTS)
   set(_jss_labels integration)

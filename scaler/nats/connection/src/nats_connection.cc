@@ -17,6 +17,7 @@
 #include "cnats_options.h"
 #include "connection_util.h"
 #include "io_queue.h"
+#include "jetstream_headers.h"
 
 namespace jss::nats {
 
@@ -217,6 +218,21 @@ bool NatsConnection::IsStalled() const {
 
 void NatsConnection::Request(const std::string& subject, core::SteadyTime deadline,
                              ReplyCallback done) {
+  Send(subject, {}, /*headers_only=*/false, deadline, std::move(done));
+}
+
+void NatsConnection::Request(const std::string& subject, std::string body,
+                             core::SteadyTime deadline, ReplyCallback done) {
+  Send(subject, std::move(body), /*headers_only=*/false, deadline, std::move(done));
+}
+
+void NatsConnection::RequestHeaders(const std::string& subject, std::string body,
+                                    core::SteadyTime deadline, ReplyCallback done) {
+  Send(subject, std::move(body), /*headers_only=*/true, deadline, std::move(done));
+}
+
+void NatsConnection::Send(const std::string& subject, std::string body, bool headers_only,
+                          core::SteadyTime deadline, ReplyCallback done) {
   const auto now = std::chrono::steady_clock::now();
   // Before the connected check: cnats reconnecting to a peer that left PINGs
   // unanswered is the same outage, and this names its cause.
@@ -258,7 +274,7 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
       // Rounded up: the request is never failed before its deadline.
       const auto delay = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
       const auto timer = Schedule(delay, [this, id] { Expire(id); });
-      pending_.emplace(id, Pending{std::move(done), now, secret, timer});
+      pending_.emplace(id, Pending{std::move(done), now, secret, timer, headers_only});
     }
   }
   if (stopping) {
@@ -275,7 +291,11 @@ void NatsConnection::Request(const std::string& subject, core::SteadyTime deadli
   observer_.OnRequestSent(options_.name);
   // Written by the I/O thread: this (gRPC, scheduler or delivery) thread
   // never waits for the socket.
-  if (io_->Post([this, publish = Publish{id, secret, subject}] { PublishNow(publish); })) return;
+  if (io_->Post([this, publish = Publish{id, secret, subject, std::move(body)}] {
+        PublishNow(publish);
+      })) {
+    return;
+  }
   Pending pending;
   if (!TakePending(id, &pending)) return;  // already failed by timer/disconnect
   Finish(std::move(pending),
@@ -295,7 +315,9 @@ void NatsConnection::PublishNow(const Publish& publish) {
   const auto start = std::chrono::steady_clock::now();
   write_started_ = Ticks(start);
   const natsStatus s =
-      natsConnection_PublishRequest(conn_, publish.subject.c_str(), reply.c_str(), nullptr, 0);
+      natsConnection_PublishRequest(conn_, publish.subject.c_str(), reply.c_str(),
+                                    publish.body.empty() ? nullptr : publish.body.data(),
+                                    static_cast<int>(publish.body.size()));
   write_started_ = 0;
   const auto took = std::chrono::steady_clock::now() - start;
   if (s == NATS_TIMEOUT || took >= options_.write_deadline / 2) {
@@ -397,6 +419,13 @@ void NatsConnection::OnReply(natsMsg* msg) {
     if (it == pending_.end() || it->second.secret != secret) return;
     pending = std::move(it->second);
     pending_.erase(it);
+  }
+  if (pending.headers_only) {
+    // The caller decides what a 503 means (a direct get falls back), but the
+    // request metrics still call it what it is.
+    Finish(std::move(pending), JetStreamHeaders(msg),
+           natsMsg_IsNoResponders(msg) ? "no_responders" : "ok");
+    return;
   }
   if (natsMsg_IsNoResponders(msg)) {
     Finish(std::move(pending),

@@ -86,6 +86,17 @@ class NatsConnection {
   // deadline or without responders; RESOURCE_EXHAUSTED when too many
   // requests are in flight).
   void Request(const std::string& subject, core::SteadyTime deadline, ReplyCallback done);
+  // Like Request, with a request body (a JSON message-get request).
+  void Request(const std::string& subject, std::string body, core::SteadyTime deadline,
+               ReplyCallback done);
+  // Like Request with a body, but `done` gets the reply's status or, for a
+  // stored message, the server's Nats-Sequence and Nats-Time-Stamp headers
+  // ("Name: value\r\n" lines, each value cut to 64 bytes; see
+  // src/jetstream_headers.h), never its payload, which is not copied however
+  // large it is (a direct get of a big message). No responders is
+  // "Status: 503", not an error.
+  void RequestHeaders(const std::string& subject, std::string body, core::SteadyTime deadline,
+                      ReplyCallback done);
 
   // A core NATS subscription that calls `on_message` (on a cnats delivery
   // thread) for every message, or only for the first `max_messages` (> 0:
@@ -143,6 +154,7 @@ class NatsConnection {
     core::SteadyTime sent_at;
     uint64_t secret;  // random; part of the reply subject, checked on reply
     core::Scheduler::TaskId timer = 0;  // fails the request at its deadline
+    bool headers_only = false;  // RequestHeaders: the reply's headers, not its body
   };
   // Scheduler tasks hold this: Shutdown marks it dead (waiting for a task
   // that is running), so a task never touches a destroyed connection.
@@ -154,7 +166,10 @@ class NatsConnection {
     uint64_t id;
     uint64_t secret;
     std::string subject;
+    std::string body;
   };
+  void Send(const std::string& subject, std::string body, bool headers_only,
+            core::SteadyTime deadline, ReplyCallback done);
   std::string ReplySubject(uint64_t id, uint64_t secret) const;
 
   NatsConnection(NatsConnectionOptions options, core::NatsObserver& observer,
