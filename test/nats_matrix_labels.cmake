@@ -22,13 +22,15 @@ set(_jss_matrix_patterns
   "^NatsCompatibilityTest\\."
   "^NatsApiLimitTest\\."
   "^OldestMessageAgeTest\\."
+  "^AgeTriggerTest\\."
   "^SecurityTest\\.EachNamedConnectionAuthenticatesWithItsOwnToken$"
   "^SecurityTest\\.NatsOverTlsAndMutualTls$")
 set(_jss_lag_push_patterns
   "^ScalerRpcTest\\."
   "^PushTest\\."
   "^NatsCompatibilityTest\\."
-  "^OldestMessageAgeTest\\.")
+  "^OldestMessageAgeTest\\."
+  "^AgeTriggerTest\\.")
 
 foreach(_jss_test IN LISTS jss_integration_tests_TESTS)
   set(_jss_labels integration)

@@ -22,12 +22,26 @@ namespace {
 constexpr std::chrono::milliseconds kDeadlineMargin{50};
 
 // GetMetricSpec's answer; StreamMetricSpec sends the same, as KEDA requires.
+// An age trigger's target is its ageThreshold in seconds (KEDA takes the
+// float when it is > 0; the integer is rounded up so it is never 0).
 void FillMetricSpec(const core::TriggerMetadata& metadata,
                     externalscaler::GetMetricSpecResponse* response) {
   auto* spec = response->add_metricspecs();
+  if (metadata.is_age_trigger()) {
+    const int64_t ms = metadata.age_threshold->count();
+    spec->set_metricname(core::MetricNameForAge(metadata.stream));
+    spec->set_targetsize(core::AgeWholeSecondsRoundedUp(ms));
+    spec->set_targetsizefloat(core::AgeSeconds(ms));
+    return;
+  }
   spec->set_metricname(core::MetricNameForStream(metadata.stream));
   spec->set_targetsize(metadata.lag_threshold);
   spec->set_targetsizefloat(static_cast<double>(metadata.lag_threshold));
+}
+
+std::string TargetText(const core::TriggerMetadata& metadata) {
+  return metadata.is_age_trigger() ? core::FormatDuration(*metadata.age_threshold)
+                                   : fmt::format("{}", metadata.lag_threshold);
 }
 
 }  // namespace
@@ -44,6 +58,7 @@ struct ExternalScalerService::Call {
 };
 
 ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
+                                             core::LagSource& age_source,
                                              const core::ConnectionSelector& selector,
                                              ServiceOptions options,
                                              core::RpcObserver& observer,
@@ -52,6 +67,7 @@ ExternalScalerService::ExternalScalerService(core::LagSource& lag_source,
                                              const core::PolicyHolder& policy,
                                              core::Scheduler* scheduler)
     : lag_source_(lag_source),
+      age_source_(age_source),
       selector_(selector),
       options_(options),
       observer_(observer),
@@ -156,8 +172,9 @@ grpc::ServerUnaryReactor* ExternalScalerService::FinishUnary(const Call& call,
 
 void ExternalScalerService::AnswerWithLag(const grpc::CallbackServerContext& ctx, Call call,
                                           grpc::ServerUnaryReactor* reactor,
-                                          const core::ConsumerKey& key, LagAnswer answer) {
-  lag_source_.ReadLag(key, DeadlineFor(ctx),
+                                          const core::ConsumerKey& key, bool age,
+                                          LagAnswer answer) {
+  (age ? age_source_ : lag_source_).ReadLag(key, DeadlineFor(ctx),
                       [this, reactor, call = std::move(call),
                        answer = std::move(answer)](const core::LagResult& lag) {
                         if (!lag.ok()) {
@@ -178,7 +195,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
   FillMetricSpec((*parsed)->metadata, response);
   return FinishUnary(call, reactor, core::OkStatus(), "target",
-                     fmt::format("{}", (*parsed)->metadata.lag_threshold));
+                     TargetText((*parsed)->metadata));
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
@@ -189,7 +206,21 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
   auto* reactor = calls_.NewUnaryReactor();
   auto parsed = Parse(ref);
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
-  AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key,
+  if ((*parsed)->metadata.is_age_trigger()) {
+    AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key, /*age=*/true,
+                  [response, metric_name = core::MetricNameForAge((*parsed)->metadata.stream)](
+                      const core::ConsumerLag& lag) {
+                    // An age source always sets it; 0 rather than a crash if not.
+                    const int64_t ms = lag.oldest_age_ms.value_or(0);
+                    auto* value = response->add_metricvalues();
+                    value->set_metricname(metric_name);
+                    value->set_metricvalue(core::AgeWholeSecondsRoundedUp(ms));
+                    value->set_metricvaluefloat(core::AgeSeconds(ms));
+                    return LogField{"age_ms", fmt::format("{}", ms)};
+                  });
+    return reactor;
+  }
+  AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key, /*age=*/false,
                 [response, metric_name = core::MetricNameForStream((*parsed)->metadata.stream)](
                     const core::ConsumerLag& lag) {
                   auto* value = response->add_metricvalues();
@@ -208,10 +239,12 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
   auto* reactor = calls_.NewUnaryReactor();
   auto parsed = Parse(*request);
   if (!parsed.ok()) return FinishUnary(call, reactor, parsed.status());
-  AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key,
-                [response, activation = (*parsed)->metadata.activation_lag_threshold](
-                    const core::ConsumerLag& lag) {
-                  const bool active = core::IsActive(lag, activation);
+  const core::TriggerMetadata& md = (*parsed)->metadata;
+  AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key, md.is_age_trigger(),
+                [response, age = md.is_age_trigger(), activation = md.activation_lag_threshold,
+                 age_activation = md.activation_age_threshold](const core::ConsumerLag& lag) {
+                  const bool active = age ? core::IsAgeActive(lag, age_activation)
+                                          : core::IsActive(lag, activation);
                   response->set_result(active);
                   return LogField{"active", active ? "true" : "false"};
                 });
@@ -228,6 +261,12 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
                               : core::StatusOr<Parsed>(admitted);
   const uint64_t id = parsed.ok() ? open_streams_.Reserve() : 0;
   auto* stream = new IsActiveStream(hub_, DoneWhenEnded(call, AdmittedPeer(admitted, peer), id));
+  if (parsed.ok() && (*parsed)->metadata.is_age_trigger()) {
+    // Push watchers follow lag (PushHub); an age trigger is polled.
+    parsed = core::InvalidArgumentError(
+        "trigger metadata \"ageThreshold\" is not supported on external-push (StreamIsActive) "
+        "yet: use trigger type `external`, which KEDA polls every pollingInterval");
+  }
   if (parsed.ok() && (*parsed)->metadata.push_interval.has_value() &&
       *(*parsed)->metadata.push_interval < options_.min_push_interval) {
     // The operator's floor: a tenant asking for faster polling is told so

@@ -61,6 +61,10 @@ constexpr MetricDef kConsumerPaused{"jetstream_scaler_consumer_paused",
                                     "1 while the last read found the consumer paused "
                                     "(nats-server 2.11+), 0 once a paused consumer resumed; "
                                     "its lag is still reported as read."};
+constexpr MetricDef kConsumerOldestAge{
+    "jetstream_scaler_consumer_oldest_age_seconds",
+    "Age of the consumer's oldest unacknowledged message at the last age read (age triggers, "
+    "ageThreshold), 0 when nothing waits; only consumers some age trigger reads."};
 constexpr MetricDef kLagReadFailures{"jetstream_scaler_consumer_lag_read_failures_total",
                                      "Failed lag reads of a consumer that was read "
                                      "successfully before, by consumer."};
@@ -141,6 +145,7 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
       reconnects_(FamilyCounter(*registry_, kReconnects)),
       consumer_lag_(FamilyGauge(*registry_, kConsumerLag)),
       consumer_paused_(FamilyGauge(*registry_, kConsumerPaused)),
+      consumer_oldest_age_(FamilyGauge(*registry_, kConsumerOldestAge)),
       lag_read_failures_(FamilyCounter(*registry_, kLagReadFailures)),
       lag_read_errors_(FamilyCounter(*registry_, kLagReadErrors)),
       series_dropped_(FamilyCounter(*registry_, kSeriesDropped)),
@@ -164,6 +169,9 @@ ScalerMetrics::ScalerMetrics(std::shared_ptr<prometheus::Registry> registry,
       paused_series_(consumer_paused_, limits,
                      series_dropped_.Add({{"family", kConsumerPaused.name}}),
                      clock != nullptr ? *clock : steady_clock_),
+      age_series_(consumer_oldest_age_, limits,
+                  series_dropped_.Add({{"family", kConsumerOldestAge.name}}),
+                  clock != nullptr ? *clock : steady_clock_),
       failure_series_(lag_read_failures_, limits,
                       series_dropped_.Add({{"family", kLagReadFailures.name}}),
                       clock != nullptr ? *clock : steady_clock_),
@@ -209,6 +217,12 @@ void ScalerMetrics::OnLagRead(const core::ConsumerKey& key, const core::LagResul
     // expires): nothing for the common case of consumers never paused.
     if (auto* paused = paused_series_.Get(labels, /*create=*/result->paused)) {
       paused->Set(result->paused ? 1 : 0);
+    }
+    // Age reads (age triggers) only: a lag read leaves the age series alone.
+    if (result->oldest_age_ms.has_value()) {
+      if (auto* age = age_series_.Get(labels)) {
+        age->Set(core::AgeSeconds(*result->oldest_age_ms));
+      }
     }
     return;
   }

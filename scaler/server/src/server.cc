@@ -31,6 +31,7 @@
 #include "jss/grpc/external_scaler_service.h"
 #include "jss/metrics/http_server.h"
 #include "jss/metrics/scaler_metrics.h"
+#include "jss/nats/jetstream/jetstream_age_source.h"
 #include "jss/nats/jetstream/jetstream_api.h"
 #include "jss/nats/jetstream/jetstream_lag_source.h"
 #include "jss/nats/connection/nats_connection.h"
@@ -83,6 +84,21 @@ class LagFeed final : public core::LagObserver {
   std::atomic<core::PushHub*> hub_{nullptr};
 };
 
+// The age cache's observer: its reads go to the metrics (the age gauge); its
+// size does not (jetstream_scaler_lag_cache_entries counts the lag cache).
+class AgeFeed final : public core::LagObserver {
+ public:
+  explicit AgeFeed(core::LagObserver& metrics) : metrics_(metrics) {}
+  void OnLagRead(const core::ConsumerKey& key, const core::LagResult& result) override {
+    metrics_.OnLagRead(key, result);
+  }
+  void OnCacheHit() override { metrics_.OnCacheHit(); }
+  void OnCacheSize(size_t) override {}
+
+ private:
+  core::LagObserver& metrics_;
+};
+
 class ServerImpl final : public Server {
  public:
   ServerImpl(const app::Config& config, std::shared_ptr<logging::Logger> logger)
@@ -112,6 +128,14 @@ class ServerImpl final : public Server {
     // the thread that fails NATS requests at theirs.
     coalescing_ = std::make_unique<core::CoalescingLagSource>(
         *jetstream_, clock_, config_.lag_cache_ttl, *lag_feed_, nats_deadlines_.get());
+    // Age triggers (ageThreshold) read through a cache of their own, shared
+    // and bounded like the lag reads: one CONSUMER.INFO plus the message gets
+    // per consumer per freshness window, however many ScaledObjects ask.
+    age_reader_ = std::make_unique<nats::OldestMessageAgeReader>(jetstream_connections_);
+    age_source_ = std::make_unique<nats::JetStreamAgeSource>(*age_reader_);
+    age_feed_ = std::make_unique<AgeFeed>(*metrics_);
+    age_cache_ = std::make_unique<core::CoalescingLagSource>(
+        *age_source_, clock_, config_.lag_cache_ttl, *age_feed_, nats_deadlines_.get());
     selector_ = std::make_unique<core::ConnectionSelector>(config_.connections);
     if (!config_.policy_file.empty()) {
       auto text = ReadRegularFile("policy-file", config_.policy_file);
@@ -131,7 +155,7 @@ class ServerImpl final : public Server {
     service_options.min_push_interval = config_.min_push_interval;
     service_options.max_stream_age = config_.grpc_max_connection_age;
     service_ = std::make_unique<grpc_service::ExternalScalerService>(
-        *coalescing_, *selector_, service_options, *metrics_, logger_, *hub_, policy_,
+        *coalescing_, *age_cache_, *selector_, service_options, *metrics_, logger_, *hub_, policy_,
         scheduler_.get());
 
     auto creds = GrpcCredentials(config_);
@@ -459,6 +483,10 @@ class ServerImpl final : public Server {
   std::unique_ptr<nats::JetStreamLagSource> jetstream_;
   std::unique_ptr<LagFeed> lag_feed_;
   std::unique_ptr<core::CoalescingLagSource> coalescing_;
+  std::unique_ptr<nats::OldestMessageAgeReader> age_reader_;
+  std::unique_ptr<nats::JetStreamAgeSource> age_source_;
+  std::unique_ptr<AgeFeed> age_feed_;
+  std::unique_ptr<core::CoalescingLagSource> age_cache_;
   std::unique_ptr<core::ConnectionSelector> selector_;
   core::PolicyHolder policy_{core::AccessPolicy::AllowAll()};
   std::unique_ptr<PolicyReloader> policy_reloader_;  // stopped first: it applies to policy_

@@ -21,4 +21,15 @@ bool IsActive(const ConsumerLag& lag, int64_t activation_lag_threshold) {
   return lag.Total() > static_cast<uint64_t>(activation_lag_threshold);
 }
 
+bool IsAgeActive(const ConsumerLag& lag, std::chrono::milliseconds activation) {
+  return lag.oldest_age_ms.has_value() && *lag.oldest_age_ms > activation.count();
+}
+
+double AgeSeconds(int64_t age_ms) { return static_cast<double>(age_ms < 0 ? 0 : age_ms) / 1000.0; }
+
+int64_t AgeWholeSecondsRoundedUp(int64_t age_ms) {
+  if (age_ms <= 0) return 0;
+  return age_ms / 1000 + (age_ms % 1000 != 0 ? 1 : 0);
+}
+
 }  // namespace jss::core

@@ -50,7 +50,9 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
  public:
   // `hub` serves StreamIsActive (shared watchers); `scheduler` (may be null
   // when options.max_stream_age is 0) ends streams that reached their age.
-  ExternalScalerService(core::LagSource& lag_source, const core::ConnectionSelector& selector,
+  // `age_source` answers age triggers (ageThreshold): ConsumerLag with oldest_age_ms.
+  ExternalScalerService(core::LagSource& lag_source, core::LagSource& age_source,
+                        const core::ConnectionSelector& selector,
                         ServiceOptions options, core::RpcObserver& observer,
                         std::shared_ptr<logging::Logger> logger, core::PushHub& hub,
                         const core::PolicyHolder& policy, core::Scheduler* scheduler = nullptr);
@@ -106,7 +108,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   // finishes the call with the read's error (never a made-up lag).
   void AnswerWithLag(const grpc::CallbackServerContext& ctx, Call call,
                      grpc::ServerUnaryReactor* reactor, const core::ConsumerKey& key,
-                     LagAnswer answer);
+                     bool age, LagAnswer answer);
   // The record of one call (for its metrics and log line), and for a streaming call the
   // callback its reactor runs when it ends.
   Call NewCall(const char* method, const externalscaler::ScaledObjectRef& ref);
@@ -121,6 +123,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
                            uint64_t open_stream = 0);
 
   core::LagSource& lag_source_;
+  core::LagSource& age_source_;
   const core::ConnectionSelector& selector_;
   const ServiceOptions options_;
   core::RpcObserver& observer_;

@@ -76,6 +76,7 @@ class ScalerMetrics final : public core::NatsObserver,
   prometheus::Family<prometheus::Counter>& reconnects_;
   prometheus::Family<prometheus::Gauge>& consumer_lag_;
   prometheus::Family<prometheus::Gauge>& consumer_paused_;
+  prometheus::Family<prometheus::Gauge>& consumer_oldest_age_;
   prometheus::Family<prometheus::Counter>& lag_read_failures_;
   prometheus::Family<prometheus::Counter>& lag_read_errors_;
   prometheus::Family<prometheus::Counter>& series_dropped_;
@@ -98,6 +99,7 @@ class ScalerMetrics final : public core::NatsObserver,
   const core::SteadyClock steady_clock_;
   BoundedFamily<prometheus::Gauge> lag_series_;
   BoundedFamily<prometheus::Gauge> paused_series_;
+  BoundedFamily<prometheus::Gauge> age_series_;
   BoundedFamily<prometheus::Counter> failure_series_;
   BoundedFamily<prometheus::Counter> denial_series_;
 

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 
 namespace jss::core {
 
@@ -14,6 +16,9 @@ struct ConsumerLag {
   bool paused = false;
   // With `paused`: how long the pause still lasts (`pause_remaining`, ns).
   uint64_t pause_remaining_ns = 0;
+  // Age reads only (an age trigger's source): how long the consumer's oldest
+  // unacknowledged message has waited, in ms; 0 when nothing is waiting.
+  std::optional<int64_t> oldest_age_ms = std::nullopt;
 
   // The scaling metric: both kinds of work are waiting for a worker. Saturates
   // instead of wrapping so a corrupt counter cannot turn into a tiny lag.
@@ -30,5 +35,14 @@ struct ConsumerLag {
 // KEDA activates the workload when the metric is strictly above the
 // activation threshold.
 bool IsActive(const ConsumerLag& lag, int64_t activation_lag_threshold);
+
+// An age trigger's activity: the oldest unacknowledged message has waited
+// strictly longer than `activation` (false without an age).
+bool IsAgeActive(const ConsumerLag& lag, std::chrono::milliseconds activation);
+
+// An age in KEDA's units: metricValueFloat (seconds, ms precision) and
+// metricValue (whole seconds, rounded up so that any wait counts).
+double AgeSeconds(int64_t age_ms);
+int64_t AgeWholeSecondsRoundedUp(int64_t age_ms);
 
 }  // namespace jss::core

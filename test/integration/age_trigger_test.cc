@@ -1,0 +1,143 @@
+// Age triggers (ageThreshold) over real gRPC against a real nats-server: the
+// metric is the age of the consumer's oldest unacknowledged message.
+#include <chrono>
+
+#include "gmock/gmock.h"
+#include "integration/scaler_fixture.h"
+
+namespace jss::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+class AgeTriggerTest : public ScalerFixture {};
+
+TEST_F(AgeTriggerTest, TheMetricIsTheOldestUnacknowledgedMessagesAgeInSeconds) {
+  CreateStream("ORDERS", "orders.>", "workers");
+  StartScaler([](app::Config& c) { c.lag_cache_ttl = std::chrono::milliseconds(0); });
+  const auto md = Md("ORDERS", "workers", {{"ageThreshold", "30s"}});
+
+  auto spec = client_->GetMetricSpec(md);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->metric_name, "nats-jetstream-age-ORDERS");
+  EXPECT_EQ(spec->target_size, 30);
+  EXPECT_EQ(spec->target_size_float, 30.0);
+
+  // Nothing waiting: an exact 0, and inactive.
+  auto empty = client_->GetMetrics(md, "nats-jetstream-age-ORDERS");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->metric_name, "nats-jetstream-age-ORDERS");
+  EXPECT_EQ(empty->value, 0);
+  EXPECT_EQ(empty->value_float, 0.0);
+  EXPECT_FALSE(*client_->IsActive(md));
+
+  const auto before_publish = Clock::now();
+  ASSERT_TRUE(admin_->Publish("orders.new", 3).ok());
+  // The age grows from the publish on: awaited, then bounded by our own clock
+  // (one machine, so the server's clocks are ours).
+  ASSERT_TRUE(WaitFor([&] {
+    auto v = client_->GetMetrics(md, "");
+    return v.ok() && v->value_float > 0;
+  }));
+  auto aged = client_->GetMetrics(md, "");
+  ASSERT_TRUE(aged.ok());
+  EXPECT_LE(aged->value_float, SecondsSince(before_publish) + 0.05);
+  EXPECT_GE(aged->value, 1);  // rounded up: any wait counts
+  EXPECT_TRUE(*client_->IsActive(md));
+  EXPECT_THAT(Metrics(), HasSubstr("jetstream_scaler_consumer_oldest_age_seconds{"));
+
+  // Delivered but unacknowledged: still waiting, still counted.
+  ASSERT_EQ(*admin_->Fetch("ORDERS", "workers", 3, /*ack=*/false), 3);
+  auto unacked = client_->GetMetrics(md, "");
+  ASSERT_TRUE(unacked.ok());
+  EXPECT_GT(unacked->value_float, 0);
+}
+
+TEST_F(AgeTriggerTest, ADrainedConsumerIsZeroAndInactive) {
+  CreateStream("DONE", "done.>", "workers");
+  ASSERT_TRUE(admin_->Publish("done.x", 4).ok());
+  StartScaler([](app::Config& c) { c.lag_cache_ttl = std::chrono::milliseconds(0); });
+  const auto md = Md("DONE", "workers", {{"ageThreshold", "10"}});
+  ASSERT_TRUE(WaitFor([&] {
+    auto v = client_->GetMetrics(md, "");
+    return v.ok() && v->value_float > 0;
+  }));
+  ASSERT_EQ(*admin_->Fetch("DONE", "workers", 4, /*ack=*/true), 4);
+  auto drained = client_->GetMetrics(md, "");
+  ASSERT_TRUE(drained.ok()) << drained.status().ToString();
+  EXPECT_EQ(drained->value, 0);
+  EXPECT_EQ(drained->value_float, 0.0);
+  EXPECT_FALSE(*client_->IsActive(md));
+}
+
+TEST_F(AgeTriggerTest, ActivationAgeThresholdIsStrict) {
+  CreateStream("ACT", "act.>", "workers");
+  ASSERT_TRUE(admin_->Publish("act.x", 1).ok());
+  StartScaler([](app::Config& c) { c.lag_cache_ttl = std::chrono::milliseconds(0); });
+  ASSERT_TRUE(WaitFor([&] {
+    auto v = client_->GetMetrics(Md("ACT", "workers", {{"ageThreshold", "30s"}}), "");
+    return v.ok() && v->value_float > 0;
+  }));
+  // A threshold far beyond the message's age: not active; 0: active.
+  EXPECT_FALSE(*client_->IsActive(
+      Md("ACT", "workers", {{"ageThreshold", "30s"}, {"activationAgeThreshold", "1h"}})));
+  EXPECT_TRUE(*client_->IsActive(
+      Md("ACT", "workers", {{"ageThreshold", "30s"}, {"activationAgeThreshold", "0"}})));
+}
+
+TEST_F(AgeTriggerTest, OlderMessagesOnSubjectsTheConsumerDoesNotTakeDoNotCount) {
+  ASSERT_TRUE(admin_->AddStream({"MIX", {"mix.>"}}).ok());
+  ASSERT_TRUE(admin_->Publish("mix.other", 2).ok());
+  ASSERT_TRUE(admin_->AddConsumer({"MIX", "mine", "mix.mine"}).ok());
+  StartScaler([](app::Config& c) { c.lag_cache_ttl = std::chrono::milliseconds(0); });
+  const auto md = Md("MIX", "mine", {{"ageThreshold", "30s"}});
+  auto none = client_->GetMetrics(md, "");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->value_float, 0.0);  // the older mix.other messages are not its work
+  EXPECT_FALSE(*client_->IsActive(md));
+}
+
+TEST_F(AgeTriggerTest, MissingConsumerOrStreamIsNotFoundNeverZero) {
+  CreateStream("S", "s.>", "c");
+  StartScaler();
+  for (const auto& md : {Md("S", "nope", {{"ageThreshold", "30s"}}),
+                         Md("NOPE", "c", {{"ageThreshold", "30s"}})}) {
+    auto v = client_->GetMetrics(md, "");
+    EXPECT_EQ(v.status().code(), core::StatusCode::kNotFound) << v.status().ToString();
+    EXPECT_EQ(client_->IsActive(md).status().code(), core::StatusCode::kNotFound);
+  }
+}
+
+TEST_F(AgeTriggerTest, BadAgeMetadataIsInvalidArgumentNamingTheKeys) {
+  CreateStream("S", "s.>", "c");
+  StartScaler();
+  auto both = client_->GetMetricSpec(Md("S", "c", {{"ageThreshold", "30s"}, {"lagThreshold", "5"}}));
+  EXPECT_EQ(both.status().code(), core::StatusCode::kInvalidArgument);
+  EXPECT_THAT(both.status().message(), HasSubstr("\"ageThreshold\" and \"lagThreshold\""));
+  auto zero = client_->GetMetrics(Md("S", "c", {{"ageThreshold", "0"}}), "");
+  EXPECT_EQ(zero.status().code(), core::StatusCode::kInvalidArgument);
+  EXPECT_THAT(zero.status().message(), HasSubstr("\"ageThreshold\""));
+}
+
+TEST_F(AgeTriggerTest, ExternalPushRefusesAnAgeTriggerNamingTheFix) {
+  CreateStream("S", "s.>", "c");
+  StartScaler();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto reader = client_->stub().StreamIsActive(
+      &ctx, tools::MakeRef(Md("S", "c", {{"ageThreshold", "30s"}}), "so", "default"));
+  externalscaler::IsActiveResponse response;
+  EXPECT_FALSE(reader->Read(&response));
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("external-push"));
+  EXPECT_THAT(status.error_message(), HasSubstr("`external`"));
+}
+
+}  // namespace
+}  // namespace jss::testing
