@@ -89,16 +89,27 @@ TEST_F(NatsApiLimitTest, ADroppedConsumerInfoIsUnavailableWithinTheDeadlineAndAd
 
   CreateStream("LIM", "lim.>", "workers");
   ASSERT_TRUE(admin_->Publish("lim.x", 4).ok());
-  StartScaler([](app::Config& c) { c.request_timeout = std::chrono::milliseconds(500); });
-  // KEDA allows 3 s; the unanswered read must end as the scaler's own UNAVAILABLE (its request
-  // deadline), not the client's DEADLINE_EXCEEDED, and never as a value.
-  auto value = client_->GetMetrics(Md("LIM", "workers"), "");
-  ASSERT_FALSE(value.ok()) << "a dropped request gave a value: " << value->value;
-  EXPECT_EQ(value.status().code(), core::StatusCode::kUnavailable) << value.status().ToString();
-  EXPECT_THAT(value.status().message(), HasSubstr("did not answer within the request deadline"));
-  auto active = client_->IsActive(Md("LIM", "workers"));
-  ASSERT_FALSE(active.ok());
-  EXPECT_EQ(active.status().code(), core::StatusCode::kUnavailable) << active.status().ToString();
+  StartScaler([](app::Config& c) {
+    c.request_timeout = std::chrono::milliseconds(500);
+    c.lag_cache_ttl = std::chrono::milliseconds(0);  // every call its own CONSUMER.INFO
+  });
+  // KEDA allows 3 s; an unanswered read must end as the scaler's own UNAVAILABLE (its request
+  // deadline), not the client's DEADLINE_EXCEEDED, and never as a made-up value. Whether one
+  // request is dropped depends on the server's queue at that instant (a request the worker
+  // already took is answered, with the true lag), so each answer is one of the two, and the
+  // drops are awaited over up to 20 calls.
+  int unavailable = 0;
+  for (int i = 0; i < 20 && unavailable < 2; ++i) {
+    auto value = client_->GetMetrics(Md("LIM", "workers"), "");
+    if (value.ok()) {
+      EXPECT_EQ(value->value, 4) << "an answered request gives the true lag";
+      continue;
+    }
+    EXPECT_EQ(value.status().code(), core::StatusCode::kUnavailable) << value.status().ToString();
+    EXPECT_THAT(value.status().message(), HasSubstr("did not answer within the request deadline"));
+    ++unavailable;
+  }
+  EXPECT_EQ(unavailable, 2) << "no request was dropped in 20 calls";
   // The drops were the server's queue limit (advisories), not a lost connection.
   EXPECT_TRUE(WaitFor([&] { return advisories.advisories() >= 2; }))
       << "LIMIT_REACHED advisories: " << advisories.advisories();

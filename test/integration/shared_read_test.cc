@@ -77,7 +77,7 @@ TEST_F(SharedReadTest, AShortDeadlineCallerThatJoinsALongReadGetsTheTypedError) 
   });
 
   // Alone, a short deadline gets a typed UNAVAILABLE from its own read.
-  const grpc::Status alone = IsActive("alone", 1500ms);
+  const grpc::Status alone = IsActive("alone", 3000ms);
   EXPECT_EQ(alone.error_code(), grpc::StatusCode::UNAVAILABLE) << alone.error_message();
   EXPECT_THAT(alone.error_message(), HasSubstr("did not answer within the request deadline"));
   ASSERT_EQ(responder.requests(), 1);
@@ -89,7 +89,7 @@ TEST_F(SharedReadTest, AShortDeadlineCallerThatJoinsALongReadGetsTheTypedError) 
   std::thread long_caller([&] { long_status = IsActive("shared", 15s, &long_ctx); });
   const bool sent = WaitFor([&] { return responder.requests() == 2; }, 10s);
   grpc::Status joined;
-  if (sent) joined = IsActive("shared", 1500ms);
+  if (sent) joined = IsActive("shared", 3000ms);
   const int requests_after_join = responder.requests();
   long_ctx.TryCancel();  // the long read's own end is not under test
   long_caller.join();

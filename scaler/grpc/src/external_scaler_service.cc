@@ -17,9 +17,11 @@
 namespace jss::grpc_service {
 namespace {
 
-// Leave KEDA a little time to receive our typed error before its own deadline
-// turns it into an anonymous DEADLINE_EXCEEDED.
-constexpr std::chrono::milliseconds kDeadlineMargin{50};
+// Leave KEDA time to receive our typed error before its own deadline turns it
+// into an anonymous DEADLINE_EXCEEDED: a tenth of what is left, up to 500 ms
+// (50 ms was too little on a loaded node: the typed UNAVAILABLE of a read at
+// its deadline arrived after the client had given up).
+constexpr std::chrono::milliseconds kDeadlineMargin{500};
 
 // GetMetricSpec's answer; StreamMetricSpec sends the same, as KEDA requires.
 // An age trigger's target is its ageThreshold in seconds (KEDA takes the
