@@ -6,30 +6,19 @@
 
 #include "jss/core/base/status.h"
 #include "jss/core/base/strings.h"
+#include "json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace jss::core {
 namespace {
+
+using detail::ReadCounter;
 
 core::Status Unexpected(std::string_view stream, std::string_view consumer,
                         std::string_view why) {
   return core::UnavailableError(
       fmt::format("unexpected JetStream API reply for consumer \"{}\" on stream \"{}\": {}",
                   consumer, stream, why));
-}
-
-// Reads a non-negative integer counter; anything else is an error, never 0.
-bool ReadCounter(const nlohmann::json& obj, const char* name, uint64_t* out) {
-  auto it = obj.find(name);
-  if (it == obj.end() || !it->is_number_integer()) return false;
-  if (it->is_number_unsigned()) {
-    *out = it->get<uint64_t>();
-    return true;
-  }
-  const auto value = it->get<int64_t>();
-  if (value < 0) return false;
-  *out = static_cast<uint64_t>(value);
-  return true;
 }
 
 // Echoed text from the peer (an error description) is cut to this many bytes.

@@ -7,10 +7,13 @@
 
 #include "jss/core/lag/consumer_info_decoder.h"
 #include "jss/core/base/strings.h"
+#include "json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace jss::core {
 namespace {
+
+using detail::ReadCounter;
 
 constexpr size_t kMaxEchoedBytes = 64;
 
@@ -66,25 +69,12 @@ StatusOr<nlohmann::json> ParseKeeping(std::string_view body, bool (*keep_field)(
   return doc;
 }
 
-bool ReadUint(const nlohmann::json& obj, const char* name, uint64_t* out) {
-  auto it = obj.find(name);
-  if (it == obj.end() || !it->is_number_integer()) return false;
-  if (it->is_number_unsigned()) {
-    *out = it->get<uint64_t>();
-    return true;
-  }
-  const auto value = it->get<int64_t>();
-  if (value < 0) return false;
-  *out = static_cast<uint64_t>(value);
-  return true;
-}
-
 // {"consumer_seq":N,"stream_seq":M}; both required.
 bool ReadSequencePair(const nlohmann::json& doc, const char* name, uint64_t* consumer_seq,
                       uint64_t* stream_seq) {
   auto it = doc.find(name);
-  return it != doc.end() && it->is_object() && ReadUint(*it, "consumer_seq", consumer_seq) &&
-         ReadUint(*it, "stream_seq", stream_seq);
+  return it != doc.end() && it->is_object() && ReadCounter(*it, "consumer_seq", consumer_seq) &&
+         ReadCounter(*it, "stream_seq", stream_seq);
 }
 
 std::optional<int64_t> ReadTime(const nlohmann::json& obj, const char* name) {
@@ -232,7 +222,7 @@ StatusOr<ConsumerPosition> DecodeConsumerPosition(std::string_view body, std::st
   if (auto p = config->find("deliver_policy"); p != config->end() && p->is_string()) {
     position.deliver_policy = Truncate(p->get_ref<const std::string&>(), 32);
   }
-  ReadUint(*config, "opt_start_seq", &position.opt_start_seq);
+  ReadCounter(*config, "opt_start_seq", &position.opt_start_seq);
   position.opt_start_time_ns = ReadTime(*config, "opt_start_time");
   return position;
 }
@@ -254,7 +244,7 @@ StatusOr<std::optional<StoredMessageTime>> DecodeMessageGetResponse(std::string_
   auto message = doc->find("message");
   if (message == doc->end() || !message->is_object()) return Unexpected(what, "missing message");
   StoredMessageTime found;
-  if (!ReadUint(*message, "seq", &found.seq) || found.seq == 0) {
+  if (!ReadCounter(*message, "seq", &found.seq) || found.seq == 0) {
     return Unexpected(what, "missing or invalid message.seq");
   }
   auto time = ReadTime(*message, "time");
