@@ -1,6 +1,9 @@
 // Age triggers (ageThreshold) over real gRPC against a real nats-server: the
 // metric is the age of the consumer's oldest unacknowledged message.
+#include <atomic>
 #include <chrono>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "integration/scaler_fixture.h"
@@ -56,6 +59,42 @@ TEST_F(AgeTriggerTest, TheMetricIsTheOldestUnacknowledgedMessagesAgeInSeconds) {
   auto unacked = client_->GetMetrics(md, "");
   ASSERT_TRUE(unacked.ok());
   EXPECT_GT(unacked->value_float, 0);
+}
+
+TEST_F(AgeTriggerTest, ConcurrentCallersShareOneAgeRead) {
+  for (const char* stream : {"WARM", "ONE", "HOT"}) {
+    const std::string name(stream);
+    CreateStream(name, name + ".>", "w");
+    ASSERT_TRUE(admin_->Publish(name + ".x", 2).ok());
+  }
+  // A window far longer than the test so exactly one read can happen in it.
+  StartScaler([](app::Config& c) { c.lag_cache_ttl = std::chrono::minutes(5); });
+  const std::string series = "jetstream_scaler_nats_requests_total{connection=\"default\"}";
+  auto requests = [&] { return std::max(0.0, ScrapeValue(Metrics(), series)); };
+  auto age_md = [](const std::string& stream) { return Md(stream, "w", {{"ageThreshold", "30s"}}); };
+  // Anything the connection sends once (its API-level probe) is over after a first read.
+  ASSERT_TRUE(client_->GetMetrics(age_md("WARM"), "").ok());
+
+  // What one age read of a consumer with a backlog costs: CONSUMER.INFO, the
+  // stream's allow_direct (STREAM.INFO), one message get.
+  double before = requests();
+  ASSERT_TRUE(client_->GetMetrics(age_md("ONE"), "").ok());
+  const double one_read = requests() - before;
+  EXPECT_GE(one_read, 2.0);
+
+  before = requests();
+  constexpr int kCallers = 100;
+  std::atomic<int> aged{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&] {
+      auto v = client_->GetMetrics(age_md("HOT"), "");
+      if (v.ok() && v->metric_name == "nats-jetstream-age-HOT") ++aged;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(aged.load(), kCallers);
+  EXPECT_EQ(requests() - before, one_read) << "100 callers of one consumer, one age read";
 }
 
 TEST_F(AgeTriggerTest, ADrainedConsumerIsZeroAndInactive) {
