@@ -5,8 +5,9 @@
    a file under scaler/core/<room>/ includes "jss/core/<other>/..." only when
    <other> is <room> or one of ALLOWED[<room>]; the core includes no adapter
    header ("jss/nats/...", "jss/grpc/...", ...) and no I/O library.
-2. A room's headers live in <room>/include/jss/core/<room>/ (the include path
-   names the room, so an arrow is visible at the #include).
+2. A room's public headers live in <room>/include/jss/core/<room>/ (the
+   include path names the room, so an arrow is visible at the #include);
+   headers in <room>/src/ are private to the room.
 3. Sizes: no source file over MAX_FILE_LINES lines, no concept folder
    (scaler/<layer>/, or each room of a layer in rooms: scaler/core/<room>/,
    scaler/nats/<room>/) over MAX_FOLDER_LINES.
@@ -64,7 +65,9 @@ def check(repo):
         include_root = os.path.join(room_dir, "include")
         for path in sources(room_dir):
             rel = os.path.relpath(path, repo)
-            if path.endswith(".h"):
+            # Public headers (under include/) sit under the path that names the
+            # room; a header in src/ is private to the room and may stay there.
+            if path.endswith(".h") and path.startswith(include_root + os.sep):
                 expected = os.path.join(include_root, "jss", "core", room)
                 if os.path.dirname(path) != expected:
                     problems.append(f"{rel}: a header of room {room} belongs in "
@@ -133,6 +136,7 @@ def self_test():
         for name in ("f", "g", "h"):  # each under the file limit, together over the folder's
             write(f"scaler/nats/src/{name}.cc", "\n" * (MAX_FOLDER_LINES // 3 + 1))
         write("scaler/core/push/src/fine.cc", '#include "jss/core/lag/lag.h"\n')
+        write("scaler/core/push/src/private.h", "#pragma once\n")  # private: allowed
         got = check(tmp)
         expected = ["trigger/src/a.cc:1: room trigger includes jss/core/push/push_hub.h",
                     "lag/src/b.cc:1: the core includes the adapter header",
