@@ -177,10 +177,16 @@ void ExternalScalerService::AnswerWithLag(const grpc::CallbackServerContext& ctx
                                           const core::ConsumerKey& key, bool age,
                                           LagAnswer answer) {
   (age ? age_source_ : lag_source_).ReadLag(key, DeadlineFor(ctx),
-                      [this, reactor, call = std::move(call),
+                      [this, reactor, age, call = std::move(call),
                        answer = std::move(answer)](const core::LagResult& lag) {
                         if (!lag.ok()) {
                           FinishUnary(call, reactor, lag.status());
+                          return;
+                        }
+                        if (age && !lag->oldest_age_ms.has_value()) {
+                          // Never a made-up 0: an age trigger answers only a read that had one.
+                          FinishUnary(call, reactor,
+                                      core::InternalError("the age read returned no age"));
                           return;
                         }
                         const auto [key_name, value] = answer(*lag);
@@ -212,8 +218,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
     AnswerWithLag(*ctx, std::move(call), reactor, (*parsed)->key, /*age=*/true,
                   [response, metric_name = core::MetricNameForAge((*parsed)->metadata.stream)](
                       const core::ConsumerLag& lag) {
-                    // An age source always sets it; 0 rather than a crash if not.
-                    const int64_t ms = lag.oldest_age_ms.value_or(0);
+                    const int64_t ms = *lag.oldest_age_ms;  // checked by AnswerWithLag
                     auto* value = response->add_metricvalues();
                     value->set_metricname(metric_name);
                     value->set_metricvalue(core::AgeWholeSecondsRoundedUp(ms));
