@@ -7,24 +7,36 @@
 # test/e2e/{natscli,crossplane}/run.sh, scripts/e2e.sh), then the same unit and
 # integration tests under ASan+UBSan and under TSan, then a bounded fuzz run, then
 # the container image: built, size-checked and smoke-tested (scripts/image.sh).
-# Ends with one line "N passed, M failed".
+# Ends with the names of what failed (one "FAILED: <stage>: <test>" line each, so CI's
+# tail names them) and one line "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 passed=0
 failed=0
+failures=()
+stage="build"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# Adds one ctest run's counts to the totals.
+# Records what failed in the current stage, for the list printed at the end.
+record_failure() { failures+=("FAILED: ${stage}: $*"); }
+
+# Adds one ctest run's counts to the totals and records the names of the tests that failed
+# (ctest lists them after "The following tests FAILED:").
 count_ctest() {
-  local line total fails
+  local line total fails name
   line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
   if [[ -z "$line" ]]; then
     failed=$((failed + 1))
+    record_failure "ctest printed no summary (crashed or was killed)"
     return
   fi
+  while IFS= read -r name; do
+    record_failure "$name"
+  done < <(sed -n '/^The following tests FAILED:/,$p' "$log" |
+    sed -nE 's/^[[:space:]]+[0-9]+ - (.*)$/\1/p')
   fails=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
   total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
   passed=$((passed + total - fails))
@@ -33,17 +45,21 @@ count_ctest() {
 
 # Adds the counts of a script ending "<what>: N passed, M failed" to the totals.
 count_plain() {
-  local line
+  local line name
   line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
   if [[ -z "$line" ]]; then
     failed=$((failed + 1))
+    record_failure "printed no summary"
     return
   fi
+  while IFS= read -r name; do
+    record_failure "$name"
+  done < <(grep -E '^(FAIL |--- FAIL|e2e: FAILED)' "$log")
   passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")))
   failed=$((failed + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
 }
 
-step() { echo; echo "==== $*"; }
+step() { stage="$*"; echo; echo "==== $*"; }
 
 step "dependencies"
 scripts/install-deps.sh scripts/packages-build.txt scripts/packages-test.txt || exit 1
@@ -76,7 +92,7 @@ for entry in "v2.15.3 nats-matrix" "v2.11.17 nats-lag-push" "v2.10.27 nats-lag-p
   read -r version label <<<"$entry"
   if ! bin=$(scripts/nats-server.sh "$version"); then
     echo "nats-server $version: could not be built"
-    failed=$((failed + 1))
+    failed=$((failed + 1)); record_failure "nats-server $version could not be built"
     continue
   fi
   step "NATS matrix: nats-server $version ($("$bin" --version)), tests labelled $label"
@@ -114,7 +130,7 @@ if scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DJSS_SANITIZE=ON -DJSS_
     ctest --test-dir build-asan --output-on-failure -j2 -L 'unit|integration' 2>&1 | tee "$log"
   count_ctest
 else
-  failed=$((failed + 1))
+  failed=$((failed + 1)); record_failure "the build failed"
 fi
 
 step "build (ThreadSanitizer)"
@@ -131,7 +147,7 @@ if scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=Debug -DJSS_TSAN=ON -DJSS_WERR
     --timeout 300 2>&1 | tee "$log"
   count_ctest
 else
-  failed=$((failed + 1))
+  failed=$((failed + 1)); record_failure "the build failed"
 fi
 
 step "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)"
@@ -148,11 +164,12 @@ if scripts/build.sh build-fuzz -DJSS_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 \
       tail -40 "$log"
       echo "$fuzzer: FAILED (crash input saved in $(pwd))"
       failed=$((failed + 1))
+      record_failure "$fuzzer"
     fi
     rm -rf "$corpus"
   done
 else
-  failed=$((failed + 1))
+  failed=$((failed + 1)); record_failure "the build failed"
 fi
 
 # The container image as users deploy it: built from the Dockerfile (docker, else podman,
@@ -166,15 +183,16 @@ echo "container image build: $((SECONDS - image_start)) s"
 if ((rc == 77)); then
   echo "container image: SKIPPED, no container tool could be installed ($(grep -m1 'SKIP' "$log"))"
 elif ((rc != 0)); then
-  failed=$((failed + 1))
+  failed=$((failed + 1)); record_failure "scripts/image.sh build"
 else
   passed=$((passed + 1))
   step "container image: scripts/image.sh smoke (the chart's args, real nats-server)"
   smoke_start=$SECONDS
-  if scripts/image.sh smoke; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  if scripts/image.sh smoke; then passed=$((passed + 1)); else failed=$((failed + 1)); record_failure "scripts/image.sh smoke"; fi
   echo "container image smoke: $((SECONDS - smoke_start)) s"
 fi
 
 echo
+((${#failures[@]} == 0)) || printf '%s\n' "${failures[@]}"
 echo "${passed} passed, ${failed} failed"
 [[ $failed -eq 0 ]]
