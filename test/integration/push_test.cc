@@ -559,29 +559,31 @@ TEST_F(PushPermissionTest, ARefusedWakeupIsCountedAndTheConsumerIsPolledInstead)
 // scaler's own is down.
 TEST(PushReconnectTest, AfterAReconnectEveryWatcherReadsAgain) {
   std::string error;
-  // Not advertised: the scaler, given n0 only, cannot fail over to n1/n2.
+  // Not advertised: the scaler, given one server only, cannot fail over.
   auto cluster = NatsCluster::Start(3, &error, /*advertise=*/false);
   ASSERT_NE(cluster, nullptr) << error;
-  auto admin = tools::JetStreamAdmin::Connect(cluster->url(1) + "," + cluster->url(2));
+  auto admin = tools::JetStreamAdmin::Connect(cluster->seed_list());
   ASSERT_TRUE(admin.ok()) << admin.status().ToString();
-  ASSERT_TRUE(WaitFor([&] { return (*admin)->AddStream({"RC", {"rc.>"}, false, 3}).ok(); },
+  // One replica, and the scaler on a server that holds no copy of the stream
+  // or the consumer: the read that follows the reconnect is answered by the
+  // server that never went away. (With a replica on the scaler's server, the
+  // restarted server could win the consumer's election while its copy of the
+  // stream still lacks the publish, and answer "0 pending": the likeliest
+  // cause of this test failing on loaded CI machines with 2.9.10, where
+  // nats-server places every R1 stream on n0. True of that server, and not
+  // the subject here.)
+  ASSERT_TRUE(WaitFor([&] { return (*admin)->AddStream({"RC", {"rc.>"}, false, 1}).ok(); },
                       std::chrono::seconds(30)));
   ASSERT_TRUE(WaitFor([&] { return (*admin)->AddConsumer({"RC", "w", "rc.x"}).ok(); }));
-  // The consumer is led elsewhere than n0, so a just restarted n0 (catching
-  // up) never answers the read that follows the reconnect.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        const int leader = cluster->ConsumerLeader("RC", "w");
-        if (leader > 0 && cluster->FullyReplicated("RC", "w")) return true;
-        if (leader == 0) cluster->StepDownConsumerLeader("RC", "w");
-        return false;
-      },
-      std::chrono::seconds(30)));
+  int host = -1;
+  ASSERT_TRUE(WaitFor([&] { return (host = cluster->ConsumerLeader("RC", "w")) >= 0; },
+                      std::chrono::seconds(30)));
+  const int own = (host + 1) % cluster->size();  // the scaler's server
 
   app::Config config;
   config.grpc_address = "127.0.0.1:0";
   config.metrics_address = "127.0.0.1:0";
-  config.connections = {{"default", {cluster->url(0)}, false}};  // n0 only
+  config.connections = {{"default", {cluster->url(own)}, false}};
   config.lag_cache_ttl = milliseconds(0);
   config.request_timeout = milliseconds(1000);
   config.push_idle_resync = std::chrono::hours(1);  // only the reconnect can re-read
@@ -600,13 +602,13 @@ TEST(PushReconnectTest, AfterAReconnectEveryWatcherReadsAgain) {
   ASSERT_EQ(stream.Next(), false);
   ASSERT_TRUE(WaitFor([&] { return gauge("jetstream_scaler_push_wakeup_subscriptions") == 1; }));
 
-  cluster->Kill(0);
+  cluster->Kill(own);
   ASSERT_TRUE(WaitFor([&] {
     return gauge("jetstream_scaler_nats_connection_up{connection=\"default\"}") == 0;
   }));
-  // Through n1/n2 (the stream keeps a quorum), while the scaler is away.
+  // Through the other servers, while the scaler is away.
   ASSERT_TRUE(WaitFor([&] { return (*admin)->Publish("rc.x", 1).ok(); }, std::chrono::seconds(30)));
-  ASSERT_TRUE(cluster->Restart(0));
+  ASSERT_TRUE(cluster->Restart(own));
   EXPECT_EQ(stream.Next(std::chrono::seconds(60)), true)
       << "the publish made during the outage was never read";
   EXPECT_FALSE(stream.Ended(milliseconds(0)).has_value());
