@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "integration/activity_stream.h"
 #include "integration/scaler_fixture.h"
 
 namespace jss::testing {
@@ -163,19 +164,47 @@ TEST_F(AgeTriggerTest, BadAgeMetadataIsInvalidArgumentNamingTheKeys) {
   EXPECT_THAT(zero.status().message(), HasSubstr("\"ageThreshold\""));
 }
 
-TEST_F(AgeTriggerTest, ExternalPushRefusesAnAgeTriggerNamingTheFix) {
+TEST_F(AgeTriggerTest, ExternalPushTellsAnAgeTriggerActiveOnTheFirstPublishAndIdleWhenDrained) {
+  CreateStream("PUSH", "push.>", "workers");
+  StartScaler();
+  ActivityStream stream(client_->stub(), Md("PUSH", "workers", {{"ageThreshold", "30s"}}));
+  EXPECT_EQ(stream.Next(), std::optional<bool>(false)) << "nothing waits";
+  ASSERT_TRUE(admin_->Publish("push.a", 1).ok());
+  EXPECT_EQ(stream.Next(), std::optional<bool>(true)) << "a publish wakes the age watcher";
+  ASSERT_EQ(*admin_->Fetch("PUSH", "workers", 1, /*ack=*/true), 1);
+  EXPECT_EQ(stream.Next(), std::optional<bool>(false)) << "an active watcher is polled";
+  EXPECT_EQ(stream.History(), (std::vector<bool>{false, true, false}));
+}
+
+TEST_F(AgeTriggerTest, ExternalPushActivatesOnceTheOldestMessageIsOlderThanActivationAgeThreshold) {
+  CreateStream("LATE", "late.>", "workers");
+  StartScaler([](app::Config& c) { c.lag_cache_ttl = std::chrono::milliseconds(0); });
+  const auto md =
+      Md("LATE", "workers", {{"ageThreshold", "30s"}, {"activationAgeThreshold", "1500ms"}});
+  ActivityStream stream(client_->stub(), md);
+  EXPECT_EQ(stream.Next(), std::optional<bool>(false));
+  ASSERT_TRUE(admin_->Publish("late.a", 1).ok());
+  // No publish says when the message has waited long enough: the watcher's
+  // timer does. When `true` comes, the age is past the threshold.
+  ASSERT_EQ(stream.Next(), std::optional<bool>(true));
+  auto age = client_->GetMetrics(md, "");
+  ASSERT_TRUE(age.ok()) << age.status().ToString();
+  EXPECT_GT(age->value_float, 1.5);
+  EXPECT_EQ(stream.History(), (std::vector<bool>{false, true}));
+  // The wait was a timer on a live wake-up, not the polling fallback.
+  EXPECT_THAT(Metrics(), HasSubstr("jetstream_scaler_push_polling_fallback_watchers 0"));
+}
+
+TEST_F(AgeTriggerTest, ExternalPushNeverTellsAnAgeTriggerIdleForAConsumerNotCreatedYet) {
+  // A consumer not created yet is retried (the stream stays open, silent),
+  // never told `false`: a fabricated idle would scale the workload to zero.
   CreateStream("S", "s.>", "c");
   StartScaler();
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto reader = client_->stub().StreamIsActive(
-      &ctx, tools::MakeRef(Md("S", "c", {{"ageThreshold", "30s"}}), "so", "default"));
-  externalscaler::IsActiveResponse response;
-  EXPECT_FALSE(reader->Read(&response));
-  const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), HasSubstr("external-push"));
-  EXPECT_THAT(status.error_message(), HasSubstr("`external`"));
+  ActivityStream stream(client_->stub(), Md("S", "later", {{"ageThreshold", "30s"}}));
+  ASSERT_TRUE(admin_->Publish("s.a", 1).ok());  // waits in the stream for the new consumer
+  ASSERT_TRUE(admin_->AddConsumer({"S", "later", ""}).ok());
+  EXPECT_EQ(stream.Next(), std::optional<bool>(true));
+  EXPECT_EQ(stream.History(), std::vector<bool>{true}) << "no false before the consumer existed";
 }
 
 }  // namespace

@@ -211,10 +211,13 @@ TEST(Rfc3339Test, ParsesServerTimestamps) {
   EXPECT_FALSE(ParseRfc3339Nanos("2026-12-03T11:43:01").has_value());
 }
 
-TEST(AgeMillisTest, ClampsMessagesStampedAfterNowToZero) {
+TEST(AgeMillisTest, AWaitingMessageIsAtLeastOneMillisecondOldRoundedUp) {
   EXPECT_EQ(AgeMillis(5'000'000'000, 2'000'000'000), 3000);
-  EXPECT_EQ(AgeMillis(2'000'000'000, 5'000'000'000), 0);
-  EXPECT_EQ(AgeMillis(2'000'000'000, 2'000'000'000), 0);
+  EXPECT_EQ(AgeMillis(5'000'000'001, 2'000'000'000), 3001) << "rounded up";
+  EXPECT_EQ(AgeMillis(2'000'000'100, 2'000'000'000), 1) << "under a millisecond still waits";
+  EXPECT_EQ(AgeMillis(2'000'000'000, 2'000'000'000), 1);
+  EXPECT_EQ(AgeMillis(2'000'000'000, 5'000'000'000), 1) << "stamped after now: skew, not idle";
+  EXPECT_EQ(AgeMillis(INT64_MAX, 0), INT64_MAX / 1'000'000 + 1) << "no overflow";
 }
 
 }  // namespace

@@ -268,12 +268,6 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
                               : core::StatusOr<Parsed>(admitted);
   const uint64_t id = parsed.ok() ? open_streams_.Reserve() : 0;
   auto* stream = new IsActiveStream(hub_, DoneWhenEnded(call, AdmittedPeer(admitted, peer), id));
-  if (parsed.ok() && (*parsed)->metadata.is_age_trigger()) {
-    // Push watchers follow lag (PushHub); an age trigger is polled.
-    parsed = core::InvalidArgumentError(
-        "trigger metadata \"ageThreshold\" is not supported on external-push (StreamIsActive) "
-        "yet: use trigger type `external`, which KEDA polls every pollingInterval");
-  }
   if (parsed.ok() && (*parsed)->metadata.push_interval.has_value() &&
       *(*parsed)->metadata.push_interval < options_.min_push_interval) {
     // The operator's floor: a tenant asking for faster polling is told so
@@ -295,7 +289,11 @@ ExternalScalerService::StreamIsActive(grpc::CallbackServerContext* ctx,
   }
   logger_->Debug("push stream opened", {{"namespace", call->ns}, {"scaledobject", call->name},
                                         {"stream", call->stream}, {"consumer", call->consumer}});
-  stream->Subscribe((*parsed)->key, (*parsed)->metadata.activation_lag_threshold,
+  const core::TriggerMetadata& metadata = (*parsed)->metadata;
+  stream->Subscribe((*parsed)->key,
+                    metadata.is_age_trigger()
+                        ? core::PushActivation::Age(metadata.activation_age_threshold)
+                        : core::PushActivation::Lag(metadata.activation_lag_threshold),
                     std::max((*parsed)->metadata.push_interval.value_or(options_.push_interval),
                              options_.min_push_interval));
   open_streams_.Activate(id, [stream](const core::Status& s) { stream->Close(s); });

@@ -17,11 +17,11 @@ core::Status Ended() { return core::OkStatus(); }
 IsActiveStream::IsActiveStream(core::PushHub& hub, StreamDone done)
     : hub_(hub), done_(std::move(done)) {}
 
-void IsActiveStream::Subscribe(const core::ConsumerKey& key, int64_t activation_lag_threshold,
+void IsActiveStream::Subscribe(const core::ConsumerKey& key, core::PushActivation activation,
                                std::chrono::milliseconds interval) {
   // The hub may call back before Subscribe returns (it already knows the
   // lag), so no lock is held across the call.
-  const auto id = hub_.Subscribe(key, activation_lag_threshold, interval,
+  const auto id = hub_.Subscribe(key, activation, interval,
                                  [this](const core::PushHub::Update& u) { OnActivity(u); });
   bool late = false;
   {

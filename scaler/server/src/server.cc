@@ -84,19 +84,23 @@ class LagFeed final : public core::LagObserver {
   std::atomic<core::PushHub*> hub_{nullptr};
 };
 
-// The age cache's observer: its reads go to the metrics (the age gauge); its
-// size does not (jetstream_scaler_lag_cache_entries counts the lag cache).
+// The age cache's observer: its reads go to the metrics (the age gauge) and
+// to the push hub (a KEDA poll of an age trigger saves a watcher its read);
+// its size does not (jetstream_scaler_lag_cache_entries counts the lag cache).
 class AgeFeed final : public core::LagObserver {
  public:
   explicit AgeFeed(core::LagObserver& metrics) : metrics_(metrics) {}
+  void Feed(core::PushHub* hub) { hub_.store(hub); }
   void OnLagRead(const core::ConsumerKey& key, const core::LagResult& result) override {
     metrics_.OnLagRead(key, result);
+    if (core::PushHub* hub = hub_.load()) hub->OnLagRead(key, result);
   }
   void OnCacheHit() override { metrics_.OnCacheHit(); }
   void OnCacheSize(size_t) override {}
 
  private:
   core::LagObserver& metrics_;
+  std::atomic<core::PushHub*> hub_{nullptr};
 };
 
 class ServerImpl final : public Server {
@@ -315,13 +319,15 @@ class ServerImpl final : public Server {
           jetstream_connections_, config_.request_timeout, logger_, push_log_.get(),
           pacer_.get(), config_.push_max_wakeup_subjects);
     }
-    // Watchers read through the shared cache, asking for a fresh enough
-    // request (a wake-up read never takes a value older than the publish).
+    // Watchers read through the shared caches (the age cache while a consumer
+    // has an age subscriber), asking for a fresh enough request (a wake-up
+    // read never takes a value older than the publish).
     hub_ = std::make_unique<core::PushHub>(
         *coalescing_, *scheduler_, clock_, wakeups_.get(), pacer_.get(),
         core::PushHubOptions{config_.request_timeout, config_.push_idle_resync},
-        push_log_.get());
+        push_log_.get(), age_cache_.get());
     lag_feed_->Feed(hub_.get());
+    age_feed_->Feed(hub_.get());
   }
 
   // One gRPC server with the scaler's services, listening on `address`. Two of them can

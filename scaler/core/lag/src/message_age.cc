@@ -329,8 +329,9 @@ std::optional<int64_t> ParseRfc3339Nanos(std::string_view t) {
 }
 
 int64_t AgeMillis(int64_t now_ns, int64_t stored_ns) {
-  if (now_ns <= stored_ns) return 0;
-  return (now_ns - stored_ns) / 1'000'000;
+  if (now_ns <= stored_ns) return 1;
+  const int64_t waited = now_ns - stored_ns;  // no overflow: both are >= 0
+  return waited / 1'000'000 + (waited % 1'000'000 != 0 ? 1 : 0);
 }
 
 }  // namespace jss::core

@@ -41,8 +41,9 @@ bool PushHub::IsTerminal(const Status& status) {
 
 PushHub::PushHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
                  WakeupSource* wakeups, Pacer* pacer, PushHubOptions options,
-                 PushObserver* observer)
+                 PushObserver* observer, LagSource* age_source)
     : source_(source),
+      age_source_(age_source),
       scheduler_(scheduler),
       clock_(clock),
       wakeups_(wakeups),
@@ -60,8 +61,7 @@ PushHub::~PushHub() {
   Shutdown();
 }
 
-PushHub::SubscriptionId PushHub::Subscribe(const ConsumerKey& key,
-                                           int64_t activation_lag_threshold,
+PushHub::SubscriptionId PushHub::Subscribe(const ConsumerKey& key, PushActivation activation,
                                            std::chrono::milliseconds interval,
                                            Listener listener) {
   Actions a;
@@ -70,21 +70,31 @@ PushHub::SubscriptionId PushHub::Subscribe(const ConsumerKey& key,
     std::lock_guard<std::mutex> lock(mu_);
     id = next_id_++;
     auto shared_listener = std::make_shared<Listener>(std::move(listener));
-    if (shut_down_) {
+    const bool age = activation.measure == PushActivation::Measure::kAge;
+    if (shut_down_ || (age && age_source_ == nullptr)) {
       ending_.insert(id);
-      a.deliveries.push_back({id, shared_listener, {std::nullopt, OkStatus()}});
+      a.deliveries.push_back(
+          {id, shared_listener,
+           {std::nullopt, shut_down_ ? OkStatus()
+                                     : InvalidArgumentError(
+                                           "this scaler reads no message ages for push "
+                                           "activation: use type external for an age trigger")}});
     } else {
       const SteadyTime now = clock_.Now();
       auto [it, created] = watchers_.try_emplace(key);
       Watcher& w = it->second;
       if (created) w.generation = next_generation_++;
-      Subscriber sub{activation_lag_threshold, interval, shared_listener, std::nullopt};
-      if (w.last_lag.has_value() && w.failures == 0) {
-        // A watcher already knows the lag: answer the new stream at once
-        // (unless its reads are failing: then it waits, like the others).
-        sub.last_sent = IsActive(*w.last_lag, activation_lag_threshold);
+      Subscriber sub{activation, interval, shared_listener, std::nullopt};
+      if (w.last_lag.has_value() && w.failures == 0 && (!age || w.last_lag->oldest_age_ms)) {
+        // A watcher already knows the lag (and the age, if this one needs
+        // it): answer the new stream at once (unless its reads are failing:
+        // then it waits, like the others).
+        sub.last_sent = IsActiveFor(activation, *w.last_lag);
         a.deliveries.push_back({id, shared_listener, {sub.last_sent, OkStatus()}});
+      } else if (w.last_lag.has_value() && w.failures == 0) {
+        NeedReadLocked(w, now);  // the first age subscriber of a lag watcher
       }
+      if (age) ++w.age_subscribers;
       w.subscribers.emplace(id, std::move(sub));
       owner_.emplace(id, key);
       UpdateWakeupLocked(key, w, now, a);
@@ -110,7 +120,13 @@ void PushHub::Unsubscribe(SubscriptionId id) {
     owner_.erase(owner);
     auto it = watchers_.find(key);
     if (it == watchers_.end()) return;
-    it->second.subscribers.erase(id);
+    auto sub = it->second.subscribers.find(id);
+    if (sub != it->second.subscribers.end()) {
+      if (sub->second.activation.measure == PushActivation::Measure::kAge) {
+        --it->second.age_subscribers;
+      }
+      it->second.subscribers.erase(sub);
+    }
     if (it->second.subscribers.empty()) {
       EraseLocked(it, a);  // an in-flight read finds no watcher and is ignored
     } else {
@@ -159,6 +175,9 @@ void PushHub::OnLagRead(const ConsumerKey& key, const LagResult& result) {
     // With a read of its own in flight the watcher takes that one's value
     // (it completes right after, often with this very result).
     if (it == watchers_.end() || it->second.read_in_flight) return;
+    // A lag-only value cannot tell an age subscriber anything, nor stand in
+    // for the watcher's next (age) read.
+    if (!Decides(it->second, *result)) return;
     const SteadyTime now = clock_.Now();
     // A changed lag has seen the publish a follow-up waits for.
     if (!(it->second.last_lag == *result)) it->second.followup_due.reset();
@@ -233,13 +252,22 @@ void PushHub::PlanLocked(const ConsumerKey& key, Watcher& w, SteadyTime now, Act
       return;
     }
     due = now;
-  } else if (any_active || (want_wakeup && w.wake != Wake::kArmed)) {
-    // Watching work drain, or polling for want of a wake-up (the fallback).
-    due = w.last_value_at + interval;
   } else {
-    // Idle and either listening, or no publish could make anyone active
-    // (thresholds beyond kMaxWakeupThreshold): the safety re-read only.
-    due = w.last_value_at + w.resync_delay;
+    if (any_active || (want_wakeup && w.wake != Wake::kArmed)) {
+      // Watching work drain, or polling for want of a wake-up (the fallback).
+      due = w.last_value_at + interval;
+    } else {
+      // Idle and either listening, or no publish could make anyone active
+      // (thresholds beyond kMaxWakeupThreshold): the safety re-read only.
+      due = w.last_value_at + w.resync_delay;
+    }
+    // A waiting message will be old enough for an idle age subscriber then:
+    // one read, sent after that moment, tells it (no publish will).
+    const std::optional<SteadyTime> crossing = AgeCrossingLocked(w, interval);
+    if (crossing.has_value() && *crossing < due) {
+      due = *crossing;
+      not_before = due;
+    }
   }
   if (!w.need_read && w.failures == 0 && w.followup_due.has_value() && *w.followup_due < due) {
     // A wake-up read may have been answered before the publish was stored.
@@ -279,7 +307,33 @@ void PushHub::StartReadLocked(const ConsumerKey& key, Watcher& w, SteadyTime now
   scheduler_.Cancel(w.timer);
   w.timer = 0;
   // A follow-up goes through the pacer like the wake-up read it repeats.
-  a.reads.push_back({key, w.generation, not_before, urgent || followup});
+  a.reads.push_back({key, w.generation, not_before, urgent || followup, w.age_subscribers > 0});
+}
+
+bool PushHub::IsActiveFor(const PushActivation& activation, const ConsumerLag& lag) {
+  if (activation.measure == PushActivation::Measure::kAge) {
+    return IsAgeActive(lag, milliseconds(activation.threshold));
+  }
+  return IsActive(lag, activation.threshold);
+}
+
+bool PushHub::Decides(const Watcher& w, const ConsumerLag& lag) {
+  return w.age_subscribers == 0 || lag.oldest_age_ms.has_value();
+}
+
+std::optional<SteadyTime> PushHub::AgeCrossingLocked(const Watcher& w, milliseconds interval) {
+  if (w.age_subscribers == 0 || !w.last_lag.has_value()) return std::nullopt;
+  const int64_t age = w.last_lag->oldest_age_ms.value_or(0);
+  if (age <= 0) return std::nullopt;  // nothing waits: a publish wakes us
+  std::optional<SteadyTime> first;
+  for (const auto& [id, sub] : w.subscribers) {
+    if (sub.activation.measure != PushActivation::Measure::kAge || sub.last_sent != false) continue;
+    // Strictly above the threshold: a millisecond past it.
+    const SteadyTime at = w.last_value_at + milliseconds(sub.activation.threshold - age + 1);
+    if (!first.has_value() || at < *first) first = at;
+  }
+  if (!first.has_value()) return std::nullopt;
+  return std::max(*first, w.last_value_at + interval);
 }
 
 void PushHub::ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag& lag,
@@ -293,7 +347,10 @@ void PushHub::ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag&
   w.last_value_at = now;
   w.resync_delay = JitterLocked(options_.idle_resync);
   for (auto& [id, sub] : w.subscribers) {
-    const bool active = IsActive(lag, sub.threshold);
+    if (sub.activation.measure == PushActivation::Measure::kAge && !lag.oldest_age_ms) {
+      continue;  // a lag read that was in flight when this one joined
+    }
+    const bool active = IsActiveFor(sub.activation, lag);
     if (sub.last_sent != active) {
       sub.last_sent = active;
       a.deliveries.push_back({id, sub.listener, {active, OkStatus()}});
@@ -368,7 +425,8 @@ void PushHub::OnTimer(const ConsumerKey& key, uint64_t generation, SteadyTime du
   Run(a);
 }
 
-void PushHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result) {
+void PushHub::OnRead(const ConsumerKey& key, uint64_t generation, bool age_read,
+                     LagResult result) {
   Actions a;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -377,6 +435,12 @@ void PushHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagResul
     Watcher& w = it->second;
     w.read_in_flight = false;
     const SteadyTime now = clock_.Now();
+    if (age_read && result.ok() && !result->oldest_age_ms.has_value()) {
+      // Never decide an age subscriber without an age: retried like any
+      // failing read, every stream open and told nothing.
+      result = InternalError("the age read of consumer \"" + key.consumer +
+                             "\" returned no age");
+    }
     // The lag before this read, to tell whether a wake-up's read saw the publish.
     const bool unchanged = result.ok() && w.last_lag.has_value() && *w.last_lag == *result;
     FollowUpLocked(w, unchanged, now);
@@ -407,6 +471,8 @@ void PushHub::OnRead(const ConsumerKey& key, uint64_t generation, const LagResul
       PlanLocked(key, w, now, a);
     } else {
       ApplyLocked(key, w, *result, now, a);
+      // A lag read that was in flight when the first age subscriber joined.
+      if (!Decides(w, *result)) NeedReadLocked(w, now);
       PlanLocked(key, w, now, a);
     }
   }
@@ -419,9 +485,12 @@ void PushHub::StartRead(const Read& read) {
     if (FindLocked(read.key, read.generation) == nullptr) return;  // gone while paced
   }
   const auto deadline = clock_.Now() + options_.read_timeout;
-  source_.ReadLagSentAfter(read.key, read.not_before, deadline,
-                           [this, key = read.key, generation = read.generation](
-                               const LagResult& result) { OnRead(key, generation, result); });
+  LagSource& source = read.age ? *age_source_ : source_;
+  source.ReadLagSentAfter(read.key, read.not_before, deadline,
+                          [this, key = read.key, generation = read.generation,
+                           age = read.age](const LagResult& result) {
+                            OnRead(key, generation, age, result);
+                          });
 }
 
 void PushHub::Run(Actions& a) {

@@ -16,7 +16,10 @@ bool PushHub::WantsWakeupLocked(const Watcher& w) {
   for (const auto& [id, sub] : w.subscribers) {
     // Before the first value every subscriber may be idle.
     const bool idle = !w.last_lag.has_value() || sub.last_sent == false;
-    if (idle && WakeupReachable(sub.threshold)) return true;
+    // A publish starts an age at once; a lag only as far as one message.
+    const bool reachable = sub.activation.measure == PushActivation::Measure::kAge ||
+                           WakeupReachable(sub.activation.threshold);
+    if (idle && reachable) return true;
   }
   return false;
 }

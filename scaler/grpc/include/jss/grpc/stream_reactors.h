@@ -25,7 +25,7 @@ class IsActiveStream final : public grpc::ServerWriteReactor<externalscaler::IsA
   IsActiveStream(core::PushHub& hub, StreamDone done);
 
   // Exactly one of these starts the stream.
-  void Subscribe(const core::ConsumerKey& key, int64_t activation_lag_threshold,
+  void Subscribe(const core::ConsumerKey& key, core::PushActivation activation,
                  std::chrono::milliseconds interval);
   void Reject(const core::Status& status);
   // Ends the stream with `status` once a write in progress completes (no

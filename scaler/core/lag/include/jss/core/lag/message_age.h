@@ -88,8 +88,12 @@ StatusOr<bool> DecodeStreamAllowDirect(std::string_view body, std::string_view s
 // of range (years 1970-2262).
 std::optional<int64_t> ParseRfc3339Nanos(std::string_view text);
 
-// Milliseconds from `stored_ns` to `now_ns`; a message stamped after `now`
-// (clock skew between the servers, or with the scaler) is age 0, never negative.
+// How long a message stored at `stored_ns` has waited at `now_ns`, in whole
+// milliseconds rounded up, and at least 1: a waiting message is never age 0
+// (0 means nothing waits, an idle consumer), not even one stored under a
+// millisecond ago or stamped after `now` (clock skew between the servers, or
+// with the scaler), which would otherwise tell push activation "idle" for a
+// consumer that has work.
 int64_t AgeMillis(int64_t now_ns, int64_t stored_ns);
 
 }  // namespace jss::core

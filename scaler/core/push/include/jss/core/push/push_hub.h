@@ -9,6 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "jss/core/base/clock.h"
@@ -30,6 +31,22 @@ struct PushHubOptions {
   std::chrono::milliseconds idle_resync{30000};
 };
 
+// What a push subscriber's activity follows: the consumer's lag (a lag
+// trigger: active while lag > threshold messages) or the age of its oldest
+// unacknowledged message (an age trigger: active while age > threshold ms).
+struct PushActivation {
+  enum class Measure { kLag, kAge };
+  Measure measure = Measure::kLag;
+  int64_t threshold = 0;  // messages, or milliseconds for kAge
+
+  static PushActivation Lag(int64_t activation_lag_threshold) {
+    return {Measure::kLag, activation_lag_threshold};
+  }
+  static PushActivation Age(std::chrono::milliseconds activation_age_threshold) {
+    return {Measure::kAge, activation_age_threshold.count()};
+  }
+};
+
 // Shared watchers for push activation (KEDA's StreamIsActive). One watcher
 // per consumer, however many streams subscribe. What a watcher costs depends
 // on what it is waiting for:
@@ -46,6 +63,13 @@ struct PushHubOptions {
 // created yet) is retried with capped back-off while every stream stays open
 // and hears nothing; only INVALID_ARGUMENT and PERMISSION_DENIED end them.
 // Reads and wake-up set-ups go through the pacer (bounded request rate).
+//
+// Age subscribers: a watcher with one reads through the age source (a read
+// that carries the lag as well, so the consumer's lag subscribers share it).
+// A publish wakes them like lag subscribers (age > 0 from then on); with an
+// activation age above 0 the watcher, idle, reads once more when the oldest
+// message it saw would cross the threshold (not before an interval after
+// the read), instead of polling for it.
 class PushHub {
  public:
   // Wake-up reads of one consumer are spaced: the first publish after a quiet
@@ -85,14 +109,21 @@ class PushHub {
   // Errors that end a subscription instead of being retried.
   static bool IsTerminal(const Status& status);
 
-  // `wakeups` and `pacer` may be null (no wake-up: polling; no pacing).
+  // `wakeups` and `pacer` may be null (no wake-up: polling; no pacing);
+  // `age_source` may be null when no age subscriber is expected (one is then
+  // ended with INVALID_ARGUMENT). Its reads must carry an age.
   PushHub(LagSource& source, Scheduler& scheduler, const Clock& clock,
           WakeupSource* wakeups, Pacer* pacer, PushHubOptions options,
-          PushObserver* observer);
+          PushObserver* observer, LagSource* age_source = nullptr);
   ~PushHub();
 
-  SubscriptionId Subscribe(const ConsumerKey& key, int64_t activation_lag_threshold,
+  SubscriptionId Subscribe(const ConsumerKey& key, PushActivation activation,
                            std::chrono::milliseconds interval, Listener listener);
+  SubscriptionId Subscribe(const ConsumerKey& key, int64_t activation_lag_threshold,
+                           std::chrono::milliseconds interval, Listener listener) {
+    return Subscribe(key, PushActivation::Lag(activation_lag_threshold), interval,
+                     std::move(listener));
+  }
   // After this returns the listener is never called again.
   void Unsubscribe(SubscriptionId id);
   // Ends every subscription with OK (so KEDA reconnects at once, to another
@@ -103,7 +134,8 @@ class PushHub {
   // woke nobody.
   void ResyncConnection(const std::string& connection);
   // A lag read of `key` by anyone (KEDA's GetMetrics/IsActive through the
-  // shared cache): a watched consumer takes a value as its own read.
+  // shared cache): a watched consumer takes a value as its own read (a
+  // watcher with age subscribers only a value that carries an age).
   void OnLagRead(const ConsumerKey& key, const LagResult& result);
 
   size_t WatcherCount() const;
@@ -117,7 +149,7 @@ class PushHub {
     kParked,     // not wanted now (someone is active); subjects kept
   };
   struct Subscriber {
-    int64_t threshold;
+    PushActivation activation;
     std::chrono::milliseconds interval;
     std::shared_ptr<Listener> listener;
     std::optional<bool> last_sent;
@@ -125,6 +157,7 @@ class PushHub {
   struct Watcher {
     uint64_t generation = 0;
     std::unordered_map<SubscriptionId, Subscriber> subscribers;
+    size_t age_subscribers = 0;  // reads go through the age source while > 0
     std::optional<ConsumerLag> last_lag;
     SteadyTime last_value_at{};
     std::chrono::milliseconds resync_delay{};  // jittered, drawn per value
@@ -163,6 +196,7 @@ class PushHub {
     uint64_t generation;
     SteadyTime not_before;
     bool urgent;
+    bool age;  // through the age source
   };
   struct WatchRequest {
     ConsumerKey key;
@@ -201,6 +235,14 @@ class PushHub {
                        SteadyTime not_before, bool urgent, Actions& a);
   void ApplyLocked(const ConsumerKey& key, Watcher& w, const ConsumerLag& lag, SteadyTime now,
                    Actions& a);
+  static bool IsActiveFor(const PushActivation& activation, const ConsumerLag& lag);
+  // The value `w` holds can decide every subscriber (an age one needs an age).
+  static bool Decides(const Watcher& w, const ConsumerLag& lag);
+  // When an idle age subscriber's oldest message, as last read, passes its
+  // activation age (no sooner than `interval` after that read); none if no
+  // such subscriber waits on a message.
+  static std::optional<SteadyTime> AgeCrossingLocked(const Watcher& w,
+                                                     std::chrono::milliseconds interval);
   // After a read that checked a wake-up and found `unchanged` lag: plans a
   // follow-up read if the wake-up may have been answered too early.
   void FollowUpLocked(Watcher& w, bool unchanged, SteadyTime now);
@@ -215,7 +257,7 @@ class PushHub {
   void ReportLocked();
 
   void OnTimer(const ConsumerKey& key, uint64_t generation, SteadyTime due);
-  void OnRead(const ConsumerKey& key, uint64_t generation, const LagResult& result);
+  void OnRead(const ConsumerKey& key, uint64_t generation, bool age_read, LagResult result);
   void OnWake(const ConsumerKey& key, uint64_t generation, uint64_t epoch);
   void OnWakeReady(const ConsumerKey& key, uint64_t generation, uint64_t epoch, bool live);
   void OnWakeLost(const ConsumerKey& key, uint64_t generation, uint64_t epoch);
@@ -226,6 +268,7 @@ class PushHub {
   void Deliver(std::vector<Delivery>& deliveries);
 
   LagSource& source_;
+  LagSource* age_source_;
   Scheduler& scheduler_;
   const Clock& clock_;
   WakeupSource* wakeups_;
