@@ -47,6 +47,24 @@ def fn(resources, xr):
     return run
 
 
+def age_triggers(spec_update):
+    """The triggers the real Composition renders for the age example claim with spec_update
+    applied (None values remove the field)."""
+    def run():
+        root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../.."))
+        composition, claims, schema, xr_kind = render.load_inputs(root)
+        claim = copy.deepcopy(next(c for c in claims if c["_stem"] == "claim-age"))
+        for k, v in spec_update.items():
+            if v is None:
+                claim["spec"].pop(k, None)
+            else:
+                claim["spec"][k] = v
+        desired, warnings, _ = render.render(composition, render.claim_to_xr(claim, schema, xr_kind))
+        so = dict(desired)["scaled-object"]["spec"]["forProvider"]["manifest"]
+        return [t.get("type") for t in so["spec"]["triggers"]], so["spec"]["triggers"][-1]["metadata"], warnings
+    return run
+
+
 CD = {"apiVersion": "example.org/v1", "kind": "CD", "spec": {}}
 REQUIRED = {"fromFieldPath": "Required"}
 
@@ -201,6 +219,18 @@ CASES = [
      fn([{"name": "r", "base": CD, "patches": [{"type": "CombineFromComposite", "combine": {
          "variables": [{"fromFieldPath": "spec"}], "strategy": "json"}, "toFieldPath": "spec.s"}]}], {"spec": {}}),
      ValueError),
+    # The Composition's age trigger (triggers[1]) on the age example claim
+    ("Composition: without scaleOnAgeSeconds every triggers[1] patch is skipped: one trigger",
+     age_triggers({"scaleOnAgeSeconds": None}),
+     (["external"], {"scalerAddress": "jetstream-scaler.keda.svc:6000", "natsUrl": "nats://nats.nats.svc:4222",
+                     "lagThreshold": "5", "activationLagThreshold": "0", "stream": "ORDER_TASKS",
+                     "consumer": "order-fulfilment-workers"}, [])),
+    ("Composition: scaleOnAgeSeconds 2592000 (a float64 in the XR) is ageThreshold 2592000s, activation 10s",
+     age_triggers({"scaleOnAgeSeconds": 2592000, "activationAgeSeconds": 10, "triggerType": "external-push"}),
+     (["external-push", "external"], {"scalerAddress": "jetstream-scaler.keda.svc:6000",
+                                      "natsUrl": "nats://nats.nats.svc:4222", "stream": "ORDER_TASKS",
+                                      "consumer": "order-fulfilment-workers", "ageThreshold": "2592000s",
+                                      "activationAgeThreshold": "10s"}, [])),
     # patches.go: features the Composition does not use are refused, not approximated
     ("patch type ToCompositeFieldPath is refused",
      fn([{"name": "r", "base": CD, "patches": [{"type": "ToCompositeFieldPath"}]}], {}), Unsupported),
