@@ -8,7 +8,9 @@
 #               objects (test/platform/golden/) accepted with server-side apply, warnings failing;
 #               the platform's XRD, Composition and Function accepted;
 #   KEDA        the golden ScaledObject Ready, its HPA; the metric KEDA reads equals the lag;
-#               0 -> 1 -> 0; external-push; a missing consumer; nats-server and scaler restarts.
+#               0 -> 1 -> 0; an age trigger beside the lag trigger (two HPA metrics, the age
+#               grows while messages wait, 0 after the ack); external-push; a missing consumer;
+#               nats-server and scaler restarts.
 # Binaries are built from the module proxy into ~/.cache/jetstream-scaler/e2e/bin (JSS_CACHE_DIR),
 # rebuilt when a go.sum changes; module and build caches are Go's defaults. Everything listens on
 # 127.0.0.1 or on one random 127.x.y.z address that a private /etc/hosts (a mount namespace made

@@ -159,7 +159,8 @@ validate "every golden (rendered provider-kubernetes Objects) is valid against p
   0 "$pk_crds" "$goldens"
 
 # 5. The validator can fail: a claim with a size outside the XRD's enum, one with a field the XRD
-# lacks, and an XR whose spec.claimRef has no namespace (Crossplane's XR schema requires it).
+# lacks, one that breaks a CEL rule of the XRD, and an XR whose spec.claimRef has no namespace
+# (Crossplane's XR schema requires it).
 python3 - "$examples/test-claim.yaml" "$work/bad" "$work/xrs/test-claim.yaml" <<'EOF'
 import os, sys, yaml
 os.makedirs(sys.argv[2])
@@ -172,9 +173,12 @@ yaml.safe_dump(claim, open(os.path.join(sys.argv[2], "bad-size.yaml"), "w"))
 claim = yaml.safe_load(open(sys.argv[1]))
 claim["spec"]["lagThresold"] = "5"
 yaml.safe_dump(claim, open(os.path.join(sys.argv[2], "bad-field.yaml"), "w"))
+claim = yaml.safe_load(open(sys.argv[1]))
+claim["spec"]["activationAgeSeconds"] = 10  # without scaleOnAgeSeconds: the XRD's CEL rule
+yaml.safe_dump(claim, open(os.path.join(sys.argv[2], "bad-activation-age.yaml"), "w"))
 EOF
-validate "negative: a claim with size 'huge', one with a misspelt field and an XR without claimRef.namespace are all refused" \
-  3 "$xrd" "$work/bad"
+validate "negative: a claim with size 'huge', one with a misspelt field, one with activationAgeSeconds but no scaleOnAgeSeconds (CEL) and an XR without claimRef.namespace are all refused" \
+  4 "$xrd" "$work/bad"
 
 # 6. render without the function: fails naming it, within the deadline.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')

@@ -54,6 +54,20 @@ def resource(comp, name):
     raise KeyError(name)
 
 
+def age_patch(comp, field):
+    """The scaled-object patch writing triggers[1].<field> (the age trigger)."""
+    for p in resource(comp, "scaled-object")["patches"]:
+        if p.get("toFieldPath", "").endswith("triggers[1]." + field):
+            return p
+    raise KeyError(field)
+
+
+def from_field(p, source):
+    """Turns a patch into a plain FromCompositeFieldPath from source."""
+    p.pop("combine", None)
+    p.update(type="FromCompositeFieldPath", fromFieldPath=source)
+
+
 def manifest(comp, name):
     return resource(comp, name)["base"]["spec"]["forProvider"]["manifest"]
 
@@ -202,6 +216,16 @@ CASES = [
      lambda r: edit(r, COMPOSITION, lambda c: resource(c, "scaled-object")["patches"].append(
          {"type": "FromCompositeFieldPath", "fromFieldPath": "spec.natsUrl",
           "toFieldPath": "spec.forProvider.manifest.spec.triggers[0].metadata.scalerAddress"}))),
+    ("age trigger's stream patched from natsStreamName alone (a half trigger in every claim)", "partial trigger",
+     lambda r: edit(r, COMPOSITION, lambda c: from_field(age_patch(c, "metadata.stream"), "spec.natsStreamName"))),
+    ("age trigger's scalerAddress match gives another address", "never a claim's",
+     lambda r: edit(r, COMPOSITION, lambda c: age_patch(c, "metadata.scalerAddress")["transforms"][-1]["match"][
+         "patterns"][0].update(result="scaler.attacker.example:6000"))),
+    ("age trigger's scalerAddress falls back to the claim's value", "never a claim's",
+     lambda r: edit(r, COMPOSITION, lambda c: age_patch(c, "metadata.scalerAddress")["transforms"][-1]["match"].update(
+         fallbackTo="Input"))),
+    ("claim sets activationAgeSeconds without scaleOnAgeSeconds", "violates CEL rule '!has(self.activationAgeSeconds)",
+     lambda r: edit(r, CLAIM, lambda d: d["spec"].update(activationAgeSeconds=5))),
     ("init container may escalate privileges", "allowPrivilegeEscalation must be false",
      lambda r: edit(r, COMPOSITION, lambda c: pod(c)["initContainers"][0]["securityContext"].update(
          allowPrivilegeEscalation=True))),

@@ -80,7 +80,11 @@ CEL_RULES = {
         lambda s: s.get("minReplicas", 0) <= s.get("maxReplicas", 0),
     "!has(self.pushInterval) || self.triggerType == 'external-push'":
         lambda s: "pushInterval" not in s or s.get("triggerType") == "external-push",
+    "!has(self.activationAgeSeconds) || has(self.scaleOnAgeSeconds)":
+        lambda s: "activationAgeSeconds" not in s or "scaleOnAgeSeconds" in s,
 }
+# CEL rules of the form "!has(self.A) || has(self.B)": a claim that sets A also sets B.
+CEL_IMPLIES = re.compile(r"^!has\(self\.(\w+)\) \|\| has\(self\.(\w+)\)$")
 # Root rules get the whole object (a CRD root rule may read apiVersion, kind, metadata.name and
 # metadata.generateName). CEL's matches() is an unanchored RE2 search, like re.search.
 CEL_ROOT_RULES = {
@@ -551,6 +555,12 @@ def apply_transform(value, t):
         if typ == "TrimSuffix":
             return str(value).removesuffix(st.get("trim", ""))
         raise PatchError(f"string transform {typ}/{st.get('convert')} is not modelled by the checker")
+    if kind == "match":
+        import render  # transforms.go ResolveMatch, as the renderer reproduces it
+        try:
+            return render.resolve_match(t.get("match") or {}, value)
+        except render.Unsupported as e:
+            raise PatchError(str(e)) from None
     if kind == "math":
         m = t.get("math") or {}
         if m.get("type", "Multiply") == "Multiply":
@@ -672,28 +682,47 @@ class CompositionCheck:
                 self.report.fail(from_check, f"{where}: fromFieldPath {src!r}: {why}")
                 return
             src_schemas.append(sub)
-        # Values the patch can write: each sample of the source through the transforms.
-        if ptype == "FromCompositeFieldPath":
+        for ti, t in enumerate(p.get("transforms") or []):
+            if t.get("type") == "map":
+                self.check_map(where, ti, t, None, src_schemas[0], p, map_check)
+        values = self.written_values(p, src_schemas, lambda ti, e: self.report.fail(
+            to_check, f"{where}: transforms[{ti}]: {e}"))
+        self.check_target(resource, where, p.get("toFieldPath"), values, to_check)
+
+    def written_values(self, p, src_schemas=None, on_error=None):
+        """Values the patch can write: each sample of the source through the transforms. The XR
+        reaches the function as a protobuf Struct, so its numbers are float64s there (render.py
+        struct_numbers): a combine fmt sees them as Go float64s."""
+        import render
+        if src_schemas is None:
+            sources = [p.get("fromFieldPath")] if p.get("type", "FromCompositeFieldPath") == "FromCompositeFieldPath" \
+                else [v.get("fromFieldPath") for v in ((p.get("combine") or {}).get("variables") or [])]
+            src_schemas = [crdschema.resolve(self.xr_schema, parse_path(s))[0] or ANY for s in sources]
+        if p.get("type", "FromCompositeFieldPath") == "FromCompositeFieldPath":
             samples = crdschema.sample_values(src_schemas[0])
         else:
             fmt = ((p.get("combine") or {}).get("string") or {}).get("fmt", "")
-            samples = [fmt % tuple(crdschema.sample_values(s)[0] for s in src_schemas)]
+            try:
+                samples = [render.go_sprintf_args(fmt, [render.struct_numbers(crdschema.sample_values(s)[0])
+                                                        for s in src_schemas])]
+            except render.Unsupported as e:
+                if on_error:
+                    on_error("combine", e)
+                return []
         values = []
         for s in samples:
             v = s
             for ti, t in enumerate(p.get("transforms") or []):
-                if t.get("type") == "map":
-                    self.check_map(where, ti, t, samples, src_schemas[0], p, map_check)
                 try:
                     v = apply_transform(v, t)
                 except (PatchError, ValueError, TypeError) as e:
-                    if t.get("type") != "map":  # map gaps are reported by the map check
-                        self.report.fail(to_check, f"{where}: transforms[{ti}]: {e}")
+                    if t.get("type") != "map" and on_error:  # map gaps are reported by the map check
+                        on_error(ti, e)
                     v = None
                     break
             if v is not None and v not in values:
                 values.append(v)
-        self.check_target(resource, where, p.get("toFieldPath"), values, to_check)
+        return values
 
     def check_map(self, where, ti, t, samples, src_schema, p, map_check):
         # Values reaching this map transform: the source samples through the earlier transforms.
@@ -892,9 +921,21 @@ class CompositionCheck:
             triggers = get_path(m, ["spec", "triggers"]) or []
             if not triggers:
                 errors.append(f"{r.get('name')}: no triggers")
-            for ti, trig in enumerate(triggers):
+            platform_addr = ((triggers[0] if triggers else {}).get("metadata") or {}).get("scalerAddress")
+            # Triggers that only patches create (the age trigger, triggers[1]) are checked too.
+            patched = set()
+            for _, p in ps:
+                try:
+                    tok = parse_path(p.get("toFieldPath", ""))
+                except ValueError:
+                    continue
+                if tok[:len(MANIFEST) + 2] == MANIFEST + ["spec", "triggers"] and len(tok) > len(MANIFEST) + 2 \
+                        and isinstance(tok[len(MANIFEST) + 2], int):
+                    patched.add(tok[len(MANIFEST) + 2])
+            for ti in range(max([len(triggers)] + [i + 1 for i in patched])):
+                trig = triggers[ti] if ti < len(triggers) else {}
                 keys = set((trig.get("metadata") or {}).keys())
-                types = {trig.get("type")}
+                types = {trig.get("type")} if "type" in trig else set()
                 for _, p in ps:
                     try:
                         tok = parse_path(p.get("toFieldPath", ""))
@@ -906,13 +947,16 @@ class CompositionCheck:
                     rest = tok[len(prefix):]
                     if rest[:1] == ["metadata"] and len(rest) == 2:
                         keys.add(rest[1])
-                        if rest[1] == "scalerAddress":
+                        if rest[1] == "scalerAddress" and not self.writes_only(p, platform_addr):
                             errors.append(f"{r.get('name')}: triggers[{ti}].metadata.scalerAddress is patched from "
                                           f"{p.get('fromFieldPath')}: the address KEDA's operator dials must be the "
                                           "platform's value in the base, never a claim's")
                     if rest == ["type"]:
                         src, _ = crdschema.resolve(self.xr_schema, parse_path(p.get("fromFieldPath", "")))
-                        types |= set((src or {}).get("enum") or crdschema.sample_values(src or ANY))
+                        if p.get("transforms"):
+                            types |= set(self.written_values(p)) or {None}
+                        else:
+                            types |= set((src or {}).get("enum") or crdschema.sample_values(src or ANY))
                 where = f"{r.get('name')}: triggers[{ti}]"
                 bad_types = sorted(str(t) for t in types - TRIGGER_TYPES)
                 if bad_types:
@@ -926,11 +970,70 @@ class CompositionCheck:
                 for k in ("scalerAddress", "stream", "consumer"):
                     if k not in keys:
                         errors.append(f"{where}: metadata key {k} is required")
+                if ti >= len(triggers):
+                    rules = self.xr_schema["properties"]["spec"].get("x-cel") or []
+                    implied = {f"spec.{m.group(1)}": f"spec.{m.group(2)}" for m in map(CEL_IMPLIES.match, rules) if m}
+                    # Patch-only trigger: every field must come from one optional source, or a
+                    # claim without it would get a half trigger (function-patch-and-transform skips
+                    # a patch whose source, or any combine variable, is missing).
+                    gates = []
+                    for _, p in ps:
+                        try:
+                            tok = parse_path(p.get("toFieldPath", ""))
+                        except ValueError:
+                            continue
+                        if tok[:len(MANIFEST) + 3] == MANIFEST + ["spec", "triggers", ti]:
+                            srcs = [p.get("fromFieldPath")] if p.get("type", "FromCompositeFieldPath") == \
+                                "FromCompositeFieldPath" else \
+                                [v.get("fromFieldPath") for v in (p.get("combine") or {}).get("variables") or []]
+                            srcs = set(srcs)
+                            srcs |= {implied[x] for x in srcs if x in implied}
+                            gates.append((p.get("toFieldPath"), srcs))
+                    common = set.intersection(*[g for _, g in gates]) if gates else set()
+                    always = {s for s in common if s and self.always_set(s)}
+                    if not common - always:
+                        errors.append(f"{where}: only patches create this trigger, but no optional claim field "
+                                      "feeds every one of them: a claim would get a partial trigger")
+                    elif "type" not in [parse_path(t)[-1] for t, _ in gates]:
+                        errors.append(f"{where}: only patches create this trigger and none sets its type")
             if "triggerType" not in spec_props:
                 errors.append("XRD has no triggerType field to choose external or external-push")
         for n in notes:
             self.report.note(n)
         self.report.add(check, errors)
+
+    def writes_only(self, p, constant):
+        """The patch writes `constant` whatever the claim holds: its last transform is a match whose
+        every result (and fallback) is that constant, without falling back to the input."""
+        ts = p.get("transforms") or []
+        if constant is None or not ts or ts[-1].get("type") != "match":
+            return False
+        m = ts[-1].get("match") or {}
+        outs = [pt.get("result") for pt in m.get("patterns") or []]
+        if m.get("fallbackTo") == "Input" or not outs or any(o != constant for o in outs):
+            return False
+        if m.get("fallbackValue") not in (None, constant):
+            return False
+        return set(self.written_values(p)) == {constant}
+
+    def always_set(self, field_path):
+        """Required by the XRD, defaulted, or set by Crossplane (spec.claimRef)."""
+        tokens = parse_path(field_path)
+        if tokens[:2] == ["spec", "claimRef"]:
+            return True
+        node, required = self.xr_schema, False
+        for i, t in enumerate(tokens):
+            props = (node or {}).get("properties") or {}
+            if i == 0 and t == "spec":  # the XR always has a spec
+                node = props.get(t)
+                continue
+            required = t in ((node or {}).get("required") or [])
+            node = props.get(t)
+            if node is None:
+                return False
+            if not (required or "default" in node):
+                return False
+        return True
 
     def check_plan(self):
         check = f"{self.name}: matches the plan (tasks 2.2-2.8: containers, probes, env, sizes, Service, ScaledObject)"

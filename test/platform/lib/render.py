@@ -22,6 +22,7 @@ not part of the goldens. The claim -> XR step (defaults, spec.claimRef) is Cross
 
 import argparse
 import copy
+import decimal
 import difflib
 import glob
 import json
@@ -129,17 +130,90 @@ def _prepare(container, key, nxt, exists):
 
 
 def go_sprintf(fmt, value):
-    """fmt.Sprintf(fmt, input) for the verbs a one-argument Format uses (%s, %d, %v)."""
-    verbs = re.findall(r"%[-+# 0]*\d*(?:\.\d+)?[a-zA-Z%]", fmt)
-    if [v for v in verbs if v != "%%"] not in ([], ["%s"], ["%d"], ["%v"]):
-        raise Unsupported(f"string Format {fmt!r}: only one %s/%d/%v verb is reproduced")
+    """fmt.Sprintf(fmt, input): a string Format transform (transforms.go ResolveString)."""
+    return go_sprintf_args(fmt, [value])
+
+
+# fmt/print.go doPrintf, for the verbs a Composition's fmt uses: %s %v %d, an optional explicit
+# argument index ([n]), %%; flags, widths and precisions are refused.
+GO_VERB = re.compile(r"%(?:\[(\d*)\])?([svd%])|%")
+
+
+def go_float_v(f):
+    """strconv.FormatFloat(f, 'g', -1, 64), which %v prints: shortest digits; %e when the decimal
+    exponent is < -4 or >= 6 (ftoa.go: the shortest form uses eprec 6), e.g. 2.592e+06."""
+    if f != f or f in (float("inf"), float("-inf")):
+        raise Unsupported(f"%v of {f}")
+    d = decimal.Decimal(repr(f)).normalize()
+    sign, digits, exp = d.as_tuple()
+    x = len(digits) - 1 + exp
+    if d == 0:
+        return "-0" if sign else "0"
+    if x < -4 or x >= 6:
+        mant = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+        return f"{'-' if sign else ''}{mant}e{'-' if x < 0 else '+'}{abs(x):02d}"
+    return format(d, "f")
+
+
+def go_arg(value, verb):
+    """printArg(value, verb) for the Go types a patch value can have (JSON: string, float64,
+    int64, bool, nil); a verb that does not fit the type prints %!verb(type=value)."""
+    if value is None:
+        return "<nil>" if verb == "v" else f"%!{verb}(<nil>)"
     if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (dict, list)):
-        raise Unsupported(f"string Format of a {type(value).__name__}")
+        text, gotype, fits = ("true" if value else "false"), "bool", verb == "v"
+    elif isinstance(value, str):
+        text, gotype, fits = value, "string", verb in "sv"
+    elif isinstance(value, int):
+        text, gotype, fits = str(value), "int64", verb in "dv"
+    elif isinstance(value, float):
+        text, gotype, fits = go_float_v(value), "float64", verb == "v"
     else:
-        text = str(value)
-    return re.sub(r"%[sdv]", lambda _: text, fmt.replace("%%", "\0"), count=1).replace("\0", "%")
+        raise Unsupported(f"Go formatting of a {type(value).__name__}")
+    return text if fits else f"%!{verb}({gotype}={text})"
+
+
+def go_sprintf_args(fmt, args):
+    """fmt.Sprintf(fmt, args...) (print.go doPrintf): arguments in order, or from [n] on (which sets
+    p.reordered); a missing one prints %!verb(MISSING), a bad index %!verb(BADINDEX); unused
+    arguments are reported as %!(EXTRA type=value, ...) only when no index was used."""
+    out, pos, arg_num, reordered = [], 0, 0, False
+    for m in GO_VERB.finditer(fmt):
+        out.append(fmt[pos:m.start()])
+        pos = m.end()
+        if m.group(2) is None:
+            raise Unsupported(f"format {fmt!r}: only %s, %v, %d, %[n]verb and %% are reproduced")
+        verb = m.group(2)
+        good = True
+        if m.group(1) is not None:
+            reordered = True
+            n = int(m.group(1)) if m.group(1) else 0
+            if 1 <= n <= len(args):
+                arg_num = n - 1
+            else:
+                good = False
+        if verb == "%":
+            out.append("%")
+        elif not good:
+            out.append(f"%!{verb}(BADINDEX)")
+        elif arg_num >= len(args):
+            out.append(f"%!{verb}(MISSING)")
+        else:
+            out.append(go_arg(args[arg_num], verb))
+            arg_num += 1
+    out.append(fmt[pos:])
+    if not reordered and arg_num < len(args):
+        extra = []
+        for a in args[arg_num:]:
+            extra.append("<nil>" if a is None else f"{go_type(a)}={go_arg(a, 'v')}")
+        out.append("%!(EXTRA " + ", ".join(extra) + ")")
+    return "".join(out)
+
+
+def go_type(value):
+    if isinstance(value, (dict, list)):
+        raise Unsupported(f"Go formatting of a {type(value).__name__}")
+    return {bool: "bool", str: "string", int: "int64", float: "float64"}[type(value)]
 
 
 def resolve(t, value):
@@ -169,6 +243,8 @@ def resolve(t, value):
             if isinstance(value, float) and value.is_integer():
                 return str(int(value))
         raise Unsupported(f"convert {type(value).__name__} -> {to!r}")
+    if kind == "match":
+        return resolve_match(t.get("match") or {}, value)
     if kind == "string":
         st = t.get("string") or {}
         if st.get("type", "Format") == "Format":
@@ -176,6 +252,36 @@ def resolve(t, value):
             return go_sprintf(st.get("fmt", ""), value)
         raise Unsupported(f"string transform {st.get('type')!r}")
     raise Unsupported(f"transform type {kind!r}")
+
+
+def resolve_match(m, value):
+    """transforms.go ResolveMatch (validate.go ValidateMatchTransform: at least one pattern): the
+    first matching pattern's result; none: fallbackTo Input returns the input, else the
+    fallbackValue (null when unset). A regexp pattern (re.MatchString: unanchored search) or a
+    literal needs a string input; anything else is an error."""
+    patterns = m.get("patterns") or []
+    if not patterns:
+        raise ValueError("match transform: at least one pattern must be specified")
+    for i, p in enumerate(patterns):
+        ptype = p.get("type", "literal")
+        if ptype not in ("literal", "regexp"):
+            raise ValueError(f"match transform: pattern {i}: unsupported pattern type {ptype!r}")
+        if not isinstance(value, str):
+            raise ValueError(f"match transform: pattern {i}: unsupported input type "
+                             f"{'null' if value is None else type(value).__name__!r}")
+        if ptype == "literal":
+            hit = value == p.get("literal")
+        else:
+            if re.search(r"\\[pPz]|\(\?P?<|\(\?[a-zA-Z]", p.get("regexp") or ""):
+                raise Unsupported(f"regexp {p.get('regexp')!r}: Go RE2 syntax beyond Python's common subset")
+            hit = re.search(p.get("regexp") or "", value) is not None
+        if hit:
+            return copy.deepcopy(p.get("result"))
+    if m.get("fallbackTo") == "Input":
+        if m.get("fallbackValue") is not None:
+            raise ValueError("match transform: cannot set both a fallback value and the fallback to input flag")
+        return value
+    return copy.deepcopy(m.get("fallbackValue"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,20 +313,72 @@ def composed_templates(inp):
 def apply_patch(p, xr, desired):
     """patches.go ApplyComposedPatch -> ApplyFromFieldPathPatch for FromCompositeFieldPath."""
     ptype = p.get("type", "FromCompositeFieldPath")
-    if ptype != "FromCompositeFieldPath":
+    if ptype not in ("FromCompositeFieldPath", "CombineFromComposite"):
         raise Unsupported(f"patch type {ptype!r}")
     policy = p.get("policy") or {}
     if policy.get("toFieldPath", "Replace") != "Replace":
         # toMergeOption: only Replace (SetValue, no merge) is reproduced.
         raise Unsupported(f"policy.toFieldPath {policy.get('toFieldPath')!r}")
-    value = get_value(xr, p.get("fromFieldPath", ""))
+    if ptype == "CombineFromComposite":
+        value = combine(p.get("combine") or {}, xr)
+    else:
+        value = get_value(xr, p.get("fromFieldPath", ""))
     for i, t in enumerate(p.get("transforms") or []):  # ResolveTransforms, in order
         try:
             value = resolve(t, value)
         except ValueError as e:
             raise ValueError(f"transform at index {i}: {e}") from None
     # input/v1beta1/resources_patches.go GetToFieldPath: no toFieldPath patches the same path.
-    set_value(desired, p.get("toFieldPath") or p.get("fromFieldPath"), value)
+    # ApplyFromFieldPathPatch round-trips the value through toValidJSON (integral float64s come
+    # back as int64); ApplyCombineFromVariablesPatch writes its string as it is.
+    to = p.get("toFieldPath") or (p.get("fromFieldPath") if ptype == "FromCompositeFieldPath" else None)
+    if not to:
+        raise ValueError("toFieldPath is required by type CombineFromComposite")
+    set_value(desired, to, to_valid_json(value) if ptype == "FromCompositeFieldPath" else value)
+
+
+def combine(c, xr):
+    """patches.go ApplyCombineFromVariablesPatch + Combine/CombineString: every variable's
+    fromFieldPath is read first and the first missing one fails the whole patch with fieldpath's
+    not-found error ("If any source field is not found, we will not apply the patch"), which
+    RunFunction treats like any missing source (skipped unless Required); strategy string is
+    fmt.Sprintf(format, values...); any other strategy or a missing string config is an error."""
+    values = [get_value(xr, v.get("fromFieldPath", "")) for v in c.get("variables") or []]
+    if c.get("strategy") != "string":
+        raise ValueError(f"combine strategy {c.get('strategy')} is not supported")
+    if not isinstance(c.get("string"), dict):
+        raise ValueError("given combine strategy string requires configuration")
+    return go_sprintf_args(c["string"].get("fmt", ""), values)
+
+
+def to_valid_json(value):
+    """patches.go toValidJSON: json.Marshal, then k8s.io/apimachinery util/json Unmarshal, which
+    decodes a number that Go printed without '.' or exponent (an integral float64 below 1e21)
+    as int64."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e21 else value
+    if isinstance(value, dict):
+        return {k: to_valid_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_valid_json(v) for v in value]
+    return value
+
+
+def struct_numbers(value):
+    """What the function sees of the XR: function-sdk-go request.GetObservedCompositeResource ->
+    resource.AsObject sets the unstructured content from structpb's AsMap(), where every JSON
+    number is a float64 (an integer field of the claim included)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: struct_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [struct_numbers(v) for v in value]
+    return value
 
 
 def run_function(inp, xr):
@@ -237,6 +395,7 @@ def run_function(inp, xr):
     if inp.get("environment"):
         raise Unsupported("environment patches")
     desired, warnings, skipped = [], [], 0
+    xr = struct_numbers(xr)
     for t in composed_templates(inp):
         if t.get("base") is None:
             raise Unsupported(f"resource {t.get('name')!r} without a base")
