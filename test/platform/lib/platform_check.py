@@ -951,7 +951,19 @@ class CompositionCheck:
                             errors.append(f"{r.get('name')}: triggers[{ti}].metadata.scalerAddress is patched from "
                                           f"{p.get('fromFieldPath')}: the address KEDA's operator dials must be the "
                                           "platform's value in the base, never a claim's")
-                    if rest == ["type"]:
+                    if rest == ["type"] and p.get("type") == "CombineFromComposite":
+                        # Only a fmt that is one variable verbatim ("%[2]s") can be checked:
+                        # the type is then one of that variable's enum values.
+                        combine = p.get("combine") or {}
+                        variables = combine.get("variables") or []
+                        m = re.fullmatch(r"%\[(\d+)\]s", ((combine.get("string") or {}).get("fmt") or ""))
+                        if m and 1 <= int(m.group(1)) <= len(variables) and not p.get("transforms"):
+                            src, _ = crdschema.resolve(
+                                self.xr_schema, parse_path(variables[int(m.group(1)) - 1].get("fromFieldPath", "")))
+                            types |= set((src or {}).get("enum") or crdschema.sample_values(src or ANY))
+                        else:
+                            types |= {None}
+                    elif rest == ["type"]:
                         src, _ = crdschema.resolve(self.xr_schema, parse_path(p.get("fromFieldPath", "")))
                         if p.get("transforms"):
                             types |= set(self.written_values(p)) or {None}
