@@ -25,6 +25,17 @@ class PushHubAgeTest : public PushHubTest {
     age_source_.Complete(Aged(0, 0));
     return id;
   }
+  // A publish wakes the watcher, whose read finds `pending` messages, the
+  // oldest `age_ms` old.
+  void PublishAndRead(uint64_t pending, int64_t age_ms) {
+    ASSERT_TRUE(wakeups_.Fire());
+    age_source_.Complete(Aged(pending, age_ms));
+  }
+  // Time passes to the watcher's timer, which fires.
+  void RunTimerAfter(milliseconds elapsed) {
+    clock_.Advance(elapsed);
+    scheduler_.RunAll();
+  }
 };
 
 TEST_F(PushHubAgeTest, AnAgeSubscriberReadsThroughTheAgeSourceAndAPublishActivatesIt) {
@@ -45,16 +56,14 @@ TEST_F(PushHubAgeTest, AnAgeSubscriberReadsThroughTheAgeSourceAndAPublishActivat
 TEST_F(PushHubAgeTest, WithAnActivationAgeTheIdleWatcherReadsOnceWhenTheOldestMessageCrossesIt) {
   Inbox inbox;
   SubscribeIdleAge(inbox, milliseconds(10'000));
-  ASSERT_TRUE(wakeups_.Fire());
-  age_source_.Complete(Aged(1, 200));
+  PublishAndRead(1, 200);
   EXPECT_EQ(inbox.values(), std::vector<bool>{false}) << "200 ms is not above 10 s";
   // No publish will come to say the message got old: one timer, at the moment
   // it passes the threshold (strictly above: a millisecond past it).
   EXPECT_EQ(scheduler_.OnlyDelay(), milliseconds(10'000 - 200 + 1));
   EXPECT_EQ(age_source_.reads(), 2);
 
-  clock_.Advance(milliseconds(9'801));
-  scheduler_.RunAll();
+  RunTimerAfter(milliseconds(9'801));
   EXPECT_EQ(age_source_.reads(), 3);
   age_source_.Complete(Aged(1, 10'001));
   EXPECT_EQ(inbox.values(), (std::vector<bool>{false, true}));
@@ -64,8 +73,7 @@ TEST_F(PushHubAgeTest, WithAnActivationAgeTheIdleWatcherReadsOnceWhenTheOldestMe
 TEST_F(PushHubAgeTest, TheCrossingReadIsNeverSoonerThanAnIntervalAfterTheLastRead) {
   Inbox inbox;
   SubscribeIdleAge(inbox, milliseconds(100));
-  ASSERT_TRUE(wakeups_.Fire());
-  age_source_.Complete(Aged(1, 95));
+  PublishAndRead(1, 95);
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
   EXPECT_EQ(scheduler_.OnlyDelay(), kInterval) << "6 ms away, but the interval bounds the rate";
 }
@@ -73,10 +81,8 @@ TEST_F(PushHubAgeTest, TheCrossingReadIsNeverSoonerThanAnIntervalAfterTheLastRea
 TEST_F(PushHubAgeTest, AMessageAckedBeforeTheCrossingLeavesTheWatcherIdleAndListening) {
   Inbox inbox;
   SubscribeIdleAge(inbox, milliseconds(5'000));
-  ASSERT_TRUE(wakeups_.Fire());
-  age_source_.Complete(Aged(1, 10));
-  clock_.Advance(milliseconds(4'991));
-  scheduler_.RunAll();
+  PublishAndRead(1, 10);
+  RunTimerAfter(milliseconds(4'991));
   age_source_.Complete(Aged(0, 0));  // a worker took it meanwhile
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
   EXPECT_TRUE(IsResyncDelay(scheduler_.OnlyDelay()));
@@ -86,10 +92,8 @@ TEST_F(PushHubAgeTest, AMessageAckedBeforeTheCrossingLeavesTheWatcherIdleAndList
 TEST_F(PushHubAgeTest, AnYoungerOldestMessageMovesTheCrossingLater) {
   Inbox inbox;
   SubscribeIdleAge(inbox, milliseconds(5'000));
-  ASSERT_TRUE(wakeups_.Fire());
-  age_source_.Complete(Aged(2, 10));
-  clock_.Advance(milliseconds(4'991));
-  scheduler_.RunAll();
+  PublishAndRead(2, 10);
+  RunTimerAfter(milliseconds(4'991));
   // The oldest was acked; the next one waits since 1 s.
   age_source_.Complete(Aged(1, 1'000));
   EXPECT_EQ(inbox.values(), std::vector<bool>{false});
