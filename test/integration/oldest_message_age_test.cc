@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gmock/gmock.h"
+#include "integration/nats_fixture.h"
 #include "jss/core/lag/observer.h"
 #include "jss/core/base/scheduler.h"
 #include "jss/logging/logger.h"
@@ -41,15 +42,11 @@ struct Published {
   int64_t after_ns = 0;
 };
 
-class OldestMessageAgeTest : public ::testing::Test {
+class OldestMessageAgeTest : public NatsFixture {
  protected:
   void SetUp() override {
-    std::string error;
-    nats_ = NatsServerProcess::Start(nats_options_, &error);
-    ASSERT_NE(nats_, nullptr) << error;
-    auto admin = tools::JetStreamAdmin::Connect(nats_->url());
-    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
-    admin_ = std::move(*admin);
+    NatsFixture::SetUp();
+    if (HasFatalFailure()) return;
     nats::NatsConnectionOptions options;
     options.servers = {nats_->url()};
     auto opened = nats::NatsConnection::Open(std::move(options), observer_,
@@ -135,9 +132,6 @@ class OldestMessageAgeTest : public ::testing::Test {
     EXPECT_LE(read.age.age_ms, (now - p.before_ns) / 1'000'000 + 1);
   }
 
-  NatsServerProcess::Options nats_options_;
-  std::unique_ptr<NatsServerProcess> nats_;
-  std::unique_ptr<tools::JetStreamAdmin> admin_;
   core::NullObserver observer_;
   core::ThreadScheduler scheduler_;
   std::unique_ptr<nats::NatsConnection> conn_;

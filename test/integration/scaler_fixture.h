@@ -11,6 +11,7 @@
 #include "jss/app/config.h"
 #include "jss/logging/logger.h"
 #include "jss/server/server.h"
+#include "integration/nats_fixture.h"
 #include "jss/tools/jetstream_admin.h"
 #include "jss/tools/keda_client.h"
 #include "support/nats_server_process.h"
@@ -20,17 +21,8 @@ namespace jss::testing {
 
 // A real nats-server, an in-process scaler on free ports talking to it, an
 // admin connection and a KEDA-shaped gRPC client.
-class ScalerFixture : public ::testing::Test {
+class ScalerFixture : public NatsFixture {
  protected:
-  void SetUp() override {
-    std::string error;
-    nats_ = NatsServerProcess::Start(nats_options_, &error);
-    ASSERT_NE(nats_, nullptr) << error;
-    auto admin = tools::JetStreamAdmin::Connect(nats_->url());
-    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
-    admin_ = std::move(*admin);
-  }
-
   void TearDown() override {
     if (server_) server_->Stop();
   }
@@ -77,9 +69,6 @@ class ScalerFixture : public ::testing::Test {
 
   std::string Metrics() { return HttpGet(server_->metrics_port(), "/metrics").body; }
 
-  NatsServerProcess::Options nats_options_;  // set before SetUp (e.g. monitoring)
-  std::unique_ptr<NatsServerProcess> nats_;
-  std::unique_ptr<tools::JetStreamAdmin> admin_;
   app::Config config_;
   std::shared_ptr<logging::Logger> logger_;  // default: none (or stderr with JSS_TEST_LOGS)
   std::unique_ptr<server::Server> server_;
