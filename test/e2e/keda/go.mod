@@ -1,5 +1,5 @@
-// Pins the KEDA operator the end-to-end test runs out of cluster (scripts/e2e.sh): the newest
-// release, v2.20.2. KEDA's own go.mod pins k8s.io/* (v0.35.5), controller-runtime, cel-go and
+// Pins the KEDA operator and metrics adapter (cmd/operator, cmd/adapter) the end-to-end test
+// runs out of cluster (scripts/e2e.sh): the newest release, v2.20.2. KEDA's own go.mod pins k8s.io/* (v0.35.5), controller-runtime, cel-go and
 // prometheus with `replace`; a module requiring it must repeat those pins.
 module github.com/jetstream-scaler/test/e2e/keda
 
