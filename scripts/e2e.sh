@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end with the real components, on loopback (issue 19, control plane + KEDA part):
 #   etcd 3.6.5, kube-apiserver and kube-controller-manager v1.35.4 (test/e2e/kube/go.mod),
-#   the KEDA operator v2.20.2 out of cluster (test/e2e/keda/go.mod), a nats-server release
+#   the KEDA operator and its metrics adapter v2.20.2 out of cluster (test/e2e/keda/go.mod; the
+#   adapter registered with the aggregator: --requestheader-*/--proxy-client-* below), a nats-server release
 #   (scripts/nats-server.sh) and this repository's scaler (build/scaler/main/jetstream-scaler).
 # The scenarios are Go tests (test/e2e/scenarios/, client-go v0.35.5 like KEDA's):
 #   scenario A  the real CRDs (KEDA, Crossplane, provider-kubernetes) and the rendered test claim's
@@ -10,12 +11,14 @@
 #   KEDA        the golden ScaledObject Ready, its HPA; the metric KEDA reads equals the lag;
 #               0 -> 1 -> 0; an age trigger beside the lag trigger (two HPA metrics, the age
 #               grows while messages wait, 0 after the ack); external-push; a missing consumer;
-#               nats-server and scaler restarts.
+#               nats-server and scaler restarts; the external metrics API through the aggregator
+#               answers the lag and the real HPA scales 1 -> ceil(N/5) -> 1 on it.
 # Binaries are built from the module proxy into ~/.cache/jetstream-scaler/e2e/bin (JSS_CACHE_DIR),
 # rebuilt when a go.sum changes; module and build caches are Go's defaults. Everything listens on
 # 127.0.0.1 or on one random 127.x.y.z address that a private /etc/hosts (a mount namespace made
 # with unshare -m, so root is needed) gives the Composition's names jetstream-scaler.keda.svc and
-# nats.nats.svc. Ends everything it started. Last line: "e2e: N passed, M failed".
+# nats.nats.svc (KEDA's metrics adapter in a network namespace of its own, see
+# test/e2e/scenarios/netns_test.go). Ends everything it started. Last line: "e2e: N passed, M failed".
 #
 #   scripts/e2e.sh                   # all scenarios
 #   E2E_RUN=TestScenarioA scripts/e2e.sh   # a -test.run pattern
@@ -35,7 +38,7 @@ fail() {
 }
 
 # A missing real component is a failure, not a skip: CI must not pass without having run them.
-for tool in go openssl unshare mount python3 curl; do
+for tool in go openssl unshare nsenter mount python3 curl; do
   command -v "$tool" >/dev/null || fail "needs '$tool' on PATH"
 done
 [[ $(id -u) == 0 ]] || fail "needs root: the scaler and KEDA run in a mount namespace with their own /etc/hosts (unshare -m)"
@@ -70,6 +73,7 @@ kube_ldflags+=" -X k8s.io/component-base/version.gitMinor=${kube_minor%%.*} -X k
 build_bin test/e2e/kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$kube_ldflags"
 build_bin test/e2e/kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager "$kube_ldflags"
 build_bin test/e2e/keda github.com/kedacore/keda/v2/cmd/operator keda-operator
+build_bin test/e2e/keda github.com/kedacore/keda/v2/cmd/adapter keda-adapter
 t=$SECONDS
 (cd "$root/test/e2e/scenarios" && GOFLAGS=-mod=readonly go test -c -o "$bin/scenarios.test" .) ||
   fail "building the scenarios (test/e2e/scenarios)"
@@ -130,6 +134,14 @@ mkdir -p "$pki" "$tmp/keda-certs"
   sign admin "/O=system:masters/CN=jss-e2e-admin" "DNS:jss-e2e-admin" clientAuth
   # KEDA's metrics-service gRPC server (it refuses to start without a key pair in --cert-dir).
   sign keda "/CN=keda-operator" "IP:127.0.0.1,DNS:localhost" "serverAuth,clientAuth"
+  # The aggregator's front proxy (issue 19: KEDA's metrics adapter behind it): its own CA, since
+  # a client certificate of that CA may assert any user to an extension API server.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=jss-e2e-front-proxy-ca \
+    -keyout "$pki/front-proxy-ca.key" -out "$pki/front-proxy-ca.crt"
+  openssl req -newkey rsa:2048 -nodes -subj /CN=front-proxy-client -keyout "$pki/front-proxy-client.key" \
+    -out "$pki/front-proxy-client.csr"
+  openssl x509 -req -in "$pki/front-proxy-client.csr" -CA "$pki/front-proxy-ca.crt" -CAkey "$pki/front-proxy-ca.key" \
+    -CAcreateserial -days 2 -out "$pki/front-proxy-client.crt" -extfile <(printf 'extendedKeyUsage=clientAuth\n')
   openssl genrsa -out "$pki/sa.key" 2048
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
 } >"$tmp/openssl.log" 2>&1 || { cat "$tmp/openssl.log"; fail "generating certificates"; }
@@ -184,6 +196,10 @@ echo "e2e: etcd ready (127.0.0.1:$p_etcd)"
   --client-ca-file "$pki/ca.crt" --authorization-mode RBAC \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.0.0.0/24 \
+  --requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+  --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+  --requestheader-extra-headers-prefix X-Remote-Extra- \
+  --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
   --cert-dir "$tmp/apiserver" --profiling=false >"$tmp/kube-apiserver.log" 2>&1 &
 pids+=($!)
 await kube-apiserver 120 "https://127.0.0.1:$p_api/readyz" "${admin_curl[@]}"
@@ -201,13 +217,13 @@ await kube-controller-manager 60 "https://127.0.0.1:$p_kcm/healthz" -k
 keda_version=$(cd "$root/test/e2e/keda" && go list -m -f '{{.Version}}' github.com/kedacore/keda/v2)
 echo "e2e: versions: $("$bin/etcd" --version | head -1 | tr -s ' ');" \
   "$("$bin/kube-apiserver" --version); kube-controller-manager $("$bin/kube-controller-manager" --version | awk '{print $2}');" \
-  "KEDA operator $keda_version; $("$nats_server" --version); $("$scaler" --version 2>&1 | head -1)"
+  "KEDA operator and metrics adapter $keda_version; $("$nats_server" --version); $("$scaler" --version 2>&1 | head -1)"
 
 # The scenarios run in a mount namespace whose /etc/hosts names the Composition's services.
 cp /etc/hosts "$tmp/hosts"
 printf '%s jetstream-scaler.keda.svc nats.nats.svc\n' "$host_ip" >>"$tmp/hosts"
 export E2E_KUBECONFIG=$kubeconfig E2E_TMP=$tmp E2E_HOST_IP=$host_ip E2E_REPO=$root \
-  E2E_KEDA_OPERATOR=$bin/keda-operator E2E_KEDA_CERTS=$tmp/keda-certs E2E_SCALER=$scaler \
+  E2E_KEDA_OPERATOR=$bin/keda-operator E2E_KEDA_ADAPTER=$bin/keda-adapter E2E_KEDA_CERTS=$tmp/keda-certs E2E_SCALER=$scaler \
   E2E_NATS_SERVER=$nats_server E2E_KEDA_CRDS=$keda_dir/config/crd/bases \
   E2E_CROSSPLANE_CRDS=$xp_dir/cluster/crds E2E_PROVIDER_KUBERNETES_CRDS=$pk_dir/package/crds
 echo "e2e: scenarios (jetstream-scaler.keda.svc and nats.nats.svc -> $host_ip in a private /etc/hosts)"

@@ -228,8 +228,8 @@ func retarget(t *testing.T, claim, ns string, edit func(so *unstructured.Unstruc
 }
 
 // TestKEDA_LagAndScaleFromZero: the value KEDA reads for the metric equals the consumer's lag
-// (KEDA's own Prometheus series keda_scaler_metrics_value: the external metrics API would need
-// the metrics adapter behind the aggregator, which cannot reach a loopback process); with
+// (KEDA's own Prometheus series keda_scaler_metrics_value; the external metrics API through
+// the aggregator is TestKEDA_HPAScalesOnLagThroughTheAggregator's); with
 // minReplicaCount 0 KEDA scales the Deployment 0 -> 1 on the first publish and back to 0 once
 // the consumer is drained.
 func TestKEDA_LagAndScaleFromZero(t *testing.T) {

@@ -7,6 +7,7 @@ go 1.26.0
 
 require (
 	github.com/nats-io/nats.go v1.56.0
+	golang.org/x/sys v0.48.0
 	k8s.io/apimachinery v0.35.5
 	k8s.io/client-go v0.35.5
 	sigs.k8s.io/yaml v1.6.0
@@ -38,7 +39,6 @@ require (
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/oauth2 v0.30.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/term v0.46.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.9.0 // indirect

@@ -25,6 +25,7 @@ var (
 	stackErr                       string
 	natsProc, scalerProc, kedaProc *proc
 	kedaMetricsURL                 string
+	kedaMetricsServiceAddr         string // the operator's gRPC metrics service (the adapter's upstream)
 	scalerMetricsURL               string
 	js                             jetstream.JetStream
 	natsConn                       *nats.Conn
@@ -74,10 +75,11 @@ func stack(t *testing.T) {
 			metricsPort := freePort(t)
 			probePort := freePort(t)
 			kedaMetricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
+			kedaMetricsServiceAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 			kedaProc = &proc{name: "keda-operator", args: []string{e.kedaOperator,
 				"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metricsPort),
 				"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort),
-				"--metrics-service-bind-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+				"--metrics-service-bind-address", kedaMetricsServiceAddr,
 				"--cert-dir", e.kedaCerts, "--ca-dir", e.kedaCerts, "--leader-elect=false"},
 				env: []string{"KUBECONFIG=" + e.kubeconfig, "WATCH_NAMESPACE=",
 					"KEDA_CLUSTER_OBJECT_NAMESPACE=keda", "POD_NAMESPACE=keda"}}
