@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# End to end with the real components, on loopback (issue 19, control plane + KEDA part):
+# End to end with the real components, on loopback (issue 19: control plane, KEDA, Crossplane core):
 #   etcd 3.6.5, kube-apiserver and kube-controller-manager v1.35.4 (test/e2e/kube/go.mod),
-#   the KEDA operator v2.20.2 out of cluster (test/e2e/keda/go.mod), Crossplane core v2.3.4 out of
-#   cluster (test/e2e/crossplane-core/go.mod; no function runs: none is served), a nats-server release
-#   (scripts/nats-server.sh) and this repository's scaler (build/scaler/main/jetstream-scaler).
+#   the KEDA operator v2.20.2 out of cluster (test/e2e/keda/go.mod), Crossplane core v2.3.4 out
+#   of cluster (test/e2e/crossplane-core/go.mod; no function runs: none is served), a nats-server
+#   release (scripts/nats-server.sh) and this repository's scaler (build/scaler/main/jetstream-scaler).
 # The scenarios are Go tests (test/e2e/scenarios/, client-go v0.35.5 like KEDA's):
 #   scenario A  the real CRDs (KEDA, Crossplane, provider-kubernetes) and the rendered test claim's
 #               objects (test/platform/golden/) accepted with server-side apply, warnings failing;
@@ -16,12 +16,14 @@
 #               server applies the claim CRD's CEL rules, the claim syncer's XR against
 #               render.py's claim_to_xr, the XR's Synced=False naming the missing function, and
 #               deleting the claim deletes the XR. Core runs in a network namespace of the test
-#               with only loopback (its API server connection forwarded), so package pulls fail.
+#               with only loopback (the API server forwarded into it): its package pulls reach
+#               nothing, and its [::]:8080/8081 listen only there.
 # Binaries are built from the module proxy into ~/.cache/jetstream-scaler/e2e/bin (JSS_CACHE_DIR),
 # rebuilt when a go.sum changes; module and build caches are Go's defaults. Everything listens on
 # 127.0.0.1 or on one random 127.x.y.z address that a private /etc/hosts (a mount namespace made
 # with unshare -m, so root is needed) gives the Composition's names jetstream-scaler.keda.svc and
-# nats.nats.svc. Ends everything it started. Last line: "e2e: N passed, M failed".
+# nats.nats.svc (Crossplane core: its namespace's loopback). Ends everything it started. Last
+# line: "e2e: N passed, M failed".
 #
 #   scripts/e2e.sh                   # all scenarios
 #   E2E_RUN=TestScenarioA scripts/e2e.sh   # a -test.run pattern
