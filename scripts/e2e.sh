@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# End to end with the real components, on loopback (issue 19, control plane + KEDA part):
+# End to end with the real components, on loopback (issue 19: control plane, KEDA, Crossplane core):
 #   etcd 3.6.5, kube-apiserver and kube-controller-manager v1.35.4 (test/e2e/kube/go.mod),
 #   the KEDA operator and its metrics adapter v2.20.2 out of cluster (test/e2e/keda/go.mod; the
-#   adapter registered with the aggregator: --requestheader-*/--proxy-client-* below), a nats-server release
-#   (scripts/nats-server.sh) and this repository's scaler (build/scaler/main/jetstream-scaler).
+#   adapter registered with the aggregator: --requestheader-*/--proxy-client-* below), Crossplane
+#   core v2.3.4 out of cluster (test/e2e/crossplane-core/go.mod; no function runs: none is
+#   served), a nats-server release (scripts/nats-server.sh) and this repository's scaler
+#   (build/scaler/main/jetstream-scaler).
 # The scenarios are Go tests (test/e2e/scenarios/, client-go v0.35.5 like KEDA's):
 #   scenario A  the real CRDs (KEDA, Crossplane, provider-kubernetes) and the rendered test claim's
 #               objects (test/platform/golden/) accepted with server-side apply, warnings failing;
@@ -13,12 +15,19 @@
 #               grows while messages wait, 0 after the ack); external-push; a missing consumer;
 #               nats-server and scaler restarts; the external metrics API through the aggregator
 #               answers the lag and the real HPA scales 1 -> ceil(N/5) -> 1 on it.
+#   Crossplane  core establishes the platform's XRD (the generated XR and claim CRDs), the API
+#               server applies the claim CRD's CEL rules, the claim syncer's XR against
+#               render.py's claim_to_xr, the XR's Synced=False naming the missing function, and
+#               deleting the claim deletes the XR. Core runs in a network namespace of the test
+#               with only loopback (the API server forwarded into it): its package pulls reach
+#               nothing, and its [::]:8080/8081 listen only there.
 # Binaries are built from the module proxy into ~/.cache/jetstream-scaler/e2e/bin (JSS_CACHE_DIR),
 # rebuilt when a go.sum changes; module and build caches are Go's defaults. Everything listens on
 # 127.0.0.1 or on one random 127.x.y.z address that a private /etc/hosts (a mount namespace made
 # with unshare -m, so root is needed) gives the Composition's names jetstream-scaler.keda.svc and
-# nats.nats.svc (KEDA's metrics adapter in a network namespace of its own, see
-# test/e2e/scenarios/netns_test.go). Ends everything it started. Last line: "e2e: N passed, M failed".
+# nats.nats.svc (KEDA's metrics adapter and Crossplane core each in a network namespace of its
+# own, see test/e2e/scenarios/netns_test.go). Ends everything it started. Last line:
+# "e2e: N passed, M failed".
 #
 #   scripts/e2e.sh                   # all scenarios
 #   E2E_RUN=TestScenarioA scripts/e2e.sh   # a -test.run pattern
@@ -73,7 +82,8 @@ kube_ldflags+=" -X k8s.io/component-base/version.gitMinor=${kube_minor%%.*} -X k
 build_bin test/e2e/kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$kube_ldflags"
 build_bin test/e2e/kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager "$kube_ldflags"
 build_bin test/e2e/keda github.com/kedacore/keda/v2/cmd/operator keda-operator
-build_bin test/e2e/keda github.com/kedacore/keda/v2/cmd/adapter keda-adapter
+  E2E_KEDA_OPERATOR=$bin/keda-operator E2E_KEDA_ADAPTER=$bin/keda-adapter E2E_CROSSPLANE=$bin/crossplane-core \
+  E2E_KEDA_CERTS=$tmp/keda-certs E2E_SCALER=$scaler \
 t=$SECONDS
 (cd "$root/test/e2e/scenarios" && GOFLAGS=-mod=readonly go test -c -o "$bin/scenarios.test" .) ||
   fail "building the scenarios (test/e2e/scenarios)"
@@ -217,13 +227,14 @@ await kube-controller-manager 60 "https://127.0.0.1:$p_kcm/healthz" -k
 keda_version=$(cd "$root/test/e2e/keda" && go list -m -f '{{.Version}}' github.com/kedacore/keda/v2)
 echo "e2e: versions: $("$bin/etcd" --version | head -1 | tr -s ' ');" \
   "$("$bin/kube-apiserver" --version); kube-controller-manager $("$bin/kube-controller-manager" --version | awk '{print $2}');" \
-  "KEDA operator and metrics adapter $keda_version; $("$nats_server" --version); $("$scaler" --version 2>&1 | head -1)"
+  "KEDA operator and metrics adapter $keda_version; Crossplane core $("$bin/crossplane-core" --version); $("$nats_server" --version); $("$scaler" --version 2>&1 | head -1)"
 
 # The scenarios run in a mount namespace whose /etc/hosts names the Composition's services.
 cp /etc/hosts "$tmp/hosts"
 printf '%s jetstream-scaler.keda.svc nats.nats.svc\n' "$host_ip" >>"$tmp/hosts"
 export E2E_KUBECONFIG=$kubeconfig E2E_TMP=$tmp E2E_HOST_IP=$host_ip E2E_REPO=$root \
-  E2E_KEDA_OPERATOR=$bin/keda-operator E2E_KEDA_ADAPTER=$bin/keda-adapter E2E_KEDA_CERTS=$tmp/keda-certs E2E_SCALER=$scaler \
+  E2E_KEDA_OPERATOR=$bin/keda-operator E2E_KEDA_ADAPTER=$bin/keda-adapter E2E_CROSSPLANE=$bin/crossplane-core \
+  E2E_KEDA_CERTS=$tmp/keda-certs E2E_SCALER=$scaler \
   E2E_NATS_SERVER=$nats_server E2E_KEDA_CRDS=$keda_dir/config/crd/bases \
   E2E_CROSSPLANE_CRDS=$xp_dir/cluster/crds E2E_PROVIDER_KUBERNETES_CRDS=$pk_dir/package/crds
 echo "e2e: scenarios (jetstream-scaler.keda.svc and nats.nats.svc -> $host_ip in a private /etc/hosts)"

@@ -114,7 +114,7 @@ count_plain "crossplane e2e"
 # The real components (issue 19): etcd, kube-apiserver and kube-controller-manager v1.35.4 and
 # the KEDA operator v2.20.2, built from the Go module proxy (cached), against the scaler built
 # above. A component that cannot be built or started is a failure, not a skip.
-step "e2e: scripts/e2e.sh (real control plane and KEDA)"
+step "e2e: scripts/e2e.sh (real control plane, KEDA and Crossplane core)"
 e2e_start=$SECONDS
 JSS_SCALER_BIN=$(pwd)/build/scaler/main/jetstream-scaler scripts/e2e.sh 2>&1 | tee "$log"
 echo "e2e: $((SECONDS - e2e_start)) s"

@@ -8,15 +8,17 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// netns is a network namespace the test creates, holding nothing but its own loopback. KEDA's
-// metrics adapter runs in one because it serves its Prometheus /metrics on every interface
-// (":<port>", no flag takes a host): in the machine's namespace that would listen on its
-// non-loopback addresses too. Its traffic crosses into the machine's loopback only through
-// forwards, each one TCP port on 127.0.0.1 at both ends.
+// netns is a network namespace the test creates, holding nothing but its own loopback, for a
+// program that listens on every interface or would reach beyond the machine: KEDA's metrics
+// adapter serves its Prometheus /metrics on ":<port>" (no flag takes a host), Crossplane core
+// binds its metrics and health ports to ":port" and its package manager pulls images. Inside it
+// those reach nothing but the namespace's own loopback. Its traffic crosses into the machine's
+// loopback only through forwards, each one TCP port on 127.0.0.1 at both ends.
 type netns struct {
 	fd   *os.File // /proc/thread-self/ns/net of the namespace, kept open so it lives on
 	root *os.File // the namespace the test binary runs in
@@ -119,6 +121,23 @@ func loopbackUp() error {
 
 // path names the namespace for nsenter --net=.
 func (n *netns) path() string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), n.fd.Fd()) }
+
+// nsenterArgs runs a command in the namespace (nsenter execs it: the process is the command).
+func (n *netns) nsenterArgs(cmd ...string) []string {
+	return append([]string{"nsenter", "--net=" + n.path(), "--"}, cmd...)
+}
+
+// newTestNetns is newNetns for a test: it fails the test if the namespace cannot be made, and
+// closes the namespace when the test ends.
+func newTestNetns(t *testing.T) *netns {
+	t.Helper()
+	ns, err := newNetns()
+	if err != nil {
+		t.Fatalf("network namespace: %v (needs root)", err)
+	}
+	t.Cleanup(func() { ns.fd.Close(); ns.root.Close() })
+	return ns
+}
 
 // forward accepts on 127.0.0.1:port in one namespace and connects each connection to
 // 127.0.0.1:port in the other (into: the test's namespace -> n; else n -> the test's). It
