@@ -82,8 +82,14 @@ kube_ldflags+=" -X k8s.io/component-base/version.gitMinor=${kube_minor%%.*} -X k
 build_bin test/e2e/kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$kube_ldflags"
 build_bin test/e2e/kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager "$kube_ldflags"
 build_bin test/e2e/keda github.com/kedacore/keda/v2/cmd/operator keda-operator
-  E2E_KEDA_OPERATOR=$bin/keda-operator E2E_KEDA_ADAPTER=$bin/keda-adapter E2E_CROSSPLANE=$bin/crossplane-core \
-  E2E_KEDA_CERTS=$tmp/keda-certs E2E_SCALER=$scaler \
+build_bin test/e2e/keda github.com/kedacore/keda/v2/cmd/adapter keda-adapter
+# Like Crossplane's release build (nix/build.nix): without it `crossplane --version` is empty and
+# package dependency constraints on Crossplane's version cannot be checked.
+# Named crossplane-core: "crossplane" in the same directory is the CLI (crank) of scripts/go-tool.sh.
+xp_version=$(cd "$root/test/e2e/crossplane-core" && GOFLAGS=-mod=readonly go list -m -f '{{.Version}}' github.com/crossplane/crossplane/v2) ||
+  fail "reading the Crossplane version from test/e2e/crossplane-core/go.mod"
+build_bin test/e2e/crossplane-core github.com/crossplane/crossplane/v2/cmd/crossplane crossplane-core \
+  "-X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$xp_version"
 t=$SECONDS
 (cd "$root/test/e2e/scenarios" && GOFLAGS=-mod=readonly go test -c -o "$bin/scenarios.test" .) ||
   fail "building the scenarios (test/e2e/scenarios)"
