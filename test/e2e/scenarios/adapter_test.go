@@ -124,14 +124,11 @@ func metricsAdapter(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		conds, _, _ := unstructured.NestedSlice(as.Object, "status", "conditions")
-		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			if m["type"] == "Available" {
-				return m["status"] == "True", fmt.Errorf("Available=%v %v: %v", m["status"], m["reason"], m["message"])
-			}
+		status, reason, message, ok := condition(as, "Available")
+		if !ok {
+			return false, fmt.Errorf("no Available condition")
 		}
-		return false, fmt.Errorf("no Available condition")
+		return status == "True", fmt.Errorf("Available=%v %v: %v", status, reason, message)
 	})
 }
 

@@ -127,15 +127,24 @@ func awaitEstablished(t *testing.T, name string) {
 		if err != nil {
 			return false, err
 		}
-		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
-		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			if m["type"] == "Established" && m["status"] == "True" {
-				return true, nil
-			}
-		}
-		return false, nil
+		status, _, _, _ := condition(crd, "Established")
+		return status == "True", nil
 	})
+}
+
+// condition reads the condition of type typ from obj's status.conditions (ok false: none).
+func condition(obj *unstructured.Unstructured, typ string) (status, reason, message string, ok bool) {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			s, _ := m["status"].(string)
+			r, _ := m["reason"].(string)
+			msg, _ := m["message"].(string)
+			return s, r, msg, true
+		}
+	}
+	return "", "", "", false
 }
 
 var (

@@ -20,16 +20,8 @@ func soCondition(ns, name, condType string) (status, message string, err error) 
 	if err != nil {
 		return "", "", err
 	}
-	conds, _, _ := unstructured.NestedSlice(so.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == condType {
-			s, _ := m["status"].(string)
-			msg, _ := m["message"].(string)
-			return s, msg, nil
-		}
-	}
-	return "", "", nil
+	status, _, message, _ = condition(so, condType)
+	return status, message, nil
 }
 
 func awaitReady(t *testing.T, ns, name string, timeout time.Duration) {

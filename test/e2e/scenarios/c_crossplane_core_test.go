@@ -138,20 +138,6 @@ func xpAwait(t *testing.T, core *proc, what string, timeout time.Duration, cond 
 	})
 }
 
-func condition(obj *unstructured.Unstructured, typ string) (status, reason, message string, ok bool) {
-	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == typ {
-			s, _ := m["status"].(string)
-			r, _ := m["reason"].(string)
-			msg, _ := m["message"].(string)
-			return s, r, msg, true
-		}
-	}
-	return "", "", "", false
-}
-
 // 1. The XRD is Established and Offered, and the CRDs core generated from it are a cluster
 // scoped XR with Crossplane's legacy machinery (spec.claimRef, spec.compositionRef) and a
 // namespaced claim: an apiextensions.crossplane.io/v1 XRD is a LegacyCluster XR with claims.
